@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the agent builds and tests with, if missing.
+# Swift itself (6.x, at /opt/swift or on PATH) is expected on the machine.
+set -euo pipefail
+need=()
+command -v protoc-c >/dev/null || need+=(protobuf-c-compiler)
+[ -f /usr/include/protobuf-c/protobuf-c.h ] || need+=(libprotobuf-c-dev)
+command -v pkg-config >/dev/null || need+=(pkg-config)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing: ${need[*]}"
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+if ! command -v swift >/dev/null; then
+  if [ -x /opt/swift/usr/bin/swift ]; then
+    echo "swift is at /opt/swift/usr/bin: add it to PATH" >&2
+  else
+    echo "Swift 6 is not installed: get a toolchain for this system from swift.org" >&2
+  fi
+  exit 1
+fi

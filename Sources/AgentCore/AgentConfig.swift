@@ -1,0 +1,191 @@
+import DataEncoding
+import TOML
+
+/// The agent's configuration, upstream's schema:
+/// `[token_configs.kbs] url, cert`, `[token_configs.coco_as] url`,
+/// `[eventlog_config] init_pcr, enable_eventlog`, `[log] level`.
+/// Unknown keys are ignored, as upstream's serde does.
+public struct AgentConfig: Sendable, Equatable {
+    public struct KBS: Sendable, Equatable {
+        public var url: String
+        public var cert: String?
+        public init(url: String, cert: String? = nil) {
+            self.url = url
+            self.cert = cert
+        }
+    }
+
+    public struct CoCoAS: Sendable, Equatable {
+        public var url: String
+        public init(url: String) { self.url = url }
+    }
+
+    public struct EventLog: Sendable, Equatable {
+        public var initPCR: UInt64 = 17
+        public var enabled = false
+        public init(initPCR: UInt64 = 17, enabled: Bool = false) {
+            self.initPCR = initPCR
+            self.enabled = enabled
+        }
+    }
+
+    public static let logLevels = ["trace", "debug", "info", "warn", "warning", "error", "critical", "off"]
+
+    public var kbs: KBS?
+    public var cocoAS: CoCoAS?
+    public var eventLog = EventLog()
+    public var logLevel = "info"
+
+    public init(kbs: KBS? = nil, cocoAS: CoCoAS? = nil, eventLog: EventLog = EventLog(), logLevel: String = "info") {
+        self.kbs = kbs
+        self.cocoAS = cocoAS
+        self.eventLog = eventLog
+        self.logLevel = logLevel
+    }
+
+    public enum Format: Sendable { case toml, json }
+
+    /// Parses a configuration; `origin` names it in error messages.
+    public init(text: String, format: Format, origin: String) throws(AgentError) {
+        let document: ConfigDocument
+        switch format {
+        case .toml:
+            do { document = .toml(.table(try TOMLParser.parse(text))) } catch {
+                throw AgentError(.invalidArgument, "\(origin) is not valid TOML: \(error)")
+            }
+        case .json:
+            do { document = .json(try JSON(parsing: text)) } catch {
+                throw AgentError(.invalidArgument, "\(origin) is not valid JSON: \(error)")
+            }
+        }
+        guard document.isTable else { throw AgentError(.invalidArgument, "\(origin) must be a table of settings") }
+        let reader = ConfigReader(document: document, origin: origin)
+        self.init()
+        if try reader.isPresent(["token_configs", "kbs"]) {
+            let url = try reader.requiredString(["token_configs", "kbs", "url"])
+            try Self.checkURL(url, field: "token_configs.kbs.url", origin: origin)
+            kbs = KBS(url: url, cert: try reader.string(["token_configs", "kbs", "cert"]))
+        }
+        if try reader.isPresent(["token_configs", "coco_as"]) {
+            let url = try reader.requiredString(["token_configs", "coco_as", "url"])
+            try Self.checkURL(url, field: "token_configs.coco_as.url", origin: origin)
+            cocoAS = CoCoAS(url: url)
+        }
+        if let pcr = try reader.integer(["eventlog_config", "init_pcr"]) {
+            guard (0...23).contains(pcr) else {
+                throw AgentError(.invalidArgument, "\(origin): eventlog_config.init_pcr must be a PCR index 0...23, got \(pcr)")
+            }
+            eventLog.initPCR = UInt64(pcr)
+        }
+        if let enabled = try reader.bool(["eventlog_config", "enable_eventlog"]) { eventLog.enabled = enabled }
+        if let level = try reader.string(["log", "level"]) {
+            guard Self.logLevels.contains(level.lowercased()) else {
+                throw AgentError(.invalidArgument, "\(origin): log.level '\(level)' is not one of \(Self.logLevels.joined(separator: ", "))")
+            }
+            logLevel = level.lowercased()
+        }
+    }
+
+    private static func checkURL(_ url: String, field: String, origin: String) throws(AgentError) {
+        guard url.hasPrefix("http://") || url.hasPrefix("https://"), url.count > "https://".count else {
+            throw AgentError(.invalidArgument, "\(origin): \(field) must be an http:// or https:// URL, got '\(url)'")
+        }
+    }
+}
+
+/// A parsed configuration, TOML or JSON, read by dotted path.
+private enum ConfigDocument {
+    case toml(TOMLValue)
+    case json(JSON)
+
+    var isTable: Bool {
+        switch self {
+        case .toml(let value): value.table != nil
+        case .json(let value): if case .object = value { true } else { false }
+        }
+    }
+
+    func child(_ key: String) -> ConfigDocument? {
+        switch self {
+        case .toml(let value): value.table?[key].map { .toml($0) }
+        case .json(let value): value[key].flatMap { if case .null = $0 { nil } else { .json($0) } }
+        }
+    }
+
+    var typeName: String {
+        switch self {
+        case .toml(let value): value.typeName
+        case .json(let value):
+            switch value {
+            case .null: "null"
+            case .bool: "boolean"
+            case .number: "number"
+            case .string: "string"
+            case .array: "array"
+            case .object: "table"
+            }
+        }
+    }
+}
+
+private struct ConfigReader {
+    let document: ConfigDocument
+    let origin: String
+
+    func value(_ path: [String]) throws(AgentError) -> ConfigDocument? {
+        var current = document
+        for (depth, key) in path.enumerated() {
+            if depth > 0 && !current.isTable {
+                throw wrongType(Array(path.prefix(depth)), expected: "table", found: current.typeName)
+            }
+            guard let next = current.child(key) else { return nil }
+            current = next
+        }
+        return current
+    }
+
+    func isPresent(_ path: [String]) throws(AgentError) -> Bool {
+        guard let found = try value(path) else { return false }
+        guard found.isTable else { throw wrongType(path, expected: "table", found: found.typeName) }
+        return true
+    }
+
+    func string(_ path: [String]) throws(AgentError) -> String? {
+        switch try value(path) {
+        case nil: return nil
+        case .toml(.string(let s))?, .json(.string(let s))?: return s
+        case let other?: throw wrongType(path, expected: "string", found: other.typeName)
+        }
+    }
+
+    func requiredString(_ path: [String]) throws(AgentError) -> String {
+        guard let found = try string(path) else {
+            throw AgentError(.invalidArgument, "\(origin): \(path.joined(separator: ".")) is missing")
+        }
+        return found
+    }
+
+    func integer(_ path: [String]) throws(AgentError) -> Int64? {
+        switch try value(path) {
+        case nil: return nil
+        case .toml(.integer(let i))?: return i
+        case .json(.number(let n))? where n.rounded() == n && abs(n) < 1e15: return Int64(n)
+        case let other?: throw wrongType(path, expected: "integer", found: other.typeName)
+        }
+    }
+
+    func bool(_ path: [String]) throws(AgentError) -> Bool? {
+        switch try value(path) {
+        case nil: return nil
+        case .toml(.boolean(let b))?, .json(.bool(let b))?: return b
+        // Upstream's config crate accepts "true"/"false" strings too.
+        case .toml(.string(let s))? where s == "true" || s == "false": return s == "true"
+        case .json(.string(let s))? where s == "true" || s == "false": return s == "true"
+        case let other?: throw wrongType(path, expected: "boolean", found: other.typeName)
+        }
+    }
+
+    private func wrongType(_ path: [String], expected: String, found: String) -> AgentError {
+        AgentError(.invalidArgument, "\(origin): \(path.joined(separator: ".")) must be a \(expected), found a \(found)")
+    }
+}

@@ -1,0 +1,93 @@
+import DataEncoding
+import Platform
+
+/// What the agent is given at launch: flags, environment, kernel command line.
+public struct LaunchInputs: Sendable {
+    public var configFile: String?
+    public var initDataTOMLPath: String?
+    public var initDataDigestBase64: String?
+    public var environment: [String: String]
+    public var root: PlatformRoot
+
+    public init(configFile: String? = nil, initDataTOMLPath: String? = nil, initDataDigestBase64: String? = nil,
+                environment: [String: String] = [:], root: PlatformRoot = PlatformRoot()) {
+        self.configFile = configFile
+        self.initDataTOMLPath = initDataTOMLPath
+        self.initDataDigestBase64 = initDataDigestBase64
+        self.environment = environment
+        self.root = root
+    }
+}
+
+/// The launch plan, read before anything listens: which initdata to bind and
+/// which configuration to apply. Any error here stops the process with its reason.
+public struct LaunchPlan: Sendable {
+    public enum Binding: Sendable, Equatable {
+        case document(InitDataDocument)
+        case digest([UInt8])
+        case none
+    }
+
+    public let binding: Binding
+    public let config: AgentConfig?
+    public let configSource: ConfigSource
+
+    /// Reads the config file, the initdata document and the KBC parameters.
+    /// Precedence: `--config-file`, then initdata's `aa.toml`, then
+    /// `AA_KBC_PARAMS`; `--initdata_toml` wins over `--initdata_digest`, as upstream.
+    public init(_ inputs: LaunchInputs) throws(AgentError) {
+        if let path = inputs.initDataTOMLPath {
+            binding = .document(try InitDataDocument(text: try Self.readText(path, what: "initdata document")))
+        } else if let text = inputs.initDataDigestBase64 {
+            guard let digest = Base64.decode(text) else {
+                throw AgentError(.invalidArgument, "--initdata_digest '\(text)' is not standard base64")
+            }
+            binding = .digest(digest)
+        } else {
+            binding = .none
+        }
+
+        if let path = inputs.configFile {
+            let format: AgentConfig.Format = path.hasSuffix(".json") ? .json : .toml
+            config = try AgentConfig(text: try Self.readText(path, what: "config file"), format: format, origin: "config file \(path)")
+            configSource = .configFile
+        } else if case .document(let document) = binding, let text = document.agentConfig {
+            config = try AgentConfig(text: text, format: .toml, origin: "the aa.toml entry of the initdata document")
+            configSource = .initData
+        } else if let params = Self.kbcParams(inputs), let fromParams = params.config {
+            config = fromParams
+            configSource = .kbcParams
+        } else {
+            config = nil
+            configSource = .none
+        }
+    }
+
+    /// Binds (or checks for the absence of) initdata and applies the
+    /// configuration. A mismatch throws PERMISSION_DENIED: the caller must exit.
+    public func apply(to agent: AttestationAgent) async throws(AgentError) {
+        switch binding {
+        case .document(let document):
+            await agent.holdInitData(document)
+            try await agent.bindInitData(digest: document.digest)
+        case .digest(let digest):
+            try await agent.bindInitData(digest: digest)
+        case .none:
+            try await agent.startWithoutInitData()
+        }
+        if let config { await agent.configureAtLaunch(config, source: configSource) }
+    }
+
+    private static func kbcParams(_ inputs: LaunchInputs) -> KbcParams? {
+        let cmdline = try? LocalFile.readText(inputs.root.path("/proc/cmdline"))
+        return KbcParams.find(environment: inputs.environment, cmdline: cmdline).flatMap(KbcParams.init)
+    }
+
+    private static func readText(_ path: String, what: String) throws(AgentError) -> String {
+        do {
+            return try LocalFile.readText(path)
+        } catch {
+            throw AgentError(.invalidArgument, "cannot read the \(what) \(error)")
+        }
+    }
+}

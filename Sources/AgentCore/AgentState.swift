@@ -1,0 +1,45 @@
+/// Where the agent is in proving initdata (DESIGN.md, "The state machine").
+public enum AgentState: String, Sendable, Equatable, CaseIterable {
+    /// Initdata not yet proven: no configuration, no token.
+    case booting = "Booting"
+    /// The digest matched the hardware field (or there is nothing to match).
+    case initDataVerified = "InitDataVerified"
+    /// Verified and configured: tokens may be fetched.
+    case configured = "Configured"
+    /// A digest did not match the hardware: final, no token ever.
+    case rejected = "Rejected"
+}
+
+/// How initdata was bound, as GetStatus reports it.
+public enum BindingOutcome: String, Sendable, Equatable {
+    /// Nothing bound yet.
+    case pending
+    /// The digest equals the hardware field.
+    case matched
+    /// The field is all zero and no initdata was given.
+    case absent
+    /// The platform has no field; nothing was offered yet.
+    case unsupported
+    /// The platform has no field; the first digest offered was recorded.
+    case recorded
+    /// The digest was extended into the init-data PCR.
+    case measured
+    /// The digest did not match the field.
+    case mismatch
+}
+
+/// Where the configuration came from.
+public enum ConfigSource: String, Sendable, Equatable {
+    case none
+    case configFile = "config-file"
+    case initData = "initdata"
+    case kbcParams = "aa_kbc_params"
+    case update
+}
+
+/// The calls the state machine rules on.
+public enum AgentCall: String, Sendable, CaseIterable {
+    case getTeeType, getAdditionalTees, getStatus
+    case getEvidence, getAdditionalEvidence, extendRuntimeMeasurement
+    case bindInitData, updateConfiguration, getToken
+}

@@ -1,0 +1,154 @@
+import DataEncoding
+import Logging
+import Platform
+
+/// The agent's core: owns the state machine, the platform, the configuration
+/// and the initdata document. Each method is one call of the service; the
+/// state machine decides, this actor does the I/O it asks for.
+public actor AttestationAgent {
+    public nonisolated let platform: any TEEPlatform
+    public nonisolated let additionalTEEs: [TEEType]
+    private var machine: AgentStateMachine
+    private var config: AgentConfig?
+    private var initData: InitDataDocument?
+    private let tokenProviders: TokenProviders
+    private let logger: Logger
+
+    public init(platform: any TEEPlatform, additionalTEEs: [TEEType] = [],
+                tokenProviders: TokenProviders = TokenProviders(), logger: Logger) {
+        self.platform = platform
+        self.additionalTEEs = additionalTEEs
+        self.machine = AgentStateMachine(anchor: platform.initDataAnchor)
+        self.tokenProviders = tokenProviders
+        self.logger = logger
+    }
+
+    /// What GetStatus reports.
+    public struct Status: Sendable, Equatable {
+        public let state: AgentState
+        public let binding: BindingOutcome
+        public let tee: TEEType
+        public let configSource: ConfigSource
+        public let boundDigest: [UInt8]?
+    }
+
+    public var status: Status {
+        Status(state: machine.state, binding: machine.binding, tee: platform.tee,
+               configSource: machine.configSource, boundDigest: machine.boundDigest)
+    }
+
+    public var currentConfig: AgentConfig? { config }
+
+    // MARK: Launch
+
+    /// Launch with no initdata: read the field if there is one and let the
+    /// machine decide whether there is anything left to prove.
+    public func startWithoutInitData() async throws(AgentError) {
+        var field: [UInt8]?
+        if case .hardwareField = platform.initDataAnchor { field = try await readField() }
+        machine.startWithoutInitData(field: field)
+        logger.info("started without initdata", metadata: ["state": "\(machine.state.rawValue)", "binding": "\(machine.binding.rawValue)"])
+    }
+
+    /// Keeps the initdata document, so that its `aa.toml` and body can be used later.
+    public func holdInitData(_ document: InitDataDocument) {
+        initData = document
+    }
+
+    /// A configuration given at launch: applied now if initdata is verified,
+    /// else as soon as it is.
+    public func configureAtLaunch(_ config: AgentConfig, source: ConfigSource) {
+        self.config = config
+        machine.configureAtLaunch(source)
+        logger.info("configuration given at launch", metadata: ["source": "\(source.rawValue)", "state": "\(machine.state.rawValue)"])
+    }
+
+    // MARK: Calls
+
+    public func bindInitData(digest: [UInt8]) async throws(AgentError) {
+        var field: [UInt8]?
+        if case .hardwareField = platform.initDataAnchor, machine.state != .rejected {
+            field = try await readField()
+        }
+        switch machine.bind(digest: digest, field: field) {
+        case .accepted(let warning):
+            if let warning { logger.warning("\(warning)") }
+            logger.info("initdata bound", metadata: ["binding": "\(machine.binding.rawValue)", "digest": "\(Hex.encode(digest))"])
+        case .measure(let fitted):
+            do {
+                try await platform.measureInitData(fitted)
+            } catch {
+                machine.measurementFailed()
+                throw AgentError(.unavailable, "cannot extend the init-data PCR: \(error)")
+            }
+            machine.measured(digest: digest)
+            logger.info("initdata measured into the PCR", metadata: ["digest": "\(Hex.encode(fitted))"])
+        case .refused(let error):
+            if machine.binding == .mismatch && error.kind == .permissionDenied {
+                logger.error("initdata rejected: \(error.message)")
+            }
+            throw error
+        }
+    }
+
+    public func updateConfiguration(_ text: String) throws(AgentError) {
+        if case .failure(let error) = machine.updateAllowed() { throw error }
+        let parsed = try AgentConfig(text: text, format: .toml, origin: "the configuration given to UpdateConfiguration")
+        _ = machine.update()
+        config = parsed
+        logger.info("configured by UpdateConfiguration", metadata: ["kbs": "\(parsed.kbs?.url ?? "none")"])
+    }
+
+    public func evidence(runtimeData: [UInt8]) async throws(AgentError) -> [UInt8] {
+        do {
+            return try await platform.evidence(reportData: runtimeData)
+        } catch {
+            throw Self.agentError(error)
+        }
+    }
+
+    /// The additional TEEs' evidence as JSON keyed by TEE; empty with none, as upstream.
+    public func additionalEvidence(runtimeData: [UInt8]) async throws(AgentError) -> [UInt8] {
+        guard !additionalTEEs.isEmpty else { return [] }
+        throw AgentError(.unimplemented, "evidence of additional TEEs (\(additionalTEEs.map(\.rawValue).joined(separator: ", "))) is not built yet")
+    }
+
+    public enum RuntimeMeasurementOutcome: Sendable, Equatable { case ok, notSupported, notEnabled }
+
+    /// Upstream's order: no event log → NOT_ENABLED; a TEE without registers → NOT_SUPPORTED.
+    public func extendRuntimeMeasurement(domain: String, operation: String, content: String,
+                                         registerIndex: UInt64?) async throws(AgentError) -> RuntimeMeasurementOutcome {
+        let eventLog = (config ?? AgentConfig()).eventLog
+        guard eventLog.enabled else { return .notEnabled }
+        guard platform.supportsRuntimeMeasurement else { return .notSupported }
+        throw AgentError(.unimplemented, "runtime measurement on \(platform.tee.rawValue) is not built yet")
+    }
+
+    public func token(type: String) async throws(AgentError) -> [UInt8] {
+        if case .failure(let error) = machine.admit(.getToken) { throw error }
+        let provider = try tokenProviders.provider(for: type)
+        guard let config else { throw AgentError(.internal, "configured state without a configuration") }
+        let platform = self.platform
+        return try await provider.token(config: config) { reportData in
+            try await platform.evidence(reportData: reportData)
+        }
+    }
+
+    // MARK: Helpers
+
+    private func readField() async throws(AgentError) -> [UInt8] {
+        do {
+            return try await platform.readInitDataField()
+        } catch {
+            throw AgentError(.unavailable, "cannot read the \(platform.tee.rawValue) init-data field: \(error)")
+        }
+    }
+
+    private static func agentError(_ error: PlatformError) -> AgentError {
+        switch error.kind {
+        case .invalidInput: AgentError(.invalidArgument, error.description)
+        case .unsupported: AgentError(.unimplemented, error.description)
+        case .deviceFailure: AgentError(.unavailable, error.description)
+        }
+    }
+}

@@ -1,0 +1,66 @@
+import Crypto
+import TOML
+
+/// An initdata document as the host delivers it (trustee's initdata spec):
+/// `version`, `algorithm` (sha256, sha384, sha512) and a `data` table of
+/// strings such as `aa.toml`, `cdh.toml` and `policy.rego`. The digest is
+/// taken over the document's exact bytes.
+public struct InitDataDocument: Sendable, Equatable {
+    public enum Algorithm: String, Sendable, CaseIterable {
+        case sha256, sha384, sha512
+
+        public func digest(_ bytes: some Sequence<UInt8>) -> [UInt8] {
+            let data = Array(bytes)
+            switch self {
+            case .sha256: return Array(SHA256.hash(data: data))
+            case .sha384: return Array(SHA384.hash(data: data))
+            case .sha512: return Array(SHA512.hash(data: data))
+            }
+        }
+    }
+
+    public let text: String
+    public let version: String
+    public let algorithm: Algorithm
+    public let data: [String: String]
+
+    public init(text: String) throws(AgentError) {
+        let table: [String: TOMLValue]
+        do {
+            table = try TOMLParser.parse(text)
+        } catch {
+            throw AgentError(.invalidArgument, "initdata is not valid TOML: \(error)")
+        }
+        guard let version = table["version"]?.string else {
+            throw AgentError(.invalidArgument, "initdata has no `version` string (expected e.g. version = \"0.1.0\")")
+        }
+        guard let name = table["algorithm"]?.string else {
+            throw AgentError(.invalidArgument, "initdata has no `algorithm` string (sha256, sha384 or sha512)")
+        }
+        guard let algorithm = Algorithm(rawValue: name) else {
+            throw AgentError(.invalidArgument, "initdata algorithm '\(name)' is not one of sha256, sha384, sha512")
+        }
+        var data: [String: String] = [:]
+        if let entries = table["data"] {
+            guard let entries = entries.table else {
+                throw AgentError(.invalidArgument, "initdata `data` must be a table of strings, found a \(entries.typeName)")
+            }
+            for (key, value) in entries {
+                guard let string = value.string else {
+                    throw AgentError(.invalidArgument, "initdata data.\"\(key)\" must be a string, found a \(value.typeName)")
+                }
+                data[key] = string
+            }
+        }
+        self.text = text
+        self.version = version
+        self.algorithm = algorithm
+        self.data = data
+    }
+
+    /// The digest of the document's exact bytes with its own algorithm.
+    public var digest: [UInt8] { algorithm.digest(text.utf8) }
+
+    /// The agent's own configuration, when the document carries one.
+    public var agentConfig: String? { data["aa.toml"] }
+}

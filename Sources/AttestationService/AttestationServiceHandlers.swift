@@ -1,0 +1,87 @@
+import AgentCore
+import AttestationAgentAPI
+import DataEncoding
+import Logging
+import ProtobufCSupport
+import TTRPC
+
+/// The service glue: for each method, decode the request through protobuf-c,
+/// call the agent core, encode the answer. No decisions are made here.
+public enum AttestationServiceHandlers {
+    public static func register(agent: AttestationAgent, in services: inout TTRPCServiceSet, logger: Logger) {
+        func unary<Request: ProtobufCodable & Sendable, Response: ProtobufCodable>(
+            _ method: AttestationAgentMethod, _ body: @escaping @Sendable (Request) async throws(AgentError) -> Response
+        ) {
+            services.register(service: AttestationAgentMethod.service, method: method.rawValue) { context, payload in
+                let request: Request
+                do {
+                    request = try Request(protobufBytes: payload)
+                } catch {
+                    throw TTRPCError(.invalidArgument, "\(method.rawValue): \(error)")
+                }
+                do throws(AgentError) {
+                    return try await body(request).protobufBytes()
+                } catch {
+                    logger.debug("call refused", metadata: ["method": "\(method.rawValue)", "error": "\(error)"])
+                    throw TTRPCError(error)
+                }
+            }
+        }
+
+        unary(.getEvidence) { (request: GetEvidenceRequest) throws(AgentError) in
+            GetEvidenceResponse(evidence: try await agent.evidence(runtimeData: request.runtimeData))
+        }
+        unary(.getAdditionalEvidence) { (request: GetAdditionalEvidenceRequest) throws(AgentError) in
+            GetEvidenceResponse(evidence: try await agent.additionalEvidence(runtimeData: request.runtimeData))
+        }
+        unary(.getToken) { (request: GetTokenRequest) throws(AgentError) in
+            GetTokenResponse(token: try await agent.token(type: request.tokenType))
+        }
+        unary(.extendRuntimeMeasurement) { (request: ExtendRuntimeMeasurementRequest) throws(AgentError) in
+            let outcome = try await agent.extendRuntimeMeasurement(
+                domain: request.domain, operation: request.operation, content: request.content, registerIndex: request.registerIndex)
+            switch outcome {
+            case .ok: return ExtendRuntimeMeasurementResponse(result: .ok)
+            case .notSupported: return ExtendRuntimeMeasurementResponse(result: .notSupported)
+            case .notEnabled: return ExtendRuntimeMeasurementResponse(result: .notEnabled)
+            }
+        }
+        for method in [AttestationAgentMethod.bindInitData, .checkInitData] {
+            unary(method) { (request: InitDataDigestRequest) throws(AgentError) in
+                try await agent.bindInitData(digest: request.digest)
+                return EmptyMessage()
+            }
+        }
+        unary(.updateConfiguration) { (request: UpdateConfigurationRequest) throws(AgentError) in
+            try await agent.updateConfiguration(request.config)
+            return EmptyMessage()
+        }
+        unary(.getTeeType) { (_: EmptyMessage) throws(AgentError) in
+            GetTeeTypeResponse(tee: agent.platform.tee.rawValue)
+        }
+        unary(.getAdditionalTees) { (_: EmptyMessage) throws(AgentError) in
+            GetAdditionalTeesResponse(additionalTees: agent.additionalTEEs.map(\.rawValue))
+        }
+        unary(.getStatus) { (_: EmptyMessage) throws(AgentError) in
+            let status = await agent.status
+            return GetStatusResponse(state: status.state.rawValue, binding: status.binding.rawValue, tee: status.tee.rawValue,
+                                     configSource: status.configSource.rawValue, initDataDigest: status.boundDigest.map(Hex.encode) ?? "")
+        }
+    }
+}
+
+extension TTRPCError {
+    /// The wire status for an agent refusal.
+    init(_ error: AgentError) {
+        let code: StatusCode = switch error.kind {
+        case .invalidArgument: .invalidArgument
+        case .failedPrecondition: .failedPrecondition
+        case .permissionDenied: .permissionDenied
+        case .unimplemented: .unimplemented
+        case .unavailable: .unavailable
+        case .deadlineExceeded: .deadlineExceeded
+        case .internal: .internal
+        }
+        self.init(code, error.message)
+    }
+}

@@ -1,0 +1,55 @@
+import NIOCore
+
+/// What a method handler knows about its call.
+public struct TTRPCCallContext: Sendable {
+    public let service: String
+    public let method: String
+    public let metadata: TTRPCMetadata
+    /// When the caller stops waiting, if it set `timeout_nano`.
+    public let deadline: NIODeadline?
+    /// The listener the call came through, as its URI.
+    public let listener: String
+}
+
+/// A unary method: the decoded payload in, the encoded result out. Throw
+/// `TTRPCError` to answer with a status code; any other error is INTERNAL.
+public typealias TTRPCMethodHandler = @Sendable (TTRPCCallContext, [UInt8]) async throws -> [UInt8]
+
+/// The services a server offers, by service name then method name.
+public struct TTRPCServiceSet: Sendable {
+    private var services: [String: [String: TTRPCMethodHandler]] = [:]
+
+    public init() {}
+
+    public mutating func register(service: String, method: String, handler: @escaping TTRPCMethodHandler) {
+        services[service, default: [:]][method] = handler
+    }
+
+    /// The handler for a call, or UNIMPLEMENTED as containerd's server words it.
+    public func handler(service: String, method: String) -> Result<TTRPCMethodHandler, TTRPCError> {
+        guard let methods = services[service] else {
+            return .failure(TTRPCError(.unimplemented, "service \(service)"))
+        }
+        guard let handler = methods[method] else {
+            return .failure(TTRPCError(.unimplemented, "method \(method)"))
+        }
+        return .success(handler)
+    }
+}
+
+/// Which methods one listener lets through. A listener facing an untrusted
+/// peer (vsock) allows fewer methods than a local Unix socket.
+public struct TTRPCMethodFilter: Sendable, Equatable {
+    /// nil: every method.
+    public let allowedMethods: Set<String>?
+
+    public static let allowAll = TTRPCMethodFilter(allowedMethods: nil)
+
+    public init(allowedMethods: Set<String>?) {
+        self.allowedMethods = allowedMethods
+    }
+
+    public func allows(method: String) -> Bool {
+        allowedMethods?.contains(method) ?? true
+    }
+}

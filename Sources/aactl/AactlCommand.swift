@@ -1,0 +1,238 @@
+import AgentCore
+import ArgumentParser
+import AttestationAgentAPI
+import DataEncoding
+import NIOCore
+import Platform
+import ProtobufCSupport
+import TTRPC
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+@main
+struct Aactl: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "aactl",
+        abstract: "Calls the Attestation Agent over ttrpc, and works out initdata digests.",
+        discussion: "Results print as JSON on stdout. A ttrpc error prints as 'CODE_NAME (n): message' on stderr with exit status 1; a transport error exits with status 2.",
+        subcommands: [
+            GetTeeType.self, GetAdditionalTees.self, Status.self, GetEvidence.self, GetAdditionalEvidence.self,
+            GetToken.self, BindInitData.self, CheckInitData.self, UpdateConfiguration.self,
+            ExtendRuntimeMeasurement.self, InitData.self,
+        ]
+    )
+}
+
+/// Options every calling subcommand shares.
+struct ConnectionOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("The agent: unix:///PATH or vsock://CID:PORT.", valueName: "URI"))
+    var socket = "unix:///run/confidential-containers/attestation-agent/attestation-agent.sock"
+
+    @Option(help: ArgumentHelp("Seconds to wait for the answer (sent to the agent as the call's deadline).", valueName: "SECONDS"))
+    var timeout: Double = 30
+
+    func validate() throws {
+        do { _ = try SocketURI(parsing: socket) } catch { throw ValidationError("--socket: \(error)") }
+        guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
+    }
+
+    /// Calls `method` and decodes the answer; exits 1 on a ttrpc error, 2 on a transport error.
+    func call<Response: ProtobufCodable>(_ method: AttestationAgentMethod, _ request: some ProtobufCodable,
+                                         as: Response.Type) async throws -> Response {
+        let client: TTRPCClient
+        do {
+            client = try await TTRPCClient.connect(to: try SocketURI(parsing: socket))
+        } catch {
+            printError("\(error)")
+            throw ExitCode(2)
+        }
+        defer { Task { [client] in await client.close() } }
+        let payload: [UInt8]
+        do {
+            payload = try await client.call(service: AttestationAgentMethod.service, method: method.rawValue,
+                                            payload: request.protobufBytes(), timeout: .nanoseconds(Int64(timeout * 1e9)))
+        } catch let error as TTRPCError {
+            printError(error.description)
+            throw ExitCode(1)
+        } catch {
+            printError("\(error)")
+            throw ExitCode(2)
+        }
+        do {
+            return try Response(protobufBytes: payload)
+        } catch {
+            printError("the agent's answer to \(method.rawValue) does not decode: \(error)")
+            throw ExitCode(2)
+        }
+    }
+}
+
+func printError(_ text: String) {
+    let line = Array((text + "\n").utf8)
+    _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+}
+
+func printJSON(_ value: JSON) {
+    print(value.prettyPrinted())
+}
+
+/// Evidence and tokens are JSON text from every TEE; anything else is shown as base64.
+func jsonOrBase64(_ bytes: [UInt8]) -> JSON {
+    if bytes.isEmpty { return .null }
+    if let text = String(validating: bytes, as: UTF8.self), let value = try? JSON(parsing: text) { return value }
+    return .object([("base64", .string(Base64.encode(bytes)))])
+}
+
+func hexArgument(_ text: String, name: String) throws -> [UInt8] {
+    guard let bytes = Hex.decode(text) else { throw ValidationError("\(name) '\(text)' is not hex") }
+    return bytes
+}
+
+struct GetTeeType: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "The TEE the agent runs in.")
+    @OptionGroup var connection: ConnectionOptions
+    func run() async throws {
+        let response = try await connection.call(.getTeeType, EmptyMessage(), as: GetTeeTypeResponse.self)
+        printJSON(.object([("tee", .string(response.tee))]))
+    }
+}
+
+struct GetAdditionalTees: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Further TEEs (devices) that add evidence.")
+    @OptionGroup var connection: ConnectionOptions
+    func run() async throws {
+        let response = try await connection.call(.getAdditionalTees, EmptyMessage(), as: GetAdditionalTeesResponse.self)
+        printJSON(.object([("additional_tees", .array(response.additionalTees.map { .string($0) }))]))
+    }
+}
+
+struct Status: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "The agent's state, how initdata was bound, and where its configuration came from.")
+    @OptionGroup var connection: ConnectionOptions
+    func run() async throws {
+        let s = try await connection.call(.getStatus, EmptyMessage(), as: GetStatusResponse.self)
+        printJSON(.object([
+            ("state", .string(s.state)), ("binding", .string(s.binding)), ("tee", .string(s.tee)),
+            ("config_source", .string(s.configSource)), ("init_data_digest", .string(s.initDataDigest)),
+        ]))
+    }
+}
+
+struct GetEvidence: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "The primary TEE's evidence over the given report data.")
+    @OptionGroup var connection: ConnectionOptions
+    @Option(help: ArgumentHelp("Report data, hex.", valueName: "HEX")) var runtimeData = ""
+    func run() async throws {
+        let request = GetEvidenceRequest(runtimeData: try hexArgument(runtimeData, name: "--runtime-data"))
+        let response = try await connection.call(.getEvidence, request, as: GetEvidenceResponse.self)
+        printJSON(.object([("evidence", jsonOrBase64(response.evidence))]))
+    }
+}
+
+struct GetAdditionalEvidence: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "The additional TEEs' evidence (null when there are none).")
+    @OptionGroup var connection: ConnectionOptions
+    @Option(help: ArgumentHelp("Report data, hex.", valueName: "HEX")) var runtimeData = ""
+    func run() async throws {
+        let request = GetAdditionalEvidenceRequest(runtimeData: try hexArgument(runtimeData, name: "--runtime-data"))
+        let response = try await connection.call(.getAdditionalEvidence, request, as: GetEvidenceResponse.self)
+        printJSON(.object([("evidence", jsonOrBase64(response.evidence))]))
+    }
+}
+
+struct GetToken: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "A token from the configured KBS or attestation service.")
+    @OptionGroup var connection: ConnectionOptions
+    @Option(name: .customLong("type"), help: ArgumentHelp("kbs or coco_as.", valueName: "TYPE")) var tokenType: String
+    func run() async throws {
+        let response = try await connection.call(.getToken, GetTokenRequest(tokenType: tokenType), as: GetTokenResponse.self)
+        printJSON(.object([("token", jsonOrBase64(response.token))]))
+    }
+}
+
+struct BindInitData: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Binds initdata: its digest is checked against the hardware field.")
+    @OptionGroup var connection: ConnectionOptions
+    @Option(help: ArgumentHelp("The initdata digest, hex (empty: no initdata).", valueName: "HEX")) var digest = ""
+    func run() async throws {
+        _ = try await connection.call(.bindInitData, InitDataDigestRequest(digest: try hexArgument(digest, name: "--digest")), as: EmptyMessage.self)
+        printJSON(.object([]))
+    }
+}
+
+struct CheckInitData: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "BindInitData under its 2024 name.")
+    @OptionGroup var connection: ConnectionOptions
+    @Option(help: ArgumentHelp("The initdata digest, hex.", valueName: "HEX")) var digest = ""
+    func run() async throws {
+        _ = try await connection.call(.checkInitData, InitDataDigestRequest(digest: try hexArgument(digest, name: "--digest")), as: EmptyMessage.self)
+        printJSON(.object([]))
+    }
+}
+
+struct UpdateConfiguration: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Configures the agent once, with an aa.toml text.")
+    @OptionGroup var connection: ConnectionOptions
+    @Option(help: ArgumentHelp("The configuration text (TOML).", valueName: "TEXT")) var config: String?
+    @Option(help: ArgumentHelp("A file holding it.", valueName: "PATH")) var configFile: String?
+
+    func validate() throws {
+        guard (config == nil) != (configFile == nil) else { throw ValidationError("give exactly one of --config and --config-file") }
+    }
+
+    func run() async throws {
+        var text = config ?? ""
+        if let configFile {
+            do { text = try LocalFile.readText(configFile) } catch { throw ValidationError("cannot read \(error)") }
+        }
+        _ = try await connection.call(.updateConfiguration, UpdateConfigurationRequest(config: text), as: EmptyMessage.self)
+        printJSON(.object([]))
+    }
+}
+
+struct ExtendRuntimeMeasurement: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Records an event and extends a runtime measurement register.")
+    @OptionGroup var connection: ConnectionOptions
+    @Option var domain: String
+    @Option var operation: String
+    @Option var content: String
+    @Option(help: "The PCR index (default: the configured init_pcr).") var registerIndex: UInt64?
+    func run() async throws {
+        let request = ExtendRuntimeMeasurementRequest(domain: domain, operation: operation, content: content, registerIndex: registerIndex)
+        let response = try await connection.call(.extendRuntimeMeasurement, request, as: ExtendRuntimeMeasurementResponse.self)
+        printJSON(.object([("result", .string(response.result?.name ?? "UNKNOWN(\(response.rawResult))"))]))
+    }
+}
+
+struct InitData: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "initdata", abstract: "Works with initdata documents.", subcommands: [Digest.self])
+
+    struct Digest: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Prints, in hex, the value a host must set in the TEE's init-data field for this document.")
+        @Argument(help: "The initdata TOML document.") var file: String
+        @Option(help: "tdx, snp, cca or sgx.") var tee: String
+
+        func run() async throws {
+            guard let type = TEEType(rawValue: tee), let size = type.initDataFieldSize, type != .sample else {
+                throw ValidationError("--tee must be one of tdx, snp, cca, sgx")
+            }
+            let document: InitDataDocument
+            do {
+                document = try InitDataDocument(text: try LocalFile.readText(file))
+            } catch let error as AgentError {
+                printError("\(file): \(error.message)")
+                throw ExitCode(1)
+            } catch {
+                printError("cannot read \(error)")
+                throw ExitCode(1)
+            }
+            print(Hex.encode(Platform.InitDataDigest.fitted(document.digest, to: size)))
+        }
+    }
+}

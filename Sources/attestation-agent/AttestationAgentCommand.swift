@@ -1,0 +1,161 @@
+import AgentCore
+import ArgumentParser
+import AttestationAgentAPI
+import AttestationService
+import Logging
+import NIOCore
+import NIOPosix
+import Platform
+import TTRPC
+
+@main
+struct AttestationAgentCommand: AsyncParsableCommand {
+    static let defaultSocket = "unix:///run/confidential-containers/attestation-agent/attestation-agent.sock"
+
+    static let configuration = CommandConfiguration(
+        commandName: "attestation-agent",
+        abstract: "The Attestation Agent of confidential containers, over ttrpc.",
+        discussion: """
+            Proves that the initdata the host delivered hashes to the value the hardware \
+            signs into every report before anything trusts it, then serves evidence and tokens.
+            Environment: AA_PLATFORM_ROOT, AA_SAMPLE_INITDATA, AA_SAMPLE_EVIDENCE_DELAY_MS, \
+            AA_KBC_PARAMS, NOTIFY_SOCKET.
+            """
+    )
+
+    @Option(name: [.short, .customLong("attestation_sock"), .customLong("attestation-sock")],
+            help: ArgumentHelp("Where to listen: unix:///PATH or vsock://CID:PORT (CID -1 or any). Repeat to listen on several.",
+                               valueName: "URI"))
+    var attestationSock: [String] = []
+
+    @Option(name: [.short, .customLong("config-file"), .customLong("config_file")],
+            help: ArgumentHelp("The agent's configuration, TOML (or JSON by the .json extension).", valueName: "PATH"))
+    var configFile: String?
+
+    @Option(name: [.short, .customLong("initdata_digest"), .customLong("initdata-digest")],
+            help: ArgumentHelp("The initdata digest to bind at launch, standard base64.", valueName: "BASE64"))
+    var initdataDigest: String?
+
+    @Option(name: [.customShort("t"), .customLong("initdata_toml"), .customLong("initdata-toml")],
+            help: ArgumentHelp("The initdata document to bind at launch; wins over --initdata_digest.", valueName: "PATH"))
+    var initdataToml: String?
+
+    @Option(name: .customLong("log-level"),
+            help: ArgumentHelp("trace, debug, info, warn, error; overrides [log] level of the configuration.", valueName: "LEVEL"))
+    var logLevel: String?
+
+    @Option(name: .customLong("vsock-allow"),
+            help: ArgumentHelp("Also allow METHOD on vsock listeners (repeatable; 'all' for every method). vsock faces the untrusted host: by default only GetTeeType, GetAdditionalTees and GetStatus are allowed.",
+                               valueName: "METHOD"))
+    var vsockAllow: [String] = []
+
+    func validate() throws {
+        for method in vsockAllow where method != "all" && AttestationAgentMethod(rawValue: method) == nil {
+            throw ValidationError("--vsock-allow: unknown method '\(method)'; expected one of \(AttestationAgentMethod.allCases.map(\.rawValue).joined(separator: ", ")) or all")
+        }
+        if let logLevel, Logger.Level(configName: logLevel) == nil {
+            throw ValidationError("--log-level: '\(logLevel)' is not one of trace, debug, info, warn, error, critical")
+        }
+        for uri in addresses {
+            do { _ = try SocketURI(parsing: uri) } catch { throw ValidationError("--attestation_sock: \(error)") }
+        }
+    }
+
+    private var addresses: [String] { attestationSock.isEmpty ? [Self.defaultSocket] : attestationSock }
+
+    func run() async throws {
+        let environment = ProcessEnvironment.current()
+        let root = PlatformRoot(environment: environment)
+        let inputs = LaunchInputs(configFile: configFile, initDataTOMLPath: initdataToml,
+                                  initDataDigestBase64: initdataDigest, environment: environment, root: root)
+        let plan: LaunchPlan
+        do {
+            plan = try LaunchPlan(inputs)
+        } catch {
+            throw Failure("\(error.message)")
+        }
+
+        let level = Logger.Level(configName: logLevel ?? plan.config?.logLevel ?? "info") ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "attestation-agent")
+
+        let platform: any TEEPlatform
+        do {
+            platform = try PlatformDetection.detect(root: root, environment: environment, logger: logger)
+        } catch {
+            throw Failure("\(error)")
+        }
+        let agent = AttestationAgent(platform: platform, additionalTEEs: PlatformDetection.additionalTEEs(root: root), logger: logger)
+        do {
+            try await plan.apply(to: agent)
+        } catch {
+            logger.error("launch-time initdata check failed", metadata: ["reason": "\(error.message)"])
+            throw Failure("initdata check failed: \(error.message)")
+        }
+
+        var services = TTRPCServiceSet()
+        AttestationServiceHandlers.register(agent: agent, in: &services, logger: logger)
+        let server = TTRPCServer(services: services, group: MultiThreadedEventLoopGroup.singleton, logger: logger)
+        let vsockFilter = vsockMethodFilter(logger: logger)
+        do {
+            for text in addresses {
+                let address = try SocketURI(parsing: text)
+                let filter: TTRPCMethodFilter = if case .vsock = address { vsockFilter } else { .allowAll }
+                try await server.listen(TTRPCListenerConfig(address: address, filter: filter))
+            }
+        } catch {
+            await server.shutdown(gracePeriod: .zero)
+            throw Failure("\(error)")
+        }
+
+        let status = await agent.status
+        logger.info("attestation agent ready", metadata: [
+            "tee": "\(platform.tee.rawValue)", "state": "\(status.state.rawValue)", "binding": "\(status.binding.rawValue)",
+            "config": "\(status.configSource.rawValue)",
+        ])
+        SystemdNotifier.notify("READY=1", environment: environment, logger: logger)
+
+        let signal = await ShutdownSignal.wait()
+        logger.info("stopping: letting calls in flight finish", metadata: ["signal": "\(signal)", "calls": "\(server.callsInFlight)"])
+        await server.shutdown()
+        logger.info("stopped")
+    }
+
+    private func vsockMethodFilter(logger: Logger) -> TTRPCMethodFilter {
+        if vsockAllow.contains("all") {
+            logger.warning("vsock listeners allow every method: the host can request evidence and tokens as this guest")
+            return .allowAll
+        }
+        var allowed = Set(AttestationAgentMethod.hostSafe.map(\.rawValue))
+        for method in vsockAllow where !allowed.contains(method) {
+            logger.warning("vsock listeners allow \(method): the untrusted host can call it")
+            allowed.insert(method)
+        }
+        return TTRPCMethodFilter(allowedMethods: allowed)
+    }
+}
+
+/// A launch failure: printed as one line on stderr, exit status 1.
+struct Failure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+extension Logger.Level {
+    /// Upstream's level names (`warn` included).
+    init?(configName: String) {
+        switch configName.lowercased() {
+        case "trace": self = .trace
+        case "debug": self = .debug
+        case "info": self = .info
+        case "warn", "warning": self = .warning
+        case "error": self = .error
+        case "critical", "off": self = .critical
+        default: return nil
+        }
+    }
+}
