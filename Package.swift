@@ -89,6 +89,8 @@ let package = Package(
             name: "TTRPCTests",
             dependencies: [
                 "TTRPC", "CTTRPCProtos",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

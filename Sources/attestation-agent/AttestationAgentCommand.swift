@@ -28,6 +28,11 @@ struct AttestationAgentCommand: AsyncParsableCommand {
                                valueName: "URI"))
     var attestationSock: [String] = []
 
+    @Option(name: [.customLong("restricted_sock"), .customLong("restricted-sock")],
+            help: ArgumentHelp("Also listen at URI with the host-facing method allowlist of vsock listeners, e.g. a Unix socket a less trusted proxy reaches. Repeatable.",
+                               valueName: "URI"))
+    var restrictedSock: [String] = []
+
     @Option(name: [.short, .customLong("config-file"), .customLong("config_file")],
             help: ArgumentHelp("The agent's configuration, TOML (or JSON by the .json extension).", valueName: "PATH"))
     var configFile: String?
@@ -56,12 +61,16 @@ struct AttestationAgentCommand: AsyncParsableCommand {
         if let logLevel, Logger.Level(configName: logLevel) == nil {
             throw ValidationError("--log-level: '\(logLevel)' is not one of trace, debug, info, warn, error, critical")
         }
-        for uri in addresses {
-            do { _ = try SocketURI(parsing: uri) } catch { throw ValidationError("--attestation_sock: \(error)") }
+        for (uri, _) in listeners {
+            do { _ = try SocketURI(parsing: uri) } catch { throw ValidationError("\(error)") }
         }
     }
 
-    private var addresses: [String] { attestationSock.isEmpty ? [Self.defaultSocket] : attestationSock }
+    /// Every address to listen on, and whether it gets the host-facing allowlist.
+    private var listeners: [(uri: String, restricted: Bool)] {
+        let open = attestationSock.isEmpty && restrictedSock.isEmpty ? [Self.defaultSocket] : attestationSock
+        return open.map { ($0, false) } + restrictedSock.map { ($0, true) }
+    }
 
     func run() async throws {
         let environment = ProcessEnvironment.current()
@@ -100,11 +109,13 @@ struct AttestationAgentCommand: AsyncParsableCommand {
         var services = TTRPCServiceSet()
         AttestationServiceHandlers.register(agent: agent, in: &services, logger: logger)
         let server = TTRPCServer(services: services, group: MultiThreadedEventLoopGroup.singleton, logger: logger)
-        let vsockFilter = vsockMethodFilter(logger: logger)
+        let hostFacingFilter = hostFacingMethodFilter(logger: logger)
         do {
-            for text in addresses {
+            for (text, restricted) in listeners {
                 let address = try SocketURI(parsing: text)
-                let filter: TTRPCMethodFilter = if case .vsock = address { vsockFilter } else { .allowAll }
+                var filter = TTRPCMethodFilter.allowAll
+                if case .vsock = address { filter = hostFacingFilter }
+                if restricted { filter = hostFacingFilter }
                 try await server.listen(TTRPCListenerConfig(address: address, filter: filter))
             }
         } catch {
@@ -125,7 +136,8 @@ struct AttestationAgentCommand: AsyncParsableCommand {
         logger.info("stopped")
     }
 
-    private func vsockMethodFilter(logger: Logger) -> TTRPCMethodFilter {
+    /// The allowlist of vsock and restricted listeners, widened only by --vsock-allow.
+    private func hostFacingMethodFilter(logger: Logger) -> TTRPCMethodFilter {
         if vsockAllow.contains("all") {
             logger.warning("vsock listeners allow every method: the host can request evidence and tokens as this guest")
             return .allowAll

@@ -1,0 +1,61 @@
+import DataEncoding
+import Testing
+
+@Suite struct HexTests {
+    @Test func roundTrip() {
+        #expect(Hex.encode([0x00, 0xab, 0xff, 0x10]) == "00abff10")
+        #expect(Hex.decode("00ABff10") == [0x00, 0xab, 0xff, 0x10])
+        #expect(Hex.decode("0x0102") == [1, 2])
+        #expect(Hex.decode("") == [])
+    }
+
+    @Test(arguments: ["abc", "zz", "0g", "1 2"])
+    func rejectsMalformed(_ text: String) {
+        #expect(Hex.decode(text) == nil)
+    }
+}
+
+@Suite struct Base64Tests {
+    // RFC 4648, section 10.
+    @Test(arguments: [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="),
+                      ("fooba", "Zm9vYmE="), ("foobar", "Zm9vYmFy")])
+    func rfcVectors(_ plain: String, _ encoded: String) {
+        #expect(Base64.encode(Array(plain.utf8)) == encoded)
+        #expect(Base64.decode(encoded) == Array(plain.utf8))
+    }
+
+    @Test func allByteValuesRoundTrip() {
+        let bytes = (0...255).map { UInt8($0) }
+        #expect(Base64.decode(Base64.encode(bytes)) == bytes)
+    }
+
+    @Test(arguments: ["Zg=", "Z", "Zm9v!", "Zg==Zg==", "===="])
+    func rejectsMalformed(_ text: String) {
+        #expect(Base64.decode(text) == nil)
+    }
+}
+
+@Suite struct JSONTests {
+    @Test func serializesInOrderWithEscapes() {
+        let value = JSON.object([("svn", .string("1")), ("a\"b", .array([.number(3), .bool(true), .null])),
+                                 ("ctl", .string("line\n\u{01}"))])
+        #expect(value.serialized() == #"{"svn":"1","a\"b":[3,true,null],"ctl":"line\n\u0001"}"#)
+    }
+
+    @Test func parsesWhatItWrites() throws {
+        let value = JSON.object([("k", .array([.number(1.5), .string("é\u{1F600}"), .object([])]))])
+        #expect(try JSON(parsing: value.serialized()) == value)
+        #expect(try JSON(parsing: value.prettyPrinted()) == value)
+    }
+
+    @Test func parsesEscapesAndSurrogates() throws {
+        let value = try JSON(parsing: #" {"a": "\u00e9\ud83d\ude00\/\t"} "#)
+        #expect(value["a"]?.string == "é😀/\t")
+    }
+
+    @Test(arguments: ["", "{", "[1,]x", "{\"a\" 1}", "tru", "\"\u{01}\"", "[1] 2",
+                      String(repeating: "[", count: 100) + String(repeating: "]", count: 100)])
+    func rejectsMalformed(_ text: String) {
+        #expect(throws: JSONError.self) { try JSON(parsing: text) }
+    }
+}

@@ -1,0 +1,72 @@
+import NIOCore
+import NIOEmbedded
+import Testing
+@testable import TTRPC
+
+@Suite struct FrameCodecTests {
+    private func decoderChannel() throws -> EmbeddedChannel {
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(TTRPCFrameDecoder()))
+        return channel
+    }
+
+    private func header(length: UInt32, stream: UInt32, type: UInt8, flags: UInt8 = 0) -> [UInt8] {
+        var buffer = ByteBuffer()
+        buffer.writeInteger(length)
+        buffer.writeInteger(stream)
+        buffer.writeInteger(type)
+        buffer.writeInteger(flags)
+        return Array(buffer.readableBytesView)
+    }
+
+    @Test func encoderWritesTheTenByteHeader() throws {
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(TTRPCFrameEncoder()))
+        try channel.writeOutbound(TTRPCFrame(streamID: 0x0102_0304, type: .response, flags: .remoteClosed, data: [0xAA, 0xBB]))
+        let out = try #require(try channel.readOutbound(as: ByteBuffer.self))
+        #expect(Array(out.readableBytesView) == [0, 0, 0, 2, 1, 2, 3, 4, 2, 1, 0xAA, 0xBB])
+    }
+
+    @Test func decodesFramesSplitAtEveryByte() throws {
+        let channel = try decoderChannel()
+        let bytes = header(length: 3, stream: 1, type: 1) + [7, 8, 9] + header(length: 0, stream: 3, type: 3, flags: 5)
+        for byte in bytes {
+            var buffer = channel.allocator.buffer(capacity: 1)
+            buffer.writeInteger(byte)
+            try channel.writeInbound(buffer)
+        }
+        #expect(try channel.readInbound(as: TTRPCInboundFrame.self) == .frame(TTRPCFrame(streamID: 1, type: .request, data: [7, 8, 9])))
+        #expect(try channel.readInbound(as: TTRPCInboundFrame.self)
+                == .frame(TTRPCFrame(streamID: 3, type: .data, flags: [.remoteClosed, .noData], data: [])))
+        #expect(try channel.readInbound(as: TTRPCInboundFrame.self) == nil)
+    }
+
+    @Test func oversizedFrameIsSkippedThenReported() throws {
+        let channel = try decoderChannel()
+        let length = UInt32(TTRPCFrame.maxDataLength + 1)
+        var buffer = channel.allocator.buffer(bytes: header(length: length, stream: 5, type: 1))
+        try channel.writeInbound(buffer)
+        // The data arrives in pieces and is never held whole.
+        let piece = [UInt8](repeating: 0x41, count: 1 << 20)
+        for _ in 0..<4 {
+            buffer = channel.allocator.buffer(bytes: piece)
+            try channel.writeInbound(buffer)
+            #expect(try channel.readInbound(as: TTRPCInboundFrame.self) == nil)
+        }
+        buffer = channel.allocator.buffer(bytes: [0x41] + header(length: 1, stream: 7, type: 1) + [0x0A])
+        try channel.writeInbound(buffer)
+        #expect(try channel.readInbound(as: TTRPCInboundFrame.self) == .oversized(streamID: 5, length: length))
+        #expect(try channel.readInbound(as: TTRPCInboundFrame.self) == .frame(TTRPCFrame(streamID: 7, type: .request, data: [0x0A])))
+    }
+
+    @Test func exactlyFourMiBIsAccepted() throws {
+        let channel = try decoderChannel()
+        let data = [UInt8](repeating: 1, count: TTRPCFrame.maxDataLength)
+        try channel.writeInbound(channel.allocator.buffer(bytes: header(length: UInt32(data.count), stream: 1, type: 1) + data))
+        guard case .frame(let frame) = try channel.readInbound(as: TTRPCInboundFrame.self) else {
+            Issue.record("no frame")
+            return
+        }
+        #expect(frame.data.count == TTRPCFrame.maxDataLength)
+    }
+}
