@@ -87,7 +87,8 @@ public struct AgentConfig: Sendable, Equatable {
     }
 
     private static func checkURL(_ url: String, field: String, origin: String) throws(AgentError) {
-        guard url.hasPrefix("http://") || url.hasPrefix("https://"), url.count > "https://".count else {
+        let host = url.hasPrefix("https://") ? url.dropFirst(8) : url.hasPrefix("http://") ? url.dropFirst(7) : ""
+        guard !host.isEmpty else {
             throw AgentError(.invalidArgument, "\(origin): \(field) must be an http:// or https:// URL, got '\(url)'")
         }
     }

@@ -1,0 +1,192 @@
+@testable import AgentCore
+import Platform
+import Testing
+
+/// Every (state, call) pair of DESIGN.md's table, for each kind of anchor.
+@Suite struct AgentStateMachineTests {
+    static let field = [UInt8](repeating: 0xAB, count: 48)
+    static let tdx = InitDataAnchor.hardwareField(size: 48)
+
+    /// A machine brought to `state` on a TDX-like field.
+    static func machine(in state: AgentState, anchor: InitDataAnchor = tdx) -> AgentStateMachine {
+        var machine = AgentStateMachine(anchor: anchor)
+        switch state {
+        case .booting: break
+        case .initDataVerified: _ = machine.bind(digest: field, field: field)
+        case .configured:
+            _ = machine.bind(digest: field, field: field)
+            _ = machine.update()
+        case .rejected: _ = machine.bind(digest: [1], field: field)
+        }
+        #expect(machine.state == state)
+        return machine
+    }
+
+    @Test(arguments: AgentState.allCases)
+    func callsAdmittedInEveryState(_ state: AgentState) {
+        let machine = Self.machine(in: state)
+        for call in AgentCall.allCases where call != .getToken {
+            #expect((try? machine.admit(call).get()) != nil, "\(call) in \(state)")
+        }
+    }
+
+    @Test(arguments: [(AgentState.booting, AgentError.Kind.failedPrecondition), (.initDataVerified, .failedPrecondition),
+                      (.configured, nil), (.rejected, .permissionDenied)] as [(AgentState, AgentError.Kind?)])
+    func getToken(_ state: AgentState, _ refusal: AgentError.Kind?) {
+        switch Self.machine(in: state).admit(.getToken) {
+        case .success: #expect(refusal == nil)
+        case .failure(let error): #expect(error.kind == refusal)
+        }
+    }
+
+    @Test(arguments: [(AgentState.booting, AgentError.Kind.failedPrecondition), (.initDataVerified, nil),
+                      (.configured, .failedPrecondition), (.rejected, .failedPrecondition)] as [(AgentState, AgentError.Kind?)])
+    func updateConfiguration(_ state: AgentState, _ refusal: AgentError.Kind?) {
+        var machine = Self.machine(in: state)
+        switch machine.update() {
+        case .success:
+            #expect(refusal == nil)
+            #expect(machine.state == .configured)
+            #expect(machine.configSource == .update)
+        case .failure(let error):
+            #expect(error.kind == refusal)
+            #expect(machine.state == state, "a refused update changes nothing")
+        }
+    }
+
+    // MARK: Binding on a hardware field
+
+    @Test func bootingBindMatchingFieldVerifies() {
+        var machine = Self.machine(in: .booting)
+        #expect(machine.bind(digest: Self.field, field: Self.field) == .accepted(warning: nil))
+        #expect(machine.state == .initDataVerified)
+        #expect(machine.binding == .matched)
+        #expect(machine.boundDigest == Self.field)
+    }
+
+    @Test func digestIsPaddedOrTruncatedToTheField() {
+        let short = [UInt8](repeating: 0xAB, count: 32)
+        var padded = AgentStateMachine(anchor: Self.tdx)
+        #expect(padded.bind(digest: short, field: short + [UInt8](repeating: 0, count: 16)) == .accepted(warning: nil))
+        var truncated = AgentStateMachine(anchor: Self.tdx)
+        #expect(truncated.bind(digest: Self.field + [1, 2, 3], field: Self.field) == .accepted(warning: nil))
+    }
+
+    @Test(arguments: [AgentState.booting, .initDataVerified, .configured])
+    func mismatchRejectsForGoodWithBothValues(_ state: AgentState) {
+        var machine = Self.machine(in: state)
+        guard case .refused(let error) = machine.bind(digest: [0x01], field: Self.field) else {
+            Issue.record("mismatch accepted")
+            return
+        }
+        #expect(error.kind == .permissionDenied)
+        #expect(error.message.contains("01" + String(repeating: "00", count: 47)))
+        #expect(error.message.contains(String(repeating: "ab", count: 48)))
+        #expect(machine.state == .rejected)
+        #expect(machine.binding == .mismatch)
+        // Rejected is final: the right digest no longer helps.
+        guard case .refused(let again) = machine.bind(digest: Self.field, field: Self.field) else {
+            Issue.record("rejected machine accepted a bind")
+            return
+        }
+        #expect(again.kind == .failedPrecondition)
+        #expect(machine.state == .rejected)
+    }
+
+    @Test(arguments: [AgentState.initDataVerified, .configured])
+    func sameDigestAgainIsOK(_ state: AgentState) {
+        var machine = Self.machine(in: state)
+        #expect(machine.bind(digest: Self.field, field: Self.field) == .accepted(warning: nil))
+        #expect(machine.state == state)
+    }
+
+    @Test func zeroFieldAtLaunchIsAbsent() {
+        var machine = AgentStateMachine(anchor: Self.tdx)
+        machine.startWithoutInitData(field: [UInt8](repeating: 0, count: 48))
+        #expect(machine.state == .initDataVerified)
+        #expect(machine.binding == .absent)
+        // An empty digest later asks for the same check and passes.
+        #expect(machine.bind(digest: [], field: [UInt8](repeating: 0, count: 48)) == .accepted(warning: nil))
+        #expect(machine.state == .initDataVerified)
+    }
+
+    @Test func setFieldAtLaunchWaitsForABind() {
+        var machine = AgentStateMachine(anchor: Self.tdx)
+        machine.startWithoutInitData(field: Self.field)
+        #expect(machine.state == .booting)
+        guard case .refused(let error) = machine.bind(digest: [], field: Self.field) else {
+            Issue.record("empty digest accepted against a set field")
+            return
+        }
+        #expect(error.kind == .permissionDenied)
+    }
+
+    // MARK: Field-less platforms
+
+    @Test func fieldlessPlatformRecordsTheFirstDigestOnly() {
+        var machine = AgentStateMachine(anchor: .none)
+        machine.startWithoutInitData(field: nil)
+        #expect(machine.state == .initDataVerified)
+        #expect(machine.binding == .unsupported)
+        guard case .accepted(let warning?) = machine.bind(digest: [1, 2], field: nil) else {
+            Issue.record("no warning for an unchecked digest")
+            return
+        }
+        #expect(warning.contains("0102"))
+        #expect(machine.binding == .recorded)
+        #expect(machine.bind(digest: [1, 2], field: nil) == .accepted(warning: nil))
+        guard case .refused(let error) = machine.bind(digest: [3], field: nil) else {
+            Issue.record("a different digest was accepted")
+            return
+        }
+        #expect(error.kind == .failedPrecondition)
+        #expect(machine.state == .initDataVerified)
+    }
+
+    // MARK: (v)TPM
+
+    @Test func tpmMeasuresOnceThenRefuses() {
+        var machine = AgentStateMachine(anchor: .pcr(index: 8, size: 32))
+        machine.startWithoutInitData(field: nil)
+        #expect(machine.state == .booting, "no field to read: wait for a bind")
+        #expect(machine.bind(digest: [7], field: nil) == .measure([7] + [UInt8](repeating: 0, count: 31)))
+        #expect(machine.measuring)
+        guard case .refused = machine.bind(digest: [8], field: nil) else {
+            Issue.record("a second bind during measurement was accepted")
+            return
+        }
+        machine.measured(digest: [7])
+        #expect(machine.state == .initDataVerified)
+        #expect(machine.binding == .measured)
+        #expect(machine.bind(digest: [7], field: nil) == .accepted(warning: nil))
+        guard case .refused(let error) = machine.bind(digest: [8], field: nil) else {
+            Issue.record("a second different bind was accepted")
+            return
+        }
+        #expect(error.kind == .failedPrecondition)
+    }
+
+    @Test func failedMeasurementLeavesBootingForARetry() {
+        var machine = AgentStateMachine(anchor: .pcr(index: 8, size: 32))
+        _ = machine.bind(digest: [7], field: nil)
+        machine.measurementFailed()
+        #expect(machine.state == .booting)
+        #expect(machine.bind(digest: [7], field: nil) == .measure([7] + [UInt8](repeating: 0, count: 31)))
+    }
+
+    // MARK: Launch configuration
+
+    @Test func launchConfigTakesEffectOnceVerified() {
+        var machine = AgentStateMachine(anchor: Self.tdx)
+        machine.configureAtLaunch(.kbcParams)
+        #expect(machine.state == .booting)
+        _ = machine.bind(digest: Self.field, field: Self.field)
+        #expect(machine.state == .configured)
+        #expect(machine.configSource == .kbcParams)
+        guard case .failure(let error) = machine.update() else {
+            Issue.record("a second configuration was accepted")
+            return
+        }
+        #expect(error.message.contains("aa_kbc_params"))
+    }
+}

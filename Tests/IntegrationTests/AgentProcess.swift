@@ -1,0 +1,134 @@
+import Foundation
+import TTRPC
+import AttestationAgentAPI
+import ProtobufCSupport
+
+/// The real `attestation-agent` binary, launched in a temporary folder.
+final class AgentProcess: @unchecked Sendable {
+    /// Where `swift build` put the binaries (Scripts/test.sh sets AA_BIN_DIR).
+    static let binDir: String = {
+        if let dir = ProcessInfo.processInfo.environment["AA_BIN_DIR"] { return dir }
+        var parts = String(#filePath).split(separator: "/", omittingEmptySubsequences: false)
+        parts.removeLast(3)
+        return parts.joined(separator: "/") + "/.build/debug"
+    }()
+
+    static let fixtures: String = {
+        var parts = String(#filePath).split(separator: "/", omittingEmptySubsequences: false)
+        parts.removeLast(2)
+        return parts.joined(separator: "/") + "/Fixtures"
+    }()
+
+    let directory: String
+    let socketPath: String
+    let process = Process()
+    private let stderrPath: String
+
+    /// Starts the agent; `arguments` come after a `--attestation_sock` for
+    /// `socketPath` unless `socketArguments` replaces it.
+    init(_ arguments: [String] = [], environment: [String: String] = [:], socketArguments: [String]? = nil) throws {
+        directory = NSTemporaryDirectory() + "aa-it-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        socketPath = directory + "/aa.sock"
+        stderrPath = directory + "/stderr.log"
+        FileManager.default.createFile(atPath: stderrPath, contents: nil)
+        process.executableURL = URL(fileURLWithPath: Self.binDir + "/attestation-agent")
+        process.arguments = (socketArguments ?? ["--attestation_sock", "unix://" + socketPath]) + arguments
+        var env = ["PATH": "/usr/bin:/bin", "AA_PLATFORM_ROOT": directory + "/root"]
+        env.merge(environment) { $1 }
+        process.environment = env
+        process.standardError = FileHandle(forWritingAtPath: stderrPath)
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+    }
+
+    deinit {
+        if process.isRunning { process.interrupt(); process.waitUntilExit() }
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    var stderr: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
+
+    /// Waits until the agent answers on its socket, or it exits.
+    func waitUntilListening(seconds: Double = 20) async throws -> TTRPCClient {
+        let giveUp = Date().addingTimeInterval(seconds)
+        while Date() < giveUp {
+            if !process.isRunning { throw AgentExited(status: process.terminationStatus, stderr: stderr) }
+            if FileManager.default.fileExists(atPath: socketPath),
+               let client = try? await TTRPCClient.connect(to: .unix(path: socketPath)) {
+                return client
+            }
+            try await Task.sleep(nanoseconds: 20_000_000)
+        }
+        throw AgentExited(status: -1, stderr: "not listening after \(seconds) s: " + stderr)
+    }
+
+    func signal(_ number: Int32) { kill(process.processIdentifier, number) }
+
+    /// Waits for the process to end and returns its exit status.
+    func waitForExit(seconds: Double = 20) async -> Int32 {
+        let giveUp = Date().addingTimeInterval(seconds)
+        while process.isRunning && Date() < giveUp { try? await Task.sleep(nanoseconds: 20_000_000) }
+        if process.isRunning { process.terminate(); process.waitUntilExit() }
+        return process.terminationStatus
+    }
+
+    struct AgentExited: Error, CustomStringConvertible {
+        let status: Int32
+        let stderr: String
+        var description: String { "the agent exited with \(status): \(stderr)" }
+    }
+}
+
+/// Typed calls to the agent's service.
+extension TTRPCClient {
+    func call<Response: ProtobufCodable>(_ method: AttestationAgentMethod, _ request: some ProtobufCodable,
+                                         as: Response.Type = Response.self, timeout: Double? = 10) async throws -> Response {
+        let payload = try await call(service: AttestationAgentMethod.service, method: method.rawValue,
+                                     payload: request.protobufBytes(), timeout: timeout.map { .nanoseconds(Int64($0 * 1e9)) })
+        return try Response(protobufBytes: payload)
+    }
+
+    func status() async throws -> GetStatusResponse {
+        try await call(.getStatus, EmptyMessage())
+    }
+
+    func bind(_ digest: [UInt8]) async throws {
+        let _: EmptyMessage = try await call(.bindInitData, InitDataDigestRequest(digest: digest))
+    }
+
+    func update(_ config: String) async throws {
+        let _: EmptyMessage = try await call(.updateConfiguration, UpdateConfigurationRequest(config: config))
+    }
+
+    func token(_ type: String) async throws -> [UInt8] {
+        let response: GetTokenResponse = try await call(.getToken, GetTokenRequest(tokenType: type))
+        return response.token
+    }
+}
+
+/// Runs a command-line binary and captures its output.
+struct CommandResult {
+    let status: Int32
+    let stdout: String
+    let stderr: String
+
+    static func run(_ binary: String, _ arguments: [String], environment: [String: String] = [:]) throws -> CommandResult {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: AgentProcess.binDir + "/" + binary)
+        process.arguments = arguments
+        var env = ["PATH": "/usr/bin:/bin"]
+        env.merge(environment) { $1 }
+        process.environment = env
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return CommandResult(status: process.terminationStatus,
+                             stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+    }
+}
