@@ -25,15 +25,18 @@ final class AgentProcess: @unchecked Sendable {
     private let stderrPath: String
 
     /// Starts the agent; `arguments` come after a `--attestation_sock` for
-    /// `socketPath` unless `socketArguments` replaces it.
-    init(_ arguments: [String] = [], environment: [String: String] = [:], socketArguments: [String]? = nil) throws {
+    /// `socketPath` unless `listeners` (given the agent's folder) replaces it.
+    /// `setUp` may lay out files in the agent's folder (its platform root is `root/` there) before it starts.
+    init(_ arguments: [String] = [], environment: [String: String] = [:], setUp: ((String) throws -> Void)? = nil,
+         listeners: ((String) -> [String])? = nil) throws {
         directory = NSTemporaryDirectory() + "aa-it-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         socketPath = directory + "/aa.sock"
         stderrPath = directory + "/stderr.log"
         FileManager.default.createFile(atPath: stderrPath, contents: nil)
+        try setUp?(directory)
         process.executableURL = URL(fileURLWithPath: Self.binDir + "/attestation-agent")
-        process.arguments = (socketArguments ?? ["--attestation_sock", "unix://" + socketPath]) + arguments
+        process.arguments = (listeners?(directory) ?? ["--attestation_sock", "unix://" + socketPath]) + arguments
         var env = ["PATH": "/usr/bin:/bin", "AA_PLATFORM_ROOT": directory + "/root"]
         env.merge(environment) { $1 }
         process.environment = env

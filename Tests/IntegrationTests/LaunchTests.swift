@@ -1,0 +1,126 @@
+import AttestationAgentAPI
+import Foundation
+import Testing
+import TTRPC
+
+/// Launch-time binding, configuration sources, bad flags and files.
+@Suite struct LaunchTests {
+    static let initdata = AgentProcess.fixtures + "/initdata/initdata.toml"
+    // sha384 of the fixture (Python hashlib), zero-padded to the sample's 64-byte field.
+    static let fieldOfFixture = "dd231ad281fc696205353702aee9453d59249da6bb8ef154e8ad6030da8b947bb55b44889eb8e965df46a682513060dc"
+        + String(repeating: "00", count: 16)
+
+    @Test func matchingInitDataDocumentIsBoundAndItsConfigApplied() async throws {
+        let agent = try AgentProcess(["--initdata_toml", Self.initdata], environment: ["AA_SAMPLE_INITDATA": Self.fieldOfFixture])
+        let client = try await agent.waitUntilListening()
+        let status = try await client.status()
+        #expect(status.state == "Configured")
+        #expect(status.binding == "matched")
+        #expect(status.configSource == "initdata")
+        #expect(status.initDataDigest == String(Self.fieldOfFixture.prefix(96)))
+        await client.close()
+    }
+
+    @Test func mismatchingInitDataExitsBeforeListening() async throws {
+        let agent = try AgentProcess(["--initdata-toml", Self.initdata], environment: ["AA_SAMPLE_INITDATA": "01"])
+        let status = await agent.waitForExit()
+        #expect(status != 0)
+        #expect(agent.stderr.contains("does not match the hardware field"), "\(agent.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: agent.socketPath), "no socket is left behind")
+    }
+
+    @Test func digestFlagIsBase64AndChecked() async throws {
+        let digest = Data([UInt8](repeating: 0x11, count: 32)).base64EncodedString()
+        let good = try AgentProcess(["--initdata_digest", digest], environment: ["AA_SAMPLE_INITDATA": String(repeating: "11", count: 32)])
+        let client = try await good.waitUntilListening()
+        #expect(try await client.status().binding == "matched")
+        await client.close()
+
+        let bad = try AgentProcess(["--initdata_digest", "not base64!"])
+        #expect(await bad.waitForExit() != 0)
+        #expect(bad.stderr.contains("not standard base64"))
+    }
+
+    @Test func zeroFieldWithoutInitDataStartsVerifiedAsAbsent() async throws {
+        let agent = try AgentProcess(environment: ["AA_SAMPLE_INITDATA": "00"])
+        let client = try await agent.waitUntilListening()
+        let status = try await client.status()
+        #expect(status.state == "InitDataVerified")
+        #expect(status.binding == "absent")
+        await client.close()
+    }
+
+    @Test func configurationFromKbcParamsAfterBinding() async throws {
+        let agent = try AgentProcess(environment: ["AA_SAMPLE_INITDATA": "aa", "AA_KBC_PARAMS": "cc_kbc::http://127.0.0.1:1"])
+        let client = try await agent.waitUntilListening()
+        #expect(try await client.status().state == "Booting")
+        try await client.bind([0xAA])
+        let status = try await client.status()
+        #expect(status.state == "Configured")
+        #expect(status.configSource == "aa_kbc_params")
+        await client.close()
+    }
+
+    @Test func kbcParamsFromTheKernelCommandLineUnderThePlatformRoot() async throws {
+        let agent = try AgentProcess { directory in
+            try FileManager.default.createDirectory(atPath: directory + "/root/proc", withIntermediateDirectories: true)
+            try "console=hvc0 agent.aa_kbc_params=cc_kbc::http://10.0.0.1:8080\n"
+                .write(toFile: directory + "/root/proc/cmdline", atomically: true, encoding: .utf8)
+        }
+        let client = try await agent.waitUntilListening()
+        #expect(try await client.status().configSource == "aa_kbc_params")
+        await client.close()
+    }
+
+    @Test(arguments: [
+        ("[token_configs.kbs]\nurl = \"ftp://x\"\n", "http:// or https://"),
+        ("[log]\nlevel = 3\n", "log.level must be a string"),
+        ("[[[", "not valid TOML"),
+    ])
+    func brokenConfigFileExitsWithTheReason(_ text: String, _ mention: String) async throws {
+        let path = NSTemporaryDirectory() + "aa-bad-\(UUID().uuidString.prefix(6)).toml"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let agent = try AgentProcess(["--config-file", path])
+        #expect(await agent.waitForExit() != 0)
+        #expect(agent.stderr.contains(path) && agent.stderr.contains(mention), "\(agent.stderr)")
+    }
+
+    @Test func missingFilesAndBadFlagsAreRefused() async throws {
+        let missing = try AgentProcess(["--config-file", "/nonexistent/aa.toml"])
+        #expect(await missing.waitForExit() != 0)
+        #expect(missing.stderr.contains("/nonexistent/aa.toml: No such file or directory"))
+
+        for (arguments, mention) in [(["--attestation_sock", "tcp://1.2.3.4:1"], "unix:///PATH or vsock://CID:PORT"),
+                                     (["--vsock-allow", "Nope"], "unknown method 'Nope'"),
+                                     (["--log-level", "loud"], "--log-level")] {
+            let result = try CommandResult.run("attestation-agent", arguments)
+            #expect(result.status == 64, "usage errors exit 64 (EX_USAGE)")
+            #expect(result.stderr.contains(mention), "\(result.stderr)")
+        }
+    }
+
+    @Test func notifiesSystemdWhenListening() async throws {
+        let path = NSTemporaryDirectory() + "aa-notify-\(getpid()).sock"
+        unlink(path)
+        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { close(fd); unlink(path) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(path.utf8)) }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        #expect(bound == 0)
+        var timeout = timeval(tv_sec: 20, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+
+        let agent = try AgentProcess(environment: ["NOTIFY_SOCKET": path])
+        var buffer = [UInt8](repeating: 0, count: 64)
+        let count = recv(fd, &buffer, buffer.count, 0)
+        #expect(String(decoding: buffer.prefix(max(count, 0)), as: UTF8.self) == "READY=1")
+        // READY comes once the socket answers.
+        let client = try await TTRPCClient.connect(to: .unix(path: agent.socketPath))
+        await client.close()
+    }
+}
