@@ -9,7 +9,7 @@ import TTRPC
 /// call the agent core, encode the answer. No decisions are made here.
 public enum AttestationServiceHandlers {
     public static func register(agent: AttestationAgent, in services: inout TTRPCServiceSet, logger: Logger) {
-        func unary<Request: ProtobufCodable & Sendable, Response: ProtobufCodable>(
+        func unary<Request: ProtobufCodable & Sendable, Response: ProtobufCodable & SendableMetatype>(
             _ method: AttestationAgentMethod, _ body: @escaping @Sendable (Request) async throws(AgentError) -> Response
         ) {
             services.register(service: AttestationAgentMethod.service, method: method.rawValue) { context, payload in

@@ -9,6 +9,14 @@ public struct TTRPCCallContext: Sendable {
     public let deadline: NIODeadline?
     /// The listener the call came through, as its URI.
     public let listener: String
+
+    public init(service: String, method: String, metadata: TTRPCMetadata, deadline: NIODeadline?, listener: String) {
+        self.service = service
+        self.method = method
+        self.metadata = metadata
+        self.deadline = deadline
+        self.listener = listener
+    }
 }
 
 /// A unary method: the decoded payload in, the encoded result out. Throw

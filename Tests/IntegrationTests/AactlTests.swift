@@ -1,0 +1,87 @@
+import Foundation
+import Testing
+
+/// `aactl` against the real agent: output, errors and exit statuses.
+@Suite struct AactlTests {
+    @Test func callsPrintJSONAndErrorsExitOne() async throws {
+        let agent = try AgentProcess(environment: ["AA_SAMPLE_INITDATA": "beef"])
+        await (try agent.waitUntilListening()).close()
+        let socket = ["--socket", "unix://" + agent.socketPath]
+
+        let status = try CommandResult.run("aactl", ["status"] + socket)
+        #expect(status.status == 0)
+        let json = try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: String]
+        #expect(json?["state"] == "Booting")
+        #expect(json?["tee"] == "sample")
+
+        let tee = try CommandResult.run("aactl", ["get-tee-type"] + socket)
+        #expect(tee.stdout.contains(#""tee": "sample""#))
+
+        let evidence = try CommandResult.run("aactl", ["get-evidence", "--runtime-data", "010203"] + socket)
+        #expect(evidence.status == 0)
+        #expect(evidence.stdout.contains(#""report_data": "AQID""#), "\(evidence.stdout)")
+
+        let token = try CommandResult.run("aactl", ["get-token", "--type", "kbs"] + socket)
+        #expect(token.status == 1)
+        #expect(token.stderr.hasPrefix("FAILED_PRECONDITION (9): "), "\(token.stderr)")
+        #expect(token.stdout.isEmpty)
+
+        let wrong = try CommandResult.run("aactl", ["bind-init-data", "--digest", "dead"] + socket)
+        #expect(wrong.status == 1)
+        #expect(wrong.stderr.hasPrefix("PERMISSION_DENIED (7): initdata digest dead00"))
+
+        let measurement = try CommandResult.run(
+            "aactl", ["extend-runtime-measurement", "--domain", "d", "--operation", "o", "--content", "c", "--register-index", "17"] + socket)
+        #expect(measurement.stdout.contains(#""result": "NOT_ENABLED""#))
+    }
+
+    @Test func configurationFromAFileAndTheFullFlow() async throws {
+        let agent = try AgentProcess(environment: ["AA_SAMPLE_INITDATA": "beef"])
+        await (try agent.waitUntilListening()).close()
+        let socket = ["--socket", "unix://" + agent.socketPath]
+        #expect(try CommandResult.run("aactl", ["check-init-data", "--digest", "beef"] + socket).status == 0)
+        let path = agent.directory + "/aa.toml"
+        try "[token_configs.kbs]\nurl = \"http://127.0.0.1:1\"\n".write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(try CommandResult.run("aactl", ["update-configuration", "--config-file", path] + socket).status == 0)
+        let status = try CommandResult.run("aactl", ["status"] + socket)
+        #expect(status.stdout.contains(#""state": "Configured""#))
+        let again = try CommandResult.run("aactl", ["update-configuration", "--config", ""] + socket)
+        #expect(again.status == 1)
+        #expect(again.stderr.hasPrefix("FAILED_PRECONDITION (9)"))
+    }
+
+    @Test func transportErrorsExitTwoAndUsageErrorsSayWhy() throws {
+        let missing = try CommandResult.run("aactl", ["status", "--socket", "unix:///nonexistent/aa.sock"])
+        #expect(missing.status == 2)
+        #expect(missing.stderr.contains("cannot connect to unix:///nonexistent/aa.sock"))
+
+        let badHex = try CommandResult.run("aactl", ["bind-init-data", "--digest", "xyz", "--socket", "unix:///nonexistent"])
+        #expect(badHex.status == 64)
+        #expect(badHex.stderr.contains("is not hex"))
+    }
+
+    @Test(arguments: [
+        // sha384 of Tests/Fixtures/initdata/initdata.toml (Python hashlib), fitted to each field.
+        ("tdx", "dd231ad281fc696205353702aee9453d59249da6bb8ef154e8ad6030da8b947bb55b44889eb8e965df46a682513060dc"),
+        ("snp", "dd231ad281fc696205353702aee9453d59249da6bb8ef154e8ad6030da8b947b"),
+        ("cca", "dd231ad281fc696205353702aee9453d59249da6bb8ef154e8ad6030da8b947bb55b44889eb8e965df46a682513060dc"
+            + String(repeating: "00", count: 16)),
+    ])
+    func initDataDigestForEachField(_ tee: String, _ expected: String) throws {
+        let result = try CommandResult.run("aactl", ["initdata", "digest", AgentProcess.fixtures + "/initdata/initdata.toml", "--tee", tee])
+        #expect(result.status == 0)
+        #expect(result.stdout == expected + "\n")
+    }
+
+    @Test func initDataDigestRefusesBadInput() throws {
+        let badTEE = try CommandResult.run("aactl", ["initdata", "digest", AgentProcess.fixtures + "/initdata/initdata.toml", "--tee", "sev"])
+        #expect(badTEE.status != 0)
+        #expect(badTEE.stderr.contains("--tee must be one of tdx, snp, cca, sgx"))
+        let path = NSTemporaryDirectory() + "bad-initdata-\(getpid()).toml"
+        try "version = \"0.1.0\"\nalgorithm = \"md5\"\n".write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let badDocument = try CommandResult.run("aactl", ["initdata", "digest", path, "--tee", "tdx"])
+        #expect(badDocument.status == 1)
+        #expect(badDocument.stderr.contains("md5"))
+    }
+}
