@@ -11,12 +11,6 @@ extension GetEvidenceRequest: ProtobufCodable {
     public func fill(_ m: UnsafeMutablePointer<AttestationAgent__GetEvidenceRequest>, arena: ProtobufCArena) { m.pointee.runtimedata = arena.binary(runtimeData) }
 }
 
-extension GetAdditionalEvidenceRequest: ProtobufCodable {
-    public static func initialize(_ m: UnsafeMutablePointer<AttestationAgent__GetAdditionalEvidenceRequest>) { attestation_agent__get_additional_evidence_request__init(m) }
-    public init(unpacked m: UnsafePointer<AttestationAgent__GetAdditionalEvidenceRequest>) { self.init(runtimeData: ProtobufCField.bytes(m.pointee.runtimedata)) }
-    public func fill(_ m: UnsafeMutablePointer<AttestationAgent__GetAdditionalEvidenceRequest>, arena: ProtobufCArena) { m.pointee.runtimedata = arena.binary(runtimeData) }
-}
-
 extension GetEvidenceResponse: ProtobufCodable {
     public static func initialize(_ m: UnsafeMutablePointer<AttestationAgent__GetEvidenceResponse>) { attestation_agent__get_evidence_response__init(m) }
     public init(unpacked m: UnsafePointer<AttestationAgent__GetEvidenceResponse>) { self.init(evidence: ProtobufCField.bytes(m.pointee.evidence)) }

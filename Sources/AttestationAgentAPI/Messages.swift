@@ -5,15 +5,13 @@ import ProtobufCSupport
 // Swift values for the messages of attestation-agent.proto, each encoded and
 // decoded through its protobuf-c struct. Field names follow the proto's.
 
+/// GetEvidence's request; GetAdditionalEvidenceRequest has the same layout.
 public struct GetEvidenceRequest: Sendable, Equatable {
     public var runtimeData: [UInt8]
     public init(runtimeData: [UInt8]) { self.runtimeData = runtimeData }
 }
 
-public struct GetAdditionalEvidenceRequest: Sendable, Equatable {
-    public var runtimeData: [UInt8]
-    public init(runtimeData: [UInt8]) { self.runtimeData = runtimeData }
-}
+public typealias GetAdditionalEvidenceRequest = GetEvidenceRequest
 
 public struct GetEvidenceResponse: Sendable, Equatable {
     public var evidence: [UInt8]

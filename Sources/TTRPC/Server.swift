@@ -63,6 +63,10 @@ public final class TTRPCServer: Sendable {
         switch config.address {
         case .unix(let path):
             try UnixSocketFile.prepare(path)
+            // The socket is created owner-only (no window with a wider mode);
+            // the chmod makes sure of it whatever the umask did.
+            let previousMask = umask(0o177)
+            defer { umask(previousMask) }
             channel = try await bootstrap.bind(unixDomainSocketPath: path).get()
             try UnixSocketFile.restrictToOwner(path)
         case .vsock(let cid, let port):

@@ -124,22 +124,24 @@ struct Status: AsyncParsableCommand {
 
 struct GetEvidence: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "The primary TEE's evidence over the given report data.")
-    @OptionGroup var connection: ConnectionOptions
-    @Option(help: ArgumentHelp("Report data, hex.", valueName: "HEX")) var runtimeData = ""
-    func run() async throws {
-        let request = GetEvidenceRequest(runtimeData: try hexArgument(runtimeData, name: "--runtime-data"))
-        let response = try await connection.call(.getEvidence, request, as: GetEvidenceResponse.self)
-        printJSON(.object([("evidence", jsonOrBase64(response.evidence))]))
-    }
+    @OptionGroup var evidence: EvidenceOptions
+    func run() async throws { try await evidence.run(.getEvidence) }
 }
 
 struct GetAdditionalEvidence: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "The additional TEEs' evidence (null when there are none).")
+    @OptionGroup var evidence: EvidenceOptions
+    func run() async throws { try await evidence.run(.getAdditionalEvidence) }
+}
+
+/// GetEvidence and GetAdditionalEvidence take and answer the same messages.
+struct EvidenceOptions: ParsableArguments {
     @OptionGroup var connection: ConnectionOptions
     @Option(help: ArgumentHelp("Report data, hex.", valueName: "HEX")) var runtimeData = ""
-    func run() async throws {
-        let request = GetAdditionalEvidenceRequest(runtimeData: try hexArgument(runtimeData, name: "--runtime-data"))
-        let response = try await connection.call(.getAdditionalEvidence, request, as: GetEvidenceResponse.self)
+
+    func run(_ method: AttestationAgentMethod) async throws {
+        let request = GetEvidenceRequest(runtimeData: try hexArgument(runtimeData, name: "--runtime-data"))
+        let response = try await connection.call(method, request, as: GetEvidenceResponse.self)
         printJSON(.object([("evidence", jsonOrBase64(response.evidence))]))
     }
 }
@@ -156,20 +158,24 @@ struct GetToken: AsyncParsableCommand {
 
 struct BindInitData: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Binds initdata: its digest is checked against the hardware field.")
-    @OptionGroup var connection: ConnectionOptions
-    @Option(help: ArgumentHelp("The initdata digest, hex (empty: no initdata).", valueName: "HEX")) var digest = ""
-    func run() async throws {
-        _ = try await connection.call(.bindInitData, InitDataDigestRequest(digest: try hexArgument(digest, name: "--digest")), as: EmptyMessage.self)
-        printJSON(.object([]))
-    }
+    @OptionGroup var digest: DigestOptions
+    func run() async throws { try await digest.run(.bindInitData) }
 }
 
 struct CheckInitData: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "BindInitData under its 2024 name.")
+    @OptionGroup var digest: DigestOptions
+    func run() async throws { try await digest.run(.checkInitData) }
+}
+
+/// BindInitData and CheckInitData take the same message.
+struct DigestOptions: ParsableArguments {
     @OptionGroup var connection: ConnectionOptions
-    @Option(help: ArgumentHelp("The initdata digest, hex.", valueName: "HEX")) var digest = ""
-    func run() async throws {
-        _ = try await connection.call(.checkInitData, InitDataDigestRequest(digest: try hexArgument(digest, name: "--digest")), as: EmptyMessage.self)
+    @Option(help: ArgumentHelp("The initdata digest, hex (empty: no initdata).", valueName: "HEX")) var digest = ""
+
+    func run(_ method: AttestationAgentMethod) async throws {
+        let request = InitDataDigestRequest(digest: try hexArgument(digest, name: "--digest"))
+        _ = try await connection.call(method, request, as: EmptyMessage.self)
         printJSON(.object([]))
     }
 }

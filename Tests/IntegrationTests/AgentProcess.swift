@@ -33,7 +33,7 @@ final class AgentProcess: @unchecked Sendable {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         socketPath = directory + "/aa.sock"
         stderrPath = directory + "/stderr.log"
-        FileManager.default.createFile(atPath: stderrPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
         try setUp?(directory)
         process.executableURL = URL(fileURLWithPath: Self.binDir + "/attestation-agent")
         process.arguments = (listeners?(directory) ?? ["--attestation_sock", "unix://" + socketPath]) + arguments

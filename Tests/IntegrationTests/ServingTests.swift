@@ -124,10 +124,11 @@ import TTRPC
     }
 
     @Test func sigtermLetsTheCallInFlightFinishThenExitsZero() async throws {
-        let agent = try AgentProcess(environment: ["AA_SAMPLE_EVIDENCE_DELAY_MS": "1500"])
+        let agent = try AgentProcess(environment: ["AA_SAMPLE_EVIDENCE_DELAY_MS": "3000"])
         let client = try await agent.waitUntilListening()
         async let answer: GetEvidenceResponse = client.call(.getEvidence, GetEvidenceRequest(runtimeData: [7]))
-        try await Task.sleep(nanoseconds: 300_000_000)
+        // Well inside the 3 s the call takes, long after it reached the agent.
+        try await Task.sleep(nanoseconds: 1_000_000_000)
         agent.signal(SIGTERM)
         let evidence = try await answer
         #expect(String(decoding: evidence.evidence, as: UTF8.self).contains("Bw=="))

@@ -1,5 +1,4 @@
 import Logging
-import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import Testing
@@ -11,8 +10,17 @@ import Glibc
 
 /// A real server and client on a real Unix socket.
 @Suite struct ServerClientTests {
-    private static func services() -> TTRPCServiceSet {
+    private static func services(gate: Gate = Gate()) -> TTRPCServiceSet {
         var services = TTRPCServiceSet()
+        // Answers only once Release has been called.
+        services.register(service: "svc", method: "Hold") { _, payload in
+            await gate.wait()
+            return payload
+        }
+        services.register(service: "svc", method: "Release") { _, payload in
+            await gate.open()
+            return payload
+        }
         services.register(service: "svc", method: "Echo") { _, payload in payload }
         // Sleeps for the number of milliseconds in its first payload byte * 10.
         services.register(service: "svc", method: "Sleep") { _, payload in
@@ -24,9 +32,9 @@ import Glibc
         return services
     }
 
-    private func withServer(_ body: (SocketURI, TTRPCServer) async throws -> Void) async throws {
+    private func withServer(gate: Gate = Gate(), _ body: (SocketURI, TTRPCServer) async throws -> Void) async throws {
         let path = "/tmp/ttrpc-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sock"
-        let server = TTRPCServer(services: Self.services(), group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
+        let server = TTRPCServer(services: Self.services(gate: gate), group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
         let address = SocketURI.unix(path: path)
         try await server.listen(TTRPCListenerConfig(address: address))
         do {
@@ -56,18 +64,11 @@ import Glibc
     @Test func responsesComeBackInAnyOrder() async throws {
         try await withServer { address, _ in
             let client = try await TTRPCClient.connect(to: address)
-            let finished = NIOLockedOrder()
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for delay in [30, 1] as [UInt8] {
-                    group.addTask {
-                        _ = try await client.call(service: "svc", method: "Sleep", payload: [delay])
-                        finished.append(delay)
-                    }
-                    try await Task.sleep(nanoseconds: 20_000_000)
-                }
-                try await group.waitForAll()
-            }
-            #expect(finished.values == [1, 30], "the short call sent second is answered first")
+            async let held = client.call(service: "svc", method: "Hold", payload: [1])
+            // Sent after Hold, answered while Hold still waits.
+            #expect(try await client.call(service: "svc", method: "Echo", payload: [2]) == [2])
+            _ = try await client.call(service: "svc", method: "Release", payload: [])
+            #expect(try await held == [1])
             await client.close()
         }
     }
@@ -104,15 +105,25 @@ import Glibc
 
     @Test func shutdownLetsACallInFlightFinish() async throws {
         let path = "/tmp/ttrpc-test-drain-\(getpid()).sock"
-        let server = TTRPCServer(services: Self.services(), group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
+        let gate = Gate()
+        let server = TTRPCServer(services: Self.services(gate: gate), group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
         try await server.listen(TTRPCListenerConfig(address: .unix(path: path)))
         let client = try await TTRPCClient.connect(to: .unix(path: path))
-        async let answer = client.call(service: "svc", method: "Sleep", payload: [30])
-        try await Task.sleep(nanoseconds: 50_000_000)
+        async let answer = client.call(service: "svc", method: "Hold", payload: [30])
+        for _ in 0..<2000 where server.callsInFlight == 0 { try await Task.sleep(nanoseconds: 5_000_000) }
         #expect(server.callsInFlight == 1)
-        await server.shutdown(gracePeriod: .seconds(5))
+        let shutdown = Task { await server.shutdown(gracePeriod: .seconds(30)) }
+        // No new connections while the call is still held.
+        var refused = false
+        for _ in 0..<2000 where !refused {
+            refused = (try? await TTRPCClient.connect(to: .unix(path: path))) == nil
+            if !refused { try await Task.sleep(nanoseconds: 5_000_000) }
+        }
+        #expect(refused)
+        await gate.open()
         #expect(try await answer == [30])
-        await #expect(throws: TTRPCTransportError.self) { try await TTRPCClient.connect(to: .unix(path: path)) }
+        await shutdown.value
+        #expect(server.callsInFlight == 0)
     }
 
     @Test func aLiveSocketIsNotTakenOverAndAStaleOneIsReplaced() async throws {
@@ -139,10 +150,19 @@ import Glibc
     }
 }
 
-/// Records the order in which concurrent tasks finish.
-final class NIOLockedOrder: @unchecked Sendable {
-    private var items: [UInt8] = []
-    private let lock = NIOLock()
-    func append(_ value: UInt8) { lock.withLock { items.append(value) } }
-    var values: [UInt8] { lock.withLock { items } }
+/// Holds callers until it is opened.
+actor Gate {
+    private var isOpen = false
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    func wait() async {
+        if isOpen { return }
+        await withCheckedContinuation { waiters.append($0) }
+    }
+
+    func open() {
+        isOpen = true
+        waiters.forEach { $0.resume() }
+        waiters = []
+    }
 }

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Builds the shipping binary (release, static Swift runtime, stripped) in its
+# own scratch folder and measures it: size, what it links, start-up, memory,
+# calls per second. Prints numbers only; compare runs side by side.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -x /opt/swift/usr/bin/swift ] && export PATH="/opt/swift/usr/bin:$PATH"
+Scripts/install-deps.sh
+scratch=.build-static
+swift build -c release --static-swift-stdlib --scratch-path "$scratch" -Xlinker -s >&2
+bin=$(swift build -c release --static-swift-stdlib --scratch-path "$scratch" --show-bin-path)
+for exe in attestation-agent aactl; do
+  awk -v n="$(stat -c %s "$bin/$exe")" -v e="$exe" 'BEGIN { printf "%s: %.1f MiB stripped\n", e, n / 1048576 }'
+done
+echo "dynamic libraries of attestation-agent:"
+ldd "$bin/attestation-agent" | awk '{print "  " $1}'
+if strings "$bin/attestation-agent" | grep -q 'FoundationInternationalization\|libicu'; then
+  echo "WARNING: full Foundation (ICU) is linked"
+else
+  echo "full Foundation (ICU): not linked"
+fi
+python3 Scripts/bench.py "$bin" "$@"
