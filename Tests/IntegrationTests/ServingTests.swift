@@ -104,6 +104,19 @@ import TTRPC
         await local.close()
     }
 
+    @Test func vsockAllowWidensHostFacingListenersWithAWarning() async throws {
+        let agent = try AgentProcess(["--vsock-allow", "GetEvidence"], listeners: { directory in
+            ["--attestation_sock", "unix://\(directory)/open.sock", "--restricted_sock", "unix://\(directory)/restricted.sock"]
+        })
+        await (try agent.waitUntilListeningAt(agent.directory + "/open.sock")).close()
+        let host = try await TTRPCClient.connect(to: .unix(path: agent.directory + "/restricted.sock"))
+        let evidence: GetEvidenceResponse = try await host.call(.getEvidence, GetEvidenceRequest(runtimeData: [1]))
+        #expect(!evidence.evidence.isEmpty)
+        await #expect(throws: TTRPCError.self) { try await host.token("kbs") }
+        #expect(agent.stderr.contains("warning") && agent.stderr.contains("GetEvidence"), "\(agent.stderr)")
+        await host.close()
+    }
+
     @Test func vsockListenerBinds() async throws {
         let probe = socket(AF_VSOCK, Int32(SOCK_STREAM.rawValue), 0)
         guard probe >= 0 else { return } // no vsock in this kernel: nothing to test here
