@@ -12,7 +12,7 @@ import json
 import os
 import struct
 
-OUT = os.path.join(os.path.dirname(__file__), "..", "Tests", "Fixtures", "frames")
+OUT = os.path.join(os.path.dirname(__file__), "..", "Tests", "Fixtures", "frames", "handmade")
 SERVICE = "attestation_agent.AttestationAgentService"
 # The agent is started with this simulated init-data field (AA_SAMPLE_INITDATA).
 FIELD = bytes([0x11] * 32)

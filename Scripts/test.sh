@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
-# Runs every test: the generated-code check, then the Swift test suite
-# (codec and handler tests, state machine, and integration tests that launch
-# the built binaries on real sockets).
+# Runs every test: the generated-code check, the interop peers' build, then
+# the Swift test suite (codec and handler tests, state machine, integration
+# tests that launch the built binaries on real sockets, interop with
+# containerd's Go ttrpc and the Rust ttrpc crate, recorded frames).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x /opt/swift/usr/bin/swift ] && export PATH="/opt/swift/usr/bin:$PATH"
 Scripts/install-deps.sh
 Scripts/generate-protos.sh --check
+Scripts/build-peers.sh
 swift build --build-tests
-# The integration tests find the binaries here.
+# The integration tests find the binaries and the peers here, and must not
+# skip the interop tests.
 AA_BIN_DIR="$(swift build --show-bin-path)"
-export AA_BIN_DIR
+AA_INTEROP_DIR="$PWD/.build/interop"
+AA_REQUIRE_PEERS=1
+export AA_BIN_DIR AA_INTEROP_DIR AA_REQUIRE_PEERS
 swift test --skip-build

@@ -7,17 +7,16 @@ import ProtobufCSupport
 final class AgentProcess: @unchecked Sendable {
     /// Where `swift build` put the binaries (Scripts/test.sh sets AA_BIN_DIR).
     static let binDir: String = {
-        if let dir = ProcessInfo.processInfo.environment["AA_BIN_DIR"] { return dir }
-        var parts = String(#filePath).split(separator: "/", omittingEmptySubsequences: false)
-        parts.removeLast(3)
-        return parts.joined(separator: "/") + "/.build/debug"
+        ProcessInfo.processInfo.environment["AA_BIN_DIR"] ?? packageRoot + "/.build/debug"
     }()
 
-    static let fixtures: String = {
+    static let packageRoot: String = {
         var parts = String(#filePath).split(separator: "/", omittingEmptySubsequences: false)
-        parts.removeLast(2)
-        return parts.joined(separator: "/") + "/Fixtures"
+        parts.removeLast(3)
+        return parts.joined(separator: "/")
     }()
+
+    static let fixtures = packageRoot + "/Tests/Fixtures"
 
     let directory: String
     let socketPath: String

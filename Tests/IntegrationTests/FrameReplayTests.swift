@@ -1,9 +1,10 @@
 import Foundation
 import Testing
 
-/// Replays Tests/Fixtures/frames/ byte for byte: each request frame is
-/// written to the real agent on a fresh Unix connection, and the answer must
-/// be exactly the recorded response frame.
+/// Replays Tests/Fixtures/frames/ byte for byte: for each folder (hand-made,
+/// recorded from the Go and Rust clients) a fresh agent is started with the
+/// folder's environment, each request frame is written to it on a fresh Unix
+/// connection, and the answer must be exactly the recorded response frame.
 @Suite struct FrameReplayTests {
     struct Manifest: Decodable {
         struct Case: Decodable {
@@ -14,19 +15,21 @@ import Testing
         let cases: [Case]
     }
 
-    static let directory = AgentProcess.fixtures + "/frames"
+    static let root = AgentProcess.fixtures + "/frames"
 
-    @Test func recordedFramesReplayByteForByte() async throws {
-        let manifestData = try Data(contentsOf: URL(fileURLWithPath: Self.directory + "/manifest.json"))
+    @Test(arguments: ["handmade", "go", "rust"])
+    func recordedFramesReplayByteForByte(_ folder: String) async throws {
+        let directory = Self.root + "/" + folder
+        let manifestData = try Data(contentsOf: URL(fileURLWithPath: directory + "/manifest.json"))
         let manifest = try JSONDecoder().decode(Manifest.self, from: manifestData)
         #expect(manifest.cases.count >= 10)
         let agent = try AgentProcess(environment: manifest.agent_environment)
         await (try agent.waitUntilListening()).close()
         for replay in manifest.cases {
-            let request = try [UInt8](Data(contentsOf: URL(fileURLWithPath: "\(Self.directory)/\(replay.name).request.bin")))
-            let expected = try [UInt8](Data(contentsOf: URL(fileURLWithPath: "\(Self.directory)/\(replay.name).response.bin")))
+            let request = try [UInt8](Data(contentsOf: URL(fileURLWithPath: "\(directory)/\(replay.name).request.bin")))
+            let expected = try [UInt8](Data(contentsOf: URL(fileURLWithPath: "\(directory)/\(replay.name).response.bin")))
             let answer = try RawConnection(path: agent.socketPath).exchange(request, expecting: expected.count)
-            #expect(answer == expected, "\(replay.name) (\(replay.about)): got \(answer.hex), want \(expected.hex)")
+            #expect(answer == expected, "\(folder)/\(replay.name) (\(replay.about)): got \(answer.hex), want \(expected.hex)")
         }
     }
 }
