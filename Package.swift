@@ -98,6 +98,7 @@ let package = Package(
         .testTarget(name: "TOMLTests", dependencies: ["TOML"]),
         .testTarget(name: "DataEncodingTests", dependencies: ["DataEncoding"]),
         .testTarget(name: "AgentCoreTests", dependencies: ["AgentCore", "Platform"]),
+        .testTarget(name: "PlatformTests", dependencies: ["Platform", "DataEncoding"]),
         .testTarget(
             name: "AttestationServiceTests",
             dependencies: [

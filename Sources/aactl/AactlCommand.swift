@@ -22,7 +22,7 @@ struct Aactl: AsyncParsableCommand {
         subcommands: [
             GetTeeType.self, GetAdditionalTees.self, Status.self, GetEvidence.self, GetAdditionalEvidence.self,
             GetToken.self, BindInitData.self, CheckInitData.self, UpdateConfiguration.self,
-            ExtendRuntimeMeasurement.self, InitData.self,
+            ExtendRuntimeMeasurement.self, InitData.self, Inspect.self,
         ]
     )
 }
@@ -211,6 +211,23 @@ struct ExtendRuntimeMeasurement: AsyncParsableCommand {
         let request = ExtendRuntimeMeasurementRequest(domain: domain, operation: operation, content: content, registerIndex: registerIndex)
         let response = try await connection.call(.extendRuntimeMeasurement, request, as: ExtendRuntimeMeasurementResponse.self)
         printJSON(.object([("result", .string(response.result?.name ?? "UNKNOWN(\(response.rawResult))"))]))
+    }
+}
+
+struct Inspect: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Decodes a TDX quote (v4, v5), a TDREPORT, an SNP report or a CCA token: TEE, report data, launch measurement, init-data field.")
+    @Argument(help: "The evidence file.") var file: String
+
+    func run() async throws {
+        let bytes: [UInt8]
+        do { bytes = try LocalFile.read(file) } catch { throw ValidationError("cannot read \(error)") }
+        do {
+            printJSON(try EvidenceInspector.inspect(bytes).json)
+        } catch {
+            printError("\(file): \(error)")
+            throw ExitCode(1)
+        }
     }
 }
 

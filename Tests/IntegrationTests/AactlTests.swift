@@ -73,6 +73,20 @@ import Testing
         #expect(result.stdout == expected + "\n")
     }
 
+    @Test func inspectShowsTheInitDataField() throws {
+        let result = try CommandResult.run("aactl", ["inspect", AgentProcess.fixtures + "/reports/snp-report-v3.bin"])
+        #expect(result.status == 0)
+        let json = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: String]
+        #expect(json?["tee"] == "snp")
+        #expect(json?["format"] == "SNP report v3")
+        // HOST_DATA as Scripts/make-report-fixtures.py wrote it.
+        #expect(json?["init_data_field"] == "848b9299a0a7aeb5bcc3cad1d8dfe6edf4fb020910171e252c333a41484f565d")
+
+        let garbage = try CommandResult.run("aactl", ["inspect", AgentProcess.fixtures + "/initdata/initdata.toml"])
+        #expect(garbage.status == 1)
+        #expect(garbage.stderr.contains("not a TDX quote"))
+    }
+
     @Test func initDataDigestRefusesBadInput() throws {
         let badTEE = try CommandResult.run("aactl", ["initdata", "digest", AgentProcess.fixtures + "/initdata/initdata.toml", "--tee", "sev"])
         #expect(badTEE.status != 0)
