@@ -28,6 +28,8 @@ let package = Package(
         .target(name: "CTTRPCProtos", dependencies: ["CProtobufC"]),
         .target(name: "CAttestationAgentProtos", dependencies: ["CProtobufC"]),
         .target(name: "ProtobufCSupport", dependencies: ["CProtobufC"]),
+        // ioctl(2) with a fixed signature, for the TEE device nodes.
+        .target(name: "CKernelShims"),
 
         .target(
             name: "TTRPC",
@@ -46,7 +48,7 @@ let package = Package(
         .target(
             name: "Platform",
             dependencies: [
-                "DataEncoding",
+                "CKernelShims", "DataEncoding",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -98,7 +100,10 @@ let package = Package(
         .testTarget(name: "TOMLTests", dependencies: ["TOML"]),
         .testTarget(name: "DataEncodingTests", dependencies: ["DataEncoding"]),
         .testTarget(name: "AgentCoreTests", dependencies: ["AgentCore", "Platform"]),
-        .testTarget(name: "PlatformTests", dependencies: ["Platform", "DataEncoding"]),
+        .testTarget(
+            name: "PlatformTests",
+            dependencies: ["Platform", "DataEncoding", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]
+        ),
         .testTarget(
             name: "AttestationServiceTests",
             dependencies: [

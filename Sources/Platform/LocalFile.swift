@@ -47,8 +47,31 @@ public enum LocalFile {
     public static func exists(_ path: String) -> Bool {
         access(path, F_OK) == 0
     }
+
+    /// Writes `bytes` in one write(2), as sysfs and configfs attributes want.
+    public static func write(_ path: String, _ bytes: [UInt8]) throws(FileError) {
+        let fd = open(path, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw FileError(path: path, reason: String(cString: strerror(errno))) }
+        defer { close(fd) }
+        let written = bytes.withUnsafeBytes { systemWrite(fd, $0.baseAddress, $0.count) }
+        guard written == bytes.count else {
+            throw FileError(path: path, reason: written < 0 ? String(cString: strerror(errno)) : "short write of \(written) of \(bytes.count) bytes")
+        }
+    }
+
+    public static func makeDirectory(_ path: String) throws(FileError) {
+        guard mkdir(path, 0o700) == 0 else { throw FileError(path: path, reason: String(cString: strerror(errno))) }
+    }
+
+    public static func removeDirectory(_ path: String) throws(FileError) {
+        guard rmdir(path) == 0 else { throw FileError(path: path, reason: String(cString: strerror(errno))) }
+    }
 }
 
 private func systemRead(_ fd: Int32, _ buffer: UnsafeMutableRawPointer?, _ count: Int) -> Int {
     read(fd, buffer, count)
+}
+
+private func systemWrite(_ fd: Int32, _ buffer: UnsafeRawPointer?, _ count: Int) -> Int {
+    write(fd, buffer, count)
 }

@@ -1,10 +1,12 @@
 import Logging
 
-/// Finds the TEE this guest runs in. Hardware TEEs come with a later change;
-/// until then every machine is detected as `sample`, with a warning that says
-/// so, as upstream does when it finds nothing.
+/// Finds the TEE this guest runs in, in upstream's order: hardware TEEs
+/// first, `sample` only when nothing is found, with a warning that says so.
 public enum PlatformDetection {
     public static func detect(root: PlatformRoot, environment: [String: String], logger: Logger) throws(PlatformError) -> any TEEPlatform {
+        if TDXPlatform.detect(files: root) { return TDXPlatform(files: root) }
+        if SNPPlatform.detect(files: root) { return SNPPlatform(files: root) }
+        if CCAPlatform.detect(files: root) { return CCAPlatform(files: root) }
         let sample = try SampleTEE(environment: environment)
         logger.warning("no TEE detected: using the sample TEE, whose evidence proves nothing",
                        metadata: ["platform_root": "\(root.root)",

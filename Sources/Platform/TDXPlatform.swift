@@ -1,0 +1,104 @@
+import CKernelShims
+import DataEncoding
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Intel TDX: quotes through configfs-tsm, MRCONFIGID from sysfs (Linux
+/// 6.16+) or from a TDREPORT, RTMRs through sysfs.
+public struct TDXPlatform: TEEPlatform {
+    static let device = "/dev/tdx_guest"
+    static let miscDevice = "/sys/devices/virtual/misc/tdx_guest"
+    static let measurements = miscDevice + "/measurements"
+    static let ccEventLog = "/sys/firmware/acpi/tables/data/CCEL"
+    static let provider = "tdx_guest"
+
+    public let tee = TEEType.tdx
+    public let initDataAnchor = InitDataAnchor.hardwareField(size: 48)
+    public let supportsRuntimeMeasurement = true
+    let files: any KernelFiles
+
+    public init(files: any KernelFiles) {
+        self.files = files
+    }
+
+    /// A TDX guest: its device node, its misc device in sysfs, or a configfs-tsm provider `tdx_guest`.
+    public static func detect(files: any KernelFiles) -> Bool {
+        files.exists(device) || files.exists(miscDevice)
+            || (ConfigfsTSM(files: files).isPresent && (try? ConfigfsTSM(files: files).provider()) == provider)
+    }
+
+    public func readInitDataField() async throws(PlatformError) -> [UInt8] {
+        let sysfs = Self.measurements + "/mrconfigid"
+        if files.exists(sysfs) {
+            let raw: [UInt8]
+            do { raw = try files.read(sysfs) } catch { throw PlatformError(.deviceFailure, "\(error)") }
+            return try Self.measurementValue(raw, size: 48, name: sysfs)
+        }
+        let report = try getReport(reportData: [UInt8](repeating: 0, count: 64))
+        do {
+            return try TDReport(parsing: report).measurements.mrConfigID
+        } catch {
+            throw PlatformError(.deviceFailure, "the TDREPORT from \(Self.device) does not parse: \(error)")
+        }
+    }
+
+    public func measureInitData(_ digest: [UInt8]) async throws(PlatformError) {
+        throw PlatformError(.unsupported, "TDX binds initdata to MRCONFIGID, not to a PCR")
+    }
+
+    /// `{"cc_eventlog": base64 of the CCEL table or null, "quote": base64}`, as trustee's TDX verifier reads it.
+    public func evidence(reportData: [UInt8]) async throws(PlatformError) -> [UInt8] {
+        guard reportData.count <= 64 else {
+            throw PlatformError(.invalidInput, "TDX report data is at most 64 bytes, got \(reportData.count)")
+        }
+        let inblob = InitDataDigest.fitted(reportData, to: 64)
+        let quote = try ConfigfsTSM(files: files).report(inblob: inblob, provider: Self.provider)
+        do {
+            _ = try TDXQuote(parsing: quote)
+        } catch {
+            throw PlatformError(.deviceFailure, "the TDX quote from configfs-tsm does not parse: \(error)")
+        }
+        let eventLog: JSON = (try? files.read(Self.ccEventLog)).map { .string(Base64.encode($0)) } ?? .null
+        return Array(JSON.object([("cc_eventlog", eventLog), ("quote", .string(Base64.encode(quote)))]).serialized().utf8)
+    }
+
+    /// Extends RTMR `index` (0-3) with a SHA-384 digest through sysfs.
+    public func extendRuntimeMeasurement(index: UInt64, digest: [UInt8]) async throws(PlatformError) {
+        guard index < 4 else { throw PlatformError(.invalidInput, "TDX has RTMR0 to RTMR3, not RTMR\(index)") }
+        guard digest.count == 48 else { throw PlatformError(.invalidInput, "an RTMR takes a 48-byte SHA-384 digest, got \(digest.count)") }
+        let path = Self.measurements + "/rtmr\(index):sha384"
+        do { try files.write(path, digest) } catch { throw PlatformError(.deviceFailure, "cannot extend RTMR\(index): \(error)") }
+    }
+
+    /// A sysfs measurement attribute: raw bytes, or hex text (with a newline).
+    static func measurementValue(_ raw: [UInt8], size: Int, name: String) throws(PlatformError) -> [UInt8] {
+        if raw.count == size { return raw }
+        let text = String(decoding: raw, as: UTF8.self).trimmingWhitespace()
+        if let bytes = Hex.decode(text), bytes.count == size { return bytes }
+        throw PlatformError(.deviceFailure, "\(name) holds \(raw.count) bytes, neither \(size) raw bytes nor \(size * 2) hex digits")
+    }
+
+    /// TDX_CMD_GET_REPORT0 on /dev/tdx_guest: 64 bytes of report data in, a 1024-byte TDREPORT out.
+    func getReport(reportData: [UInt8]) throws(PlatformError) -> [UInt8] {
+        guard let root = files as? PlatformRoot else {
+            throw PlatformError(.unsupported, "a TDREPORT needs the real /dev/tdx_guest")
+        }
+        let path = root.path(Self.device)
+        let fd = open(path, O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else {
+            throw PlatformError(.deviceFailure, "cannot open \(path) for a TDREPORT (and the kernel has no measurements/mrconfigid): \(String(cString: strerror(errno)))")
+        }
+        defer { close(fd) }
+        // struct tdx_report_req { __u8 reportdata[64]; __u8 tdreport[1024]; }
+        var request = InitDataDigest.fitted(reportData, to: 64) + [UInt8](repeating: 0, count: TDReport.size)
+        // _IOWR('T', 1, struct tdx_report_req)
+        let command: UInt = (3 << 30) | (UInt(request.count) << 16) | (UInt(UInt8(ascii: "T")) << 8) | 1
+        let result = request.withUnsafeMutableBytes { aa_ioctl_pointer(fd, command, $0.baseAddress) }
+        guard result == 0 else {
+            throw PlatformError(.deviceFailure, "TDX_CMD_GET_REPORT0 failed: \(String(cString: strerror(errno)))")
+        }
+        return Array(request[64...])
+    }
+}

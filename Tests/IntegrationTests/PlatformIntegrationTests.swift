@@ -1,0 +1,86 @@
+import AttestationAgentAPI
+import Foundation
+import Testing
+import TTRPC
+
+/// The real binary on a fake machine laid out under AA_PLATFORM_ROOT.
+@Suite struct PlatformIntegrationTests {
+    /// A TDX guest as sysfs shows it on Linux 6.16+, MRCONFIGID set to `field`.
+    static func tdxMachine(field: [UInt8]) -> (String) throws -> Void {
+        { directory in
+            let measurements = directory + "/root/sys/devices/virtual/misc/tdx_guest/measurements"
+            try FileManager.default.createDirectory(atPath: measurements, withIntermediateDirectories: true)
+            try Data(field).write(to: URL(fileURLWithPath: measurements + "/mrconfigid"))
+        }
+    }
+
+    static let field = [UInt8](repeating: 0x5C, count: 48)
+
+    @Test func detectsTDXAndBindsAgainstMRCONFIGID() async throws {
+        let agent = try AgentProcess(setUp: Self.tdxMachine(field: Self.field))
+        let client = try await agent.waitUntilListening()
+        #expect(try await client.call(.getTeeType, EmptyMessage(), as: GetTeeTypeResponse.self).tee == "tdx")
+        #expect(try await client.status().state == "Booting", "a set MRCONFIGID means initdata is expected")
+        try await client.bind(Self.field)
+        let status = try await client.status()
+        #expect(status.state == "InitDataVerified")
+        #expect(status.binding == "matched")
+        // Without configfs-tsm there is no quote, and the agent says why.
+        do {
+            let _: GetEvidenceResponse = try await client.call(.getEvidence, GetEvidenceRequest(runtimeData: [1]))
+            Issue.record("a quote without configfs-tsm")
+        } catch let error as TTRPCError {
+            #expect(error.code == .unavailable)
+            #expect(error.message.contains("configfs-tsm"))
+        }
+        await client.close()
+    }
+
+    @Test func rejectsADifferentDigest() async throws {
+        let agent = try AgentProcess(setUp: Self.tdxMachine(field: Self.field))
+        let client = try await agent.waitUntilListening()
+        do { try await client.bind([UInt8](repeating: 0x5D, count: 48)); Issue.record("mismatch accepted") } catch let error as TTRPCError {
+            #expect(error.code == .permissionDenied)
+            #expect(error.message.contains(String(repeating: "5c", count: 48)))
+        }
+        #expect(try await client.status().state == "Rejected")
+        await client.close()
+    }
+
+    @Test func zeroMRCONFIGIDWithoutInitDataIsAbsent() async throws {
+        let agent = try AgentProcess(setUp: Self.tdxMachine(field: [UInt8](repeating: 0, count: 48)))
+        let client = try await agent.waitUntilListening()
+        let status = try await client.status()
+        #expect(status.tee == "tdx")
+        #expect(status.state == "InitDataVerified")
+        #expect(status.binding == "absent")
+        await client.close()
+    }
+
+    @Test func initDataDocumentDigestFromAactlMatchesAtLaunch() async throws {
+        let document = AgentProcess.fixtures + "/initdata/initdata.toml"
+        let digest = try CommandResult.run("aactl", ["initdata", "digest", document, "--tee", "tdx"])
+        let field = try #require(digest.stdout.trimmingCharacters(in: .whitespacesAndNewlines).hexBytes)
+        let agent = try AgentProcess(["--initdata_toml", document], setUp: Self.tdxMachine(field: field))
+        let client = try await agent.waitUntilListening()
+        let status = try await client.status()
+        #expect(status.state == "Configured")
+        #expect(status.configSource == "initdata")
+        await client.close()
+    }
+}
+
+extension String {
+    var hexBytes: [UInt8]? {
+        guard count % 2 == 0 else { return nil }
+        var bytes: [UInt8] = []
+        var index = startIndex
+        while index < endIndex {
+            let next = self.index(index, offsetBy: 2)
+            guard let byte = UInt8(self[index..<next], radix: 16) else { return nil }
+            bytes.append(byte)
+            index = next
+        }
+        return bytes
+    }
+}
