@@ -6,12 +6,20 @@ public enum PlatformDetection {
     public static func detect(root: PlatformRoot, environment: [String: String], logger: Logger) throws(PlatformError) -> any TEEPlatform {
         if TDXPlatform.detect(files: root) { return TDXPlatform(files: root) }
         if SNPPlatform.detect(files: root) { return SNPPlatform(files: root) }
+        if FieldlessTEE.isCSV(root) { return fieldless(.csv, logger) }
         if CCAPlatform.detect(files: root) { return CCAPlatform(files: root) }
+        if FieldlessTEE.isSE(root) { return fieldless(.se, logger) }
+        if FieldlessTEE.isSEV(root) { return fieldless(.sev, logger) }
         let sample = try SampleTEE(environment: environment)
         logger.warning("no TEE detected: using the sample TEE, whose evidence proves nothing",
                        metadata: ["platform_root": "\(root.root)",
                                   "simulated_init_data_field": "\(sample.simulatedField != nil)"])
         return sample
+    }
+
+    private static func fieldless(_ tee: TEEType, _ logger: Logger) -> any TEEPlatform {
+        logger.warning("\(tee.rawValue) has no init-data field: initdata binding succeeds as unsupported and is not checked by hardware")
+        return FieldlessTEE(tee: tee)
     }
 
     /// TEEs besides the primary one that can add evidence (none yet).

@@ -84,3 +84,45 @@ extension String {
         return bytes
     }
 }
+
+@Suite struct FieldlessPlatformTests {
+    @Test(arguments: [
+        ("sev", "/proc/cpuinfo", "processor\t: 0\nflags\t\t: fpu vme sev sev_es\n"),
+        ("se", "/sys/firmware/uv/prot_virt_guest", "1\n"),
+        ("csv", "/dev/csv-guest", ""),
+    ])
+    func detectedBoundAsUnsupportedAndEvidenceRefused(_ tee: String, _ path: String, _ contents: String) async throws {
+        let agent = try AgentProcess(setUp: { directory in
+            let file = directory + "/root" + path
+            try FileManager.default.createDirectory(atPath: (file as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try contents.write(toFile: file, atomically: true, encoding: .utf8)
+        })
+        let client = try await agent.waitUntilListening()
+        var status = try await client.status()
+        #expect(status.tee == tee)
+        #expect(status.state == "InitDataVerified")
+        #expect(status.binding == "unsupported")
+        try await client.bind([1, 2, 3])
+        status = try await client.status()
+        #expect(status.binding == "recorded")
+        do {
+            let _: GetEvidenceResponse = try await client.call(.getEvidence, GetEvidenceRequest(runtimeData: []))
+            Issue.record("\(tee) evidence")
+        } catch let error as TTRPCError {
+            #expect(error.code == .unimplemented)
+            #expect(error.message == "this build cannot produce \(tee) evidence")
+        }
+        #expect(agent.stderr.contains("\(tee) has no init-data field"))
+        await client.close()
+    }
+
+    @Test func snpGuestWithoutSEVFlagIsNotSEV() async throws {
+        let agent = try AgentProcess(setUp: { directory in
+            try FileManager.default.createDirectory(atPath: directory + "/root/proc", withIntermediateDirectories: true)
+            try "flags\t\t: fpu sev sev_es sev_snp\n".write(toFile: directory + "/root/proc/cpuinfo", atomically: true, encoding: .utf8)
+        })
+        let client = try await agent.waitUntilListening()
+        #expect(try await client.status().tee == "sample")
+        await client.close()
+    }
+}
