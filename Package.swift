@@ -30,6 +30,13 @@ let package = Package(
         .target(name: "ProtobufCSupport", dependencies: ["CProtobufC"]),
         // ioctl(2) with a fixed signature, for the TEE device nodes.
         .target(name: "CKernelShims"),
+        // Debian's tpm2-tss (ESAPI) and the agent's few TPM operations over it.
+        .systemLibrary(name: "CTSS2", pkgConfig: "tss2-esys", providers: [.apt(["libtss2-dev"])]),
+        .target(
+            name: "CTPM",
+            dependencies: ["CTSS2"],
+            linkerSettings: [.linkedLibrary("tss2-tctildr"), .linkedLibrary("tss2-mu"), .linkedLibrary("tss2-rc")]
+        ),
 
         .target(
             name: "TTRPC",
@@ -48,7 +55,7 @@ let package = Package(
         .target(
             name: "Platform",
             dependencies: [
-                "CKernelShims", "DataEncoding",
+                "CKernelShims", "CTPM", "DataEncoding",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -116,6 +123,7 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: [
                 "TTRPC", "AttestationAgentAPI",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),

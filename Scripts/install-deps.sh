@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the agent builds and tests with, if missing.
+# Installs the Debian packages the agent builds with, if missing; with
+# --test, also those its tests run (a software TPM and tpm2-tools).
 # Swift itself (6.x, at /opt/swift or on PATH) is expected on the machine.
 set -euo pipefail
 need=()
 command -v protoc-c >/dev/null || need+=(protobuf-c-compiler)
 [ -f /usr/include/protobuf-c/protobuf-c.h ] || need+=(libprotobuf-c-dev)
+[ -f /usr/include/tss2/tss2_esys.h ] || need+=(libtss2-dev)
 command -v pkg-config >/dev/null || need+=(pkg-config)
+if [ "${1:-}" = "--test" ]; then
+  command -v swtpm >/dev/null || need+=(swtpm)
+  command -v tpm2_checkquote >/dev/null || need+=(tpm2-tools)
+fi
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   sudo_cmd=""

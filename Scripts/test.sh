@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x /opt/swift/usr/bin/swift ] && export PATH="/opt/swift/usr/bin:$PATH"
-Scripts/install-deps.sh
+Scripts/install-deps.sh --test
 Scripts/generate-protos.sh --check
 Scripts/build-peers.sh
 swift build --build-tests

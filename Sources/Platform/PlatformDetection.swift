@@ -10,6 +10,10 @@ public enum PlatformDetection {
         if CCAPlatform.detect(files: root) { return CCAPlatform(files: root) }
         if FieldlessTEE.isSE(root) { return fieldless(.se, logger) }
         if FieldlessTEE.isSEV(root) { return fieldless(.sev, logger) }
+        if let tcti = TPMPlatform.tcti(root: root, environment: environment) {
+            logger.warning("using a TPM that is not bound to a TEE: its evidence proves less than a TEE's", metadata: ["tcti": "\(tcti)"])
+            return TPMPlatform(tcti: tcti, akHandle: try TPMPlatform.akHandle(environment: environment))
+        }
         let sample = try SampleTEE(environment: environment)
         logger.warning("no TEE detected: using the sample TEE, whose evidence proves nothing",
                        metadata: ["platform_root": "\(root.root)",

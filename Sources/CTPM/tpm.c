@@ -1,0 +1,156 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <tss2/tss2_esys.h>
+#include <tss2/tss2_mu.h>
+#include <tss2/tss2_rc.h>
+#include <tss2/tss2_tctildr.h>
+#include "CTPM.h"
+
+struct aa_tpm {
+    TSS2_TCTI_CONTEXT *tcti;
+    ESYS_CONTEXT *esys;
+};
+
+static int fail(char *error, size_t size, const char *what, TSS2_RC rc) {
+    snprintf(error, size, "%s: %s (0x%x)", what, Tss2_RC_Decode(rc), rc);
+    return -1;
+}
+
+int aa_tpm_open(const char *tcti, aa_tpm **tpm, char *error, size_t error_size) {
+    aa_tpm *t = calloc(1, sizeof *t);
+    if (!t) return fail(error, error_size, "out of memory", 0);
+    TSS2_RC rc = Tss2_TctiLdr_Initialize(tcti, &t->tcti);
+    if (rc != TSS2_RC_SUCCESS) { free(t); return fail(error, error_size, "cannot reach the TPM", rc); }
+    rc = Esys_Initialize(&t->esys, t->tcti, NULL);
+    if (rc != TSS2_RC_SUCCESS) {
+        Tss2_TctiLdr_Finalize(&t->tcti);
+        free(t);
+        return fail(error, error_size, "cannot start an ESAPI context", rc);
+    }
+    *tpm = t;
+    return 0;
+}
+
+void aa_tpm_close(aa_tpm *tpm) {
+    if (!tpm) return;
+    Esys_Finalize(&tpm->esys);
+    Tss2_TctiLdr_Finalize(&tpm->tcti);
+    free(tpm);
+}
+
+int aa_tpm_extend_sha256(aa_tpm *tpm, uint32_t index, const uint8_t digest[32], char *error, size_t error_size) {
+    if (index > 23) return fail(error, error_size, "PCR index out of range 0-23", 0);
+    TPML_DIGEST_VALUES values = { .count = 1 };
+    values.digests[0].hashAlg = TPM2_ALG_SHA256;
+    memcpy(values.digests[0].digest.sha256, digest, 32);
+    TSS2_RC rc = Esys_PCR_Extend(tpm->esys, ESYS_TR_PCR0 + index, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &values);
+    return rc == TSS2_RC_SUCCESS ? 0 : fail(error, error_size, "PCR extend failed", rc);
+}
+
+static TPML_PCR_SELECTION all_sha256(void) {
+    TPML_PCR_SELECTION selection = { .count = 1 };
+    selection.pcrSelections[0].hash = TPM2_ALG_SHA256;
+    selection.pcrSelections[0].sizeofSelect = 3;
+    selection.pcrSelections[0].pcrSelect[0] = 0xFF;
+    selection.pcrSelections[0].pcrSelect[1] = 0xFF;
+    selection.pcrSelections[0].pcrSelect[2] = 0xFF;
+    return selection;
+}
+
+int aa_tpm_read_sha256(aa_tpm *tpm, uint8_t values[24 * 32], char *error, size_t error_size) {
+    // A TPM answers at most 8 digests per PCR_Read: ask bank by bank of 8.
+    for (int group = 0; group < 3; group++) {
+        TPML_PCR_SELECTION wanted = { .count = 1 };
+        wanted.pcrSelections[0].hash = TPM2_ALG_SHA256;
+        wanted.pcrSelections[0].sizeofSelect = 3;
+        wanted.pcrSelections[0].pcrSelect[group] = 0xFF;
+        UINT32 counter;
+        TPML_PCR_SELECTION *read = NULL;
+        TPML_DIGEST *digests = NULL;
+        TSS2_RC rc = Esys_PCR_Read(tpm->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &wanted, &counter, &read, &digests);
+        if (rc != TSS2_RC_SUCCESS) return fail(error, error_size, "PCR read failed", rc);
+        int ok = digests->count == 8;
+        for (UINT32 i = 0; ok && i < 8; i++) {
+            ok = digests->digests[i].size == 32;
+            if (ok) memcpy(values + (group * 8 + i) * 32, digests->digests[i].buffer, 32);
+        }
+        Esys_Free(read);
+        Esys_Free(digests);
+        if (!ok) return fail(error, error_size, "PCR read returned an unexpected selection", 0);
+    }
+    return 0;
+}
+
+/// The attestation key: the persistent handle when provisioned, else a primary key.
+static int load_ak(aa_tpm *tpm, uint32_t ak_handle, ESYS_TR *ak, int *transient, char *error, size_t error_size) {
+    if (ak_handle && Esys_TR_FromTPMPublic(tpm->esys, ak_handle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, ak) == TSS2_RC_SUCCESS) {
+        *transient = 0;
+        return 0;
+    }
+    TPM2B_PUBLIC template = { .publicArea = {
+        .type = TPM2_ALG_RSA,
+        .nameAlg = TPM2_ALG_SHA256,
+        .objectAttributes = TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_SIGN_ENCRYPT | TPMA_OBJECT_FIXEDTPM |
+                            TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH,
+        .parameters.rsaDetail = {
+            .symmetric = { .algorithm = TPM2_ALG_NULL },
+            .scheme = { .scheme = TPM2_ALG_RSASSA, .details.rsassa.hashAlg = TPM2_ALG_SHA256 },
+            .keyBits = 2048,
+            .exponent = 0,
+        },
+    } };
+    TPM2B_SENSITIVE_CREATE sensitive = { 0 };
+    TPM2B_DATA outside = { 0 };
+    TPML_PCR_SELECTION none = { 0 };
+    TSS2_RC rc = Esys_CreatePrimary(tpm->esys, ESYS_TR_RH_ENDORSEMENT, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
+                                    &sensitive, &template, &outside, &none, ak, NULL, NULL, NULL, NULL);
+    if (rc != TSS2_RC_SUCCESS) return fail(error, error_size, "cannot create the attestation key", rc);
+    *transient = 1;
+    return 0;
+}
+
+int aa_tpm_quote(aa_tpm *tpm, uint32_t ak_handle, const uint8_t *qualifying, size_t qualifying_size,
+                 uint8_t *message, size_t *message_size, uint8_t *signature, size_t *signature_size,
+                 uint8_t *modulus, size_t *modulus_size, uint32_t *exponent, char *error, size_t error_size) {
+    TPM2B_DATA extra = { 0 };
+    if (qualifying_size > sizeof extra.buffer) return fail(error, error_size, "qualifying data too long", 0);
+    extra.size = (UINT16)qualifying_size;
+    memcpy(extra.buffer, qualifying, qualifying_size);
+
+    ESYS_TR ak;
+    int transient;
+    if (load_ak(tpm, ak_handle, &ak, &transient, error, error_size) != 0) return -1;
+
+    int result = -1;
+    TPM2B_PUBLIC *public = NULL;
+    TPM2B_ATTEST *quoted = NULL;
+    TPMT_SIGNATURE *sig = NULL;
+    TPMT_SIG_SCHEME scheme = { .scheme = TPM2_ALG_RSASSA, .details.rsassa.hashAlg = TPM2_ALG_SHA256 };
+    TPML_PCR_SELECTION selection = all_sha256();
+    TSS2_RC rc = Esys_ReadPublic(tpm->esys, ak, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &public, NULL, NULL);
+    if (rc != TSS2_RC_SUCCESS) { fail(error, error_size, "cannot read the attestation key", rc); goto done; }
+    if (public->publicArea.type != TPM2_ALG_RSA) { fail(error, error_size, "the attestation key is not RSA", 0); goto done; }
+    rc = Esys_Quote(tpm->esys, ak, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &extra, &scheme, &selection, &quoted, &sig);
+    if (rc != TSS2_RC_SUCCESS) { fail(error, error_size, "TPM quote failed", rc); goto done; }
+
+    if (quoted->size > *message_size) { fail(error, error_size, "quote larger than its buffer", 0); goto done; }
+    memcpy(message, quoted->attestationData, quoted->size);
+    *message_size = quoted->size;
+    size_t offset = 0;
+    rc = Tss2_MU_TPMT_SIGNATURE_Marshal(sig, signature, *signature_size, &offset);
+    if (rc != TSS2_RC_SUCCESS) { fail(error, error_size, "cannot marshal the signature", rc); goto done; }
+    *signature_size = offset;
+    const TPM2B_PUBLIC_KEY_RSA *n = &public->publicArea.unique.rsa;
+    if (n->size > *modulus_size) { fail(error, error_size, "modulus larger than its buffer", 0); goto done; }
+    memcpy(modulus, n->buffer, n->size);
+    *modulus_size = n->size;
+    *exponent = public->publicArea.parameters.rsaDetail.exponent ? public->publicArea.parameters.rsaDetail.exponent : 65537;
+    result = 0;
+done:
+    Esys_Free(public);
+    Esys_Free(quoted);
+    Esys_Free(sig);
+    if (transient) Esys_FlushContext(tpm->esys, ak);
+    return result;
+}

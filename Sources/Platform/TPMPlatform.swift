@@ -1,0 +1,114 @@
+import CTPM
+import DataEncoding
+
+/// A TPM 2.0 (or a vTPM) through tpm2-tss: initdata is measured into PCR 8
+/// once, evidence is a quote over the SHA-256 PCRs with the report data as
+/// qualifying data, and runtime measurements extend the requested PCR.
+public struct TPMPlatform: TEEPlatform {
+    public static let initDataPCR = 8
+    /// Where upstream expects a provisioned attestation key (`AA_TPM_AK_HANDLE` overrides).
+    public static let defaultAKHandle: UInt32 = 0x8101_0002
+    /// Upstream fits the report data to 32 bytes for a TPM quote.
+    static let reportDataSize = 32
+
+    public let tee = TEEType.tpm
+    public let initDataAnchor = InitDataAnchor.pcr(index: TPMPlatform.initDataPCR, size: 32)
+    public let supportsRuntimeMeasurement = true
+    /// A tpm2-tss TCTI configuration.
+    public let tcti: String
+    public let akHandle: UInt32
+
+    public init(tcti: String, akHandle: UInt32 = TPMPlatform.defaultAKHandle) {
+        self.tcti = tcti
+        self.akHandle = akHandle
+    }
+
+    /// `AA_TPM_TCTI` if set, else the kernel's resource manager `/dev/tpmrm0` if present.
+    public static func tcti(root: PlatformRoot, environment: [String: String]) -> String? {
+        if let tcti = environment["AA_TPM_TCTI"], !tcti.isEmpty { return tcti }
+        return root.exists("/dev/tpmrm0") ? "device:" + root.path("/dev/tpmrm0") : nil
+    }
+
+    public static func akHandle(environment: [String: String]) throws(PlatformError) -> UInt32 {
+        guard let text = environment["AA_TPM_AK_HANDLE"] else { return defaultAKHandle }
+        let digits = text.hasPrefix("0x") ? String(text.dropFirst(2)) : text
+        guard let value = UInt32(digits, radix: 16) else {
+            throw PlatformError(.invalidInput, "AA_TPM_AK_HANDLE '\(text)' is not a hex TPM handle such as 0x81010002")
+        }
+        return value
+    }
+
+    public func readInitDataField() async throws(PlatformError) -> [UInt8] {
+        throw PlatformError(.unsupported, "a TPM has no init-data field: initdata is measured into PCR \(Self.initDataPCR)")
+    }
+
+    public func measureInitData(_ digest: [UInt8]) async throws(PlatformError) {
+        try extend(index: UInt32(Self.initDataPCR), digest: digest)
+    }
+
+    public func extendRuntimeMeasurement(index: UInt64, digest: [UInt8]) async throws(PlatformError) {
+        guard index < 24 else { throw PlatformError(.invalidInput, "a TPM has PCRs 0 to 23, not \(index)") }
+        guard digest.count == 32 else { throw PlatformError(.invalidInput, "a SHA-256 PCR takes a 32-byte digest, got \(digest.count)") }
+        try extend(index: UInt32(index), digest: digest)
+    }
+
+    /// `{"tpm_quote": {"signature", "message", "pcrs"}, "ak_public"}`, as upstream's TPM attester writes it.
+    public func evidence(reportData: [UInt8]) async throws(PlatformError) -> [UInt8] {
+        guard reportData.count <= 64 else {
+            throw PlatformError(.invalidInput, "TPM report data is at most 64 bytes, got \(reportData.count)")
+        }
+        let qualifying = InitDataDigest.fitted(reportData, to: Self.reportDataSize)
+        return try withTPM { tpm, error throws(PlatformError) in
+            var message = [UInt8](repeating: 0, count: 4096), messageSize = 4096
+            var signature = [UInt8](repeating: 0, count: 4096), signatureSize = 4096
+            var modulus = [UInt8](repeating: 0, count: 1024), modulusSize = 1024
+            var exponent: UInt32 = 0
+            let status = aa_tpm_quote(tpm, akHandle, qualifying, qualifying.count, &message, &messageSize,
+                                      &signature, &signatureSize, &modulus, &modulusSize, &exponent, error, 256)
+            guard status == 0 else { throw Self.failure(error) }
+            let pcrs = try readPCRs(tpm, error)
+            let quote = JSON.object([
+                ("signature", .string(Base64.encode(Array(signature.prefix(signatureSize))))),
+                ("message", .string(Base64.encode(Array(message.prefix(messageSize))))),
+                ("pcrs", .array(pcrs.map { .string(Hex.encode($0)) })),
+            ])
+            let akPublic = RSAPublicKeyDER.subjectPublicKeyInfo(modulus: Array(modulus.prefix(modulusSize)), exponent: exponent)
+            return Array(JSON.object([("tpm_quote", quote), ("ak_public", .string(Base64.encode(akPublic)))]).serialized().utf8)
+        }
+    }
+
+    /// The 24 SHA-256 PCRs.
+    public func pcrs() throws(PlatformError) -> [[UInt8]] {
+        try withTPM { tpm, error throws(PlatformError) in try readPCRs(tpm, error) }
+    }
+
+    private func readPCRs(_ tpm: OpaquePointer, _ error: UnsafeMutablePointer<CChar>) throws(PlatformError) -> [[UInt8]] {
+        var values = [UInt8](repeating: 0, count: 24 * 32)
+        guard aa_tpm_read_sha256(tpm, &values, error, 256) == 0 else { throw Self.failure(error) }
+        return (0..<24).map { Array(values[$0 * 32..<($0 + 1) * 32]) }
+    }
+
+    private func extend(index: UInt32, digest: [UInt8]) throws(PlatformError) {
+        let fitted = InitDataDigest.fitted(digest, to: 32)
+        try withTPM { tpm, error throws(PlatformError) in
+            guard aa_tpm_extend_sha256(tpm, index, fitted, error, 256) == 0 else { throw Self.failure(error) }
+        }
+    }
+
+    /// Opens the TPM for one operation: each call holds it only as long as it needs it.
+    private func withTPM<T>(_ body: (OpaquePointer, UnsafeMutablePointer<CChar>) throws(PlatformError) -> T) throws(PlatformError) -> T {
+        let error = UnsafeMutablePointer<CChar>.allocate(capacity: 256)
+        defer { error.deallocate() }
+        error.initialize(repeating: 0, count: 256)
+        var tpm: OpaquePointer?
+        guard aa_tpm_open(tcti, &tpm, error, 256) == 0, let tpm else {
+            throw PlatformError(.deviceFailure, "TPM at \(tcti): \(String(cString: error))")
+        }
+        defer { aa_tpm_close(tpm) }
+        return try body(tpm, error)
+    }
+
+    private static func failure(_ error: UnsafeMutablePointer<CChar>) -> PlatformError {
+        PlatformError(.deviceFailure, "TPM: \(String(cString: error))")
+    }
+}

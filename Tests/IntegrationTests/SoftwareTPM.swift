@@ -1,0 +1,73 @@
+import Foundation
+
+/// A real software TPM (Debian's swtpm) on loopback, for one test.
+final class SoftwareTPM: @unchecked Sendable {
+    let process = Process()
+    let port: Int
+    let directory: String
+
+    var tcti: String { "swtpm:host=127.0.0.1,port=\(port)" }
+
+    init() async throws {
+        directory = NSTemporaryDirectory() + "swtpm-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        port = Int.random(in: 20000...59000) & ~1
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/swtpm")
+        process.arguments = ["socket", "--tpm2",
+                             "--server", "type=tcp,port=\(port),bindaddr=127.0.0.1",
+                             "--ctrl", "type=tcp,port=\(port + 1),bindaddr=127.0.0.1",
+                             "--tpmstate", "dir=\(directory)", "--flags", "not-need-init,startup-clear"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        for _ in 0..<500 {
+            if Self.accepts(port: port) { return }
+            try await Task.sleep(nanoseconds: 10_000_000)
+        }
+        throw CocoaError(.featureUnsupported, userInfo: [NSLocalizedDescriptionKey: "swtpm did not listen on \(port)"])
+    }
+
+    deinit {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    static var installed: Bool { FileManager.default.isExecutableFile(atPath: "/usr/bin/swtpm") }
+
+    private static func accepts(port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        } == 0
+    }
+
+    /// tpm2-tools against this TPM.
+    func tool(_ name: String, _ arguments: [String], in directory: String? = nil) throws -> CommandResult {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/" + name)
+        process.arguments = arguments
+        process.environment = ["TPM2TOOLS_TCTI": tcti, "PATH": "/usr/bin:/bin"]
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return CommandResult(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                             stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    /// SHA-256 PCR `index` as tpm2_pcrread prints it.
+    func pcr(_ index: Int) throws -> String {
+        let output = try tool("tpm2_pcrread", ["sha256:\(index)"]).stdout
+        return output.split(separator: "0x").last.map { String($0.prefix(64)).lowercased() } ?? ""
+    }
+}
