@@ -109,7 +109,11 @@ let package = Package(
         .testTarget(name: "AgentCoreTests", dependencies: ["AgentCore", "Platform"]),
         .testTarget(
             name: "PlatformTests",
-            dependencies: ["Platform", "DataEncoding", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]
+            dependencies: [
+                "Platform", "AgentCore", "DataEncoding",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
         ),
         .testTarget(
             name: "AttestationServiceTests",
