@@ -111,6 +111,7 @@ let package = Package(
             name: "PlatformTests",
             dependencies: [
                 "Platform", "AgentCore", "DataEncoding",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]

@@ -13,13 +13,19 @@ public actor AttestationAgent {
     private var initData: InitDataDocument?
     private let tokenProviders: TokenProviders
     private let logger: Logger
+    /// Where the event log lives (upstream's /run/attestation-agent).
+    private let eventLogDirectory: String
+    /// Opened, and recovered from a crash, on the first runtime measurement.
+    private var eventLog: EventLog?
 
     public init(platform: any TEEPlatform, additionalTEEs: [TEEType] = [],
-                tokenProviders: TokenProviders = TokenProviders(), logger: Logger) {
+                tokenProviders: TokenProviders = TokenProviders(),
+                eventLogDirectory: String = "/run/attestation-agent", logger: Logger) {
         self.platform = platform
         self.additionalTEEs = additionalTEEs
         self.machine = AgentStateMachine(anchor: platform.initDataAnchor)
         self.tokenProviders = tokenProviders
+        self.eventLogDirectory = eventLogDirectory
         self.logger = logger
     }
 
@@ -115,13 +121,32 @@ public actor AttestationAgent {
 
     public enum RuntimeMeasurementOutcome: Sendable, Equatable { case ok, notSupported, notEnabled }
 
-    /// Upstream's order: no event log → NOT_ENABLED; a TEE without registers → NOT_SUPPORTED.
+    /// Upstream's order: no event log → NOT_ENABLED; a TEE without registers
+    /// → NOT_SUPPORTED; else the event is logged and its digest extends the
+    /// register of `registerIndex` (default: the configured init_pcr).
     public func extendRuntimeMeasurement(domain: String, operation: String, content: String,
                                          registerIndex: UInt64?) async throws(AgentError) -> RuntimeMeasurementOutcome {
-        let eventLog = (config ?? AgentConfig()).eventLog
-        guard eventLog.enabled else { return .notEnabled }
-        guard platform.supportsRuntimeMeasurement else { return .notSupported }
-        throw AgentError(.unimplemented, "runtime measurement on \(platform.tee.rawValue) is not built yet")
+        let settings = (config ?? AgentConfig()).eventLog
+        guard settings.enabled else { return .notEnabled }
+        guard platform.supportsRuntimeMeasurement, let algorithm = platform.eventLogAlgorithm else { return .notSupported }
+        let event = try RuntimeEvent(domain: domain, operation: operation, content: content)
+        let pcr = registerIndex ?? settings.initPCR
+        guard pcr < 24 else { throw AgentError(.invalidArgument, "RegisterIndex \(pcr) is not a PCR index 0...23") }
+        let log = try await openEventLog(algorithm: algorithm, initPCR: settings.initPCR)
+        try await log.record(event, pcr: pcr, platform: platform)
+        logger.info("runtime event recorded", metadata: ["event": "\(event.text)", "pcr": "\(pcr)"])
+        return .ok
+    }
+
+    private func openEventLog(algorithm: EventLogAlgorithm, initPCR: UInt64) async throws(AgentError) -> EventLog {
+        if let eventLog { return eventLog }
+        do { try LocalFile.makeDirectories(eventLogDirectory) } catch {
+            throw AgentError(.unavailable, "cannot create the event log directory: \(error)")
+        }
+        let log = EventLog(directory: eventLogDirectory, algorithm: algorithm)
+        try await log.recover(platform: platform, pcr: initPCR)
+        eventLog = log
+        return log
     }
 
     public func token(type: String) async throws(AgentError) -> [UInt8] {

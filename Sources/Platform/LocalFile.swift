@@ -48,14 +48,43 @@ public enum LocalFile {
         access(path, F_OK) == 0
     }
 
-    /// Writes `bytes` in one write(2), as sysfs and configfs attributes want.
-    public static func write(_ path: String, _ bytes: [UInt8]) throws(FileError) {
-        let fd = open(path, O_WRONLY | O_CLOEXEC)
+    /// Writes `bytes` in one write(2), as sysfs and configfs attributes want;
+    /// with `create`, a regular file is created or truncated (mode 0600) and synced.
+    public static func write(_ path: String, _ bytes: [UInt8], create: Bool = false) throws(FileError) {
+        let flags = create ? O_WRONLY | O_CLOEXEC | O_CREAT | O_TRUNC : O_WRONLY | O_CLOEXEC
+        let fd = open(path, flags, 0o600)
         guard fd >= 0 else { throw FileError(path: path, reason: String(cString: strerror(errno))) }
         defer { close(fd) }
         let written = bytes.withUnsafeBytes { systemWrite(fd, $0.baseAddress, $0.count) }
         guard written == bytes.count else {
             throw FileError(path: path, reason: written < 0 ? String(cString: strerror(errno)) : "short write of \(written) of \(bytes.count) bytes")
+        }
+        if create { fsync(fd) }
+    }
+
+    /// Writes `bytes` at `offset` of a regular file (created if missing), then syncs.
+    public static func append(_ path: String, _ bytes: [UInt8], at offset: Int) throws(FileError) {
+        let fd = open(path, O_WRONLY | O_CLOEXEC | O_CREAT, 0o600)
+        guard fd >= 0 else { throw FileError(path: path, reason: String(cString: strerror(errno))) }
+        defer { close(fd) }
+        let written = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, off_t(offset)) }
+        guard written == bytes.count, ftruncate(fd, off_t(offset + bytes.count)) == 0, fsync(fd) == 0 else {
+            throw FileError(path: path, reason: String(cString: strerror(errno)))
+        }
+    }
+
+    public static func remove(_ path: String) {
+        unlink(path)
+    }
+
+    /// Creates `path` and its missing parents.
+    public static func makeDirectories(_ path: String) throws(FileError) {
+        var current = ""
+        for component in path.split(separator: "/") {
+            current += "/" + component
+            if mkdir(current, 0o700) != 0 && errno != EEXIST {
+                throw FileError(path: current, reason: String(cString: strerror(errno)))
+            }
         }
     }
 

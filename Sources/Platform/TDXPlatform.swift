@@ -64,12 +64,39 @@ public struct TDXPlatform: TEEPlatform {
         return Array(JSON.object([("cc_eventlog", eventLog), ("quote", .string(Base64.encode(quote)))]).serialized().utf8)
     }
 
-    /// Extends RTMR `index` (0-3) with a SHA-384 digest through sysfs.
+    public let eventLogAlgorithm: EventLogAlgorithm? = .sha384
+
+    /// The CC measurement register of a PCR (UEFI's TDX mapping, as td-shim
+    /// and upstream use it): MRTD is 0, RTMR0-3 are 1-4.
+    public func eventLogRegister(forPCR index: UInt64) -> UInt64 {
+        switch index {
+        case 1, 7: 1
+        case 2...6: 2
+        case 8...15: 3
+        default: 4
+        }
+    }
+
+    /// Extends the RTMR that PCR `index` maps to with a SHA-384 digest, through sysfs.
     public func extendRuntimeMeasurement(index: UInt64, digest: [UInt8]) async throws(PlatformError) {
-        guard index < 4 else { throw PlatformError(.invalidInput, "TDX has RTMR0 to RTMR3, not RTMR\(index)") }
         guard digest.count == 48 else { throw PlatformError(.invalidInput, "an RTMR takes a 48-byte SHA-384 digest, got \(digest.count)") }
-        let path = Self.measurements + "/rtmr\(index):sha384"
-        do { try files.write(path, digest) } catch { throw PlatformError(.deviceFailure, "cannot extend RTMR\(index): \(error)") }
+        let path = rtmrPath(forPCR: index)
+        do { try files.write(path, digest) } catch { throw PlatformError(.deviceFailure, "cannot extend \(path): \(error)") }
+    }
+
+    public func readRuntimeMeasurement(index: UInt64) async throws(PlatformError) -> [UInt8] {
+        let path = rtmrPath(forPCR: index)
+        do {
+            return try Self.measurementValue(try files.read(path), size: 48, name: path)
+        } catch let error as PlatformError {
+            throw error
+        } catch {
+            throw PlatformError(.deviceFailure, "cannot read \(path): \(error)")
+        }
+    }
+
+    private func rtmrPath(forPCR index: UInt64) -> String {
+        Self.measurements + "/rtmr\(eventLogRegister(forPCR: index) - 1):sha384"
     }
 
     /// A sysfs measurement attribute: raw bytes, or hex text (with a newline).

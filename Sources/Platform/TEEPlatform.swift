@@ -24,8 +24,29 @@ public protocol TEEPlatform: Sendable {
     /// The evidence JSON that trustee's verifier for this TEE reads.
     func evidence(reportData: [UInt8]) async throws(PlatformError) -> [UInt8]
     var supportsRuntimeMeasurement: Bool { get }
-    /// Extends runtime measurement register `index` with `digest`.
+    /// Extends the register that PCR `index` maps to with `digest`.
     func extendRuntimeMeasurement(index: UInt64, digest: [UInt8]) async throws(PlatformError)
+    /// The current value of the register that PCR `index` maps to.
+    func readRuntimeMeasurement(index: UInt64) async throws(PlatformError) -> [UInt8]
+    /// The hash of this platform's event log entries, nil without registers.
+    var eventLogAlgorithm: EventLogAlgorithm? { get }
+    /// The register number an event log entry for PCR `index` names.
+    func eventLogRegister(forPCR index: UInt64) -> UInt64
+}
+
+/// The hash an event log uses, the registers' own.
+public enum EventLogAlgorithm: Sendable, Equatable {
+    case sha256, sha384
+
+    public var size: Int { self == .sha256 ? 32 : 48 }
+}
+
+extension TEEPlatform {
+    public var eventLogAlgorithm: EventLogAlgorithm? { nil }
+    public func eventLogRegister(forPCR index: UInt64) -> UInt64 { index }
+    public func readRuntimeMeasurement(index: UInt64) async throws(PlatformError) -> [UInt8] {
+        throw PlatformError(.unsupported, "\(tee.rawValue) has no runtime measurement registers")
+    }
 }
 
 /// Why the platform could not do what was asked.

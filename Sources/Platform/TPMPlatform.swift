@@ -48,8 +48,19 @@ public struct TPMPlatform: TEEPlatform {
 
     public func extendRuntimeMeasurement(index: UInt64, digest: [UInt8]) async throws(PlatformError) {
         guard index < 24 else { throw PlatformError(.invalidInput, "a TPM has PCRs 0 to 23, not \(index)") }
+        guard !(17...22).contains(index) else {
+            throw PlatformError(.invalidInput,
+                "TPM PCRs 17-22 belong to dynamic launch and cannot be extended from the OS; use another PCR (e.g. eventlog_config.init_pcr = 23)")
+        }
         guard digest.count == 32 else { throw PlatformError(.invalidInput, "a SHA-256 PCR takes a 32-byte digest, got \(digest.count)") }
         try extend(index: UInt32(index), digest: digest)
+    }
+
+    public let eventLogAlgorithm: EventLogAlgorithm? = .sha256
+
+    public func readRuntimeMeasurement(index: UInt64) async throws(PlatformError) -> [UInt8] {
+        guard index < 24 else { throw PlatformError(.invalidInput, "a TPM has PCRs 0 to 23, not \(index)") }
+        return try pcrs()[Int(index)]
     }
 
     /// `{"tpm_quote": {"signature", "message", "pcrs"}, "ak_public"}`, as upstream's TPM attester writes it.

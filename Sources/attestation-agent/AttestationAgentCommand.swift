@@ -98,7 +98,8 @@ struct AttestationAgentCommand: AsyncParsableCommand {
         } catch {
             throw Failure("\(error)")
         }
-        let agent = AttestationAgent(platform: platform, additionalTEEs: PlatformDetection.additionalTEEs(root: root), logger: logger)
+        let agent = AttestationAgent(platform: platform, additionalTEEs: PlatformDetection.additionalTEEs(root: root),
+                                     eventLogDirectory: root.path("/run/attestation-agent"), logger: logger)
         do {
             try await plan.apply(to: agent)
         } catch {

@@ -74,3 +74,70 @@ struct TPMTests {
         await client.close()
     }
 }
+
+/// Runtime measurements with the event log, against swtpm: replaying the log
+/// must give the PCRs tpm2_pcrread shows.
+@Suite(.enabled(if: SoftwareTPM.installed || ProcessInfo.processInfo.environment["AA_REQUIRE_PEERS"] != nil,
+                "swtpm is not installed (Scripts/install-deps.sh --test)"))
+struct EventLogTests {
+    /// One parsed entry of the log: register, digest, event text.
+    struct Entry { let register: UInt32; let digest: [UInt8]; let text: String }
+
+    static func parse(_ log: [UInt8]) -> [Entry] {
+        func u32(_ at: Int) -> UInt32 { log[at..<at + 4].reversed().reduce(0) { $0 << 8 | UInt32($1) } }
+        var entries: [Entry] = []
+        var offset = 0
+        while offset < log.count {
+            let register = u32(offset)
+            #expect(u32(offset + 4) == 6, "EV_EVENT_TAG")
+            #expect(u32(offset + 8) == 1, "one digest")
+            #expect(log[offset + 12] == 0x0B && log[offset + 13] == 0, "TPM_ALG_SHA256")
+            let digest = Array(log[offset + 14..<offset + 46])
+            let size = Int(u32(offset + 46))
+            let tagged = Array(log[offset + 50..<offset + 50 + size])
+            #expect(Array(tagged.prefix(4)) == [0x4C, 0x45, 0x41, 0x41], "tag AAEL")
+            #expect(digest == Array(SHA256.hash(data: tagged)), "the digest is over the tagged event")
+            entries.append(Entry(register: register, digest: digest, text: String(decoding: tagged.dropFirst(8), as: UTF8.self)))
+            offset += 50 + size
+        }
+        return entries
+    }
+
+    @Test func eventsAreLoggedAndExtendTheirPCRs() async throws {
+        let tpm = try await SoftwareTPM()
+        let initial = [16: try tpm.pcr(16).hexBytes!, 23: try tpm.pcr(23).hexBytes!]
+        let second = try AgentProcess(environment: ["AA_TPM_TCTI": tpm.tcti], setUp: { directory in
+            try "[eventlog_config]\ninit_pcr = 23\nenable_eventlog = true\n"
+                .write(toFile: directory + "/aa.toml", atomically: true, encoding: .utf8)
+        }, listeners: { directory in ["--attestation_sock", "unix://\(directory)/aa.sock", "--config-file", directory + "/aa.toml"] })
+        let client = try await second.waitUntilListening()
+        for (domain, content, index) in [("github.com/kata", "pull image-a", nil as UInt64?), ("github.com/kata", "pull image-b", 16)] {
+            let result = try await client.call(.extendRuntimeMeasurement,
+                ExtendRuntimeMeasurementRequest(domain: domain, operation: "CreateContainer", content: content, registerIndex: index),
+                as: ExtendRuntimeMeasurementResponse.self)
+            #expect(result.result == .ok)
+        }
+        for (domain, index) in [("a b", nil as UInt64?), ("d", 17)] {
+            do {
+                _ = try await client.call(.extendRuntimeMeasurement,
+                    ExtendRuntimeMeasurementRequest(domain: domain, operation: "o", content: "c", registerIndex: index),
+                    as: ExtendRuntimeMeasurementResponse.self)
+                Issue.record("\(domain) on \(String(describing: index)) was logged")
+            } catch let error as TTRPCError {
+                #expect(error.code == .invalidArgument, "\(error)")
+            }
+        }
+
+        let log = [UInt8](try Data(contentsOf: URL(fileURLWithPath: second.directory + "/root/run/attestation-agent/eventlog")))
+        let entries = Self.parse(log)
+        #expect(entries.map(\.text) == ["github.com/kata CreateContainer pull image-a", "github.com/kata CreateContainer pull image-b"])
+        #expect(entries.map(\.register) == [23, 16])
+        var replayed = initial
+        for entry in entries {
+            replayed[Int(entry.register)] = Array(SHA256.hash(data: replayed[Int(entry.register)]! + entry.digest))
+        }
+        #expect(try tpm.pcr(23).hexBytes == replayed[23])
+        #expect(try tpm.pcr(16).hexBytes == replayed[16])
+        await client.close()
+    }
+}

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import NIOConcurrencyHelpers
 @testable import Platform
@@ -37,6 +38,12 @@ final class FakeKernel: KernelFiles, @unchecked Sendable {
             throw FileError(path: path, reason: "No such file or directory")
         }
         state.withLockedValue { state in
+            // An RTMR attribute extends: new = SHA-384(old || digest).
+            if path.hasSuffix(":sha384") {
+                let old = state.files[path] ?? [UInt8](repeating: 0, count: 48)
+                state.files[path] = Array(SHA384.hash(data: old + bytes))
+                return
+            }
             state.files[path] = bytes
             if path.hasSuffix("/inblob") {
                 let generation = Int(String(decoding: state.files[directory + "/generation"] ?? [], as: UTF8.self)) ?? 0

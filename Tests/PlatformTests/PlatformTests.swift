@@ -1,3 +1,4 @@
+import Crypto
 import DataEncoding
 import Foundation
 @testable import Platform
@@ -69,14 +70,16 @@ import Testing
         await #expect(throws: PlatformError.self) { try await TDXPlatform(files: kernel).readInitDataField() }
     }
 
-    @Test func rtmrExtensionWritesTheDigest() async throws {
+    @Test(arguments: [(UInt64(1), 0), (7, 0), (2, 1), (6, 1), (8, 2), (15, 2), (16, 3), (17, 3), (0, 3)])
+    func pcrsMapToRTMRsAsUEFISays(_ pcr: UInt64, _ rtmr: Int) async throws {
         let kernel = Self.tdxKernel()
         kernel.state.withLockedValue { _ = $0.directories.insert(TDXPlatform.measurements) }
         let digest = [UInt8](repeating: 7, count: 48)
-        try await TDXPlatform(files: kernel).extendRuntimeMeasurement(index: 2, digest: digest)
-        #expect(try kernel.read(TDXPlatform.measurements + "/rtmr2:sha384") == digest)
-        await #expect(throws: PlatformError.self) { try await TDXPlatform(files: kernel).extendRuntimeMeasurement(index: 4, digest: digest) }
-        await #expect(throws: PlatformError.self) { try await TDXPlatform(files: kernel).extendRuntimeMeasurement(index: 0, digest: [1]) }
+        try await TDXPlatform(files: kernel).extendRuntimeMeasurement(index: pcr, digest: digest)
+        let extended = Array(SHA384.hash(data: [UInt8](repeating: 0, count: 48) + digest))
+        #expect(try kernel.read(TDXPlatform.measurements + "/rtmr\(rtmr):sha384") == extended)
+        #expect(try await TDXPlatform(files: kernel).readRuntimeMeasurement(index: pcr) == extended)
+        await #expect(throws: PlatformError.self) { try await TDXPlatform(files: kernel).extendRuntimeMeasurement(index: pcr, digest: [1]) }
     }
 
     @Test func snpHostDataComesFromAReport() async throws {

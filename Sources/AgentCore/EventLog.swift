@@ -1,0 +1,138 @@
+import Crypto
+import Platform
+
+/// One runtime event: `domain operation content`, as upstream's AAEL records it.
+public struct RuntimeEvent: Sendable, Equatable {
+    public let domain: String
+    public let operation: String
+    public let content: String
+
+    /// Refuses what would make the log unreadable: a space in the domain or
+    /// operation (fields are split at the first two spaces), a newline anywhere.
+    public init(domain: String, operation: String, content: String) throws(AgentError) {
+        guard !domain.isEmpty, !operation.isEmpty else {
+            throw AgentError(.invalidArgument, "a runtime event needs a domain and an operation")
+        }
+        guard !domain.contains(" "), !operation.contains(" ") else {
+            throw AgentError(.invalidArgument, "the domain and operation of a runtime event may not contain spaces")
+        }
+        guard !(domain + operation + content).contains("\n") else {
+            throw AgentError(.invalidArgument, "a runtime event may not contain a newline")
+        }
+        self.domain = domain
+        self.operation = operation
+        self.content = content
+    }
+
+    public var text: String { "\(domain) \(operation) \(content)" }
+}
+
+/// The agent's event log (upstream's AAEL): TCG2 event entries of type
+/// EV_EVENT_TAG holding a tagged event `AAEL` with the event's text. Each
+/// entry's digest extends the register it names; a write-ahead record makes
+/// a crash between the extension and the append recoverable.
+public struct EventLog: Sendable {
+    static let eventTagType: UInt32 = 0x6
+    static let aaelTag: UInt32 = 0x4141_454C
+
+    public let path: String
+    let walPath: String
+    let algorithm: EventLogAlgorithm
+
+    public init(directory: String, algorithm: EventLogAlgorithm) {
+        self.path = directory + "/eventlog"
+        self.walPath = directory + "/.wal_event_entry"
+        self.algorithm = algorithm
+    }
+
+    /// The entry's bytes and the digest that extends the register.
+    public static func entry(_ event: RuntimeEvent, register: UInt32, algorithm: EventLogAlgorithm) -> (bytes: [UInt8], digest: [UInt8]) {
+        let text = Array(event.text.utf8)
+        let tagged = le(aaelTag) + le(UInt32(text.count)) + text
+        let digest = algorithm.digest(tagged)
+        let bytes = le(register) + le(eventTagType) + le(UInt32(1)) + le(algorithm.tcgID) + digest + le(UInt32(tagged.count)) + tagged
+        return (bytes, digest)
+    }
+
+    /// Records `event` and extends `pcr` with its digest.
+    public func record(_ event: RuntimeEvent, pcr: UInt64, platform: any TEEPlatform) async throws(AgentError) {
+        let (bytes, digest) = Self.entry(event, register: UInt32(platform.eventLogRegister(forPCR: pcr)), algorithm: algorithm)
+        let current = try await read(pcr, platform)
+        let expected = algorithm.digest(current + digest)
+        let offset = try fileSize()
+        try io { () throws(FileError) in
+            try LocalFile.write(walPath, Self.be64(UInt64(offset)) + expected + Array(event.text.utf8), create: true)
+        }
+        do {
+            try await platform.extendRuntimeMeasurement(index: pcr, digest: digest)
+        } catch {
+            LocalFile.remove(walPath)
+            throw AgentError(error.kind == .invalidInput ? .invalidArgument : .unavailable,
+                             "cannot extend the register for PCR \(pcr): \(error)")
+        }
+        try io { () throws(FileError) in try LocalFile.append(path, bytes, at: offset) }
+        LocalFile.remove(walPath)
+    }
+
+    /// After a crash between extending and appending: finish the append if
+    /// the register shows the extension, else refuse to go on.
+    public func recover(platform: any TEEPlatform, pcr: UInt64) async throws(AgentError) {
+        guard let wal = try? LocalFile.read(walPath) else { return }
+        let size = algorithm.size
+        guard wal.count >= 8 + size else {
+            throw AgentError(.internal, "\(walPath) is truncated; remove it and restart the agent")
+        }
+        let offset = wal.prefix(8).reduce(0) { $0 << 8 | UInt64($1) }
+        let expected = Array(wal[8..<8 + size])
+        let text = String(decoding: wal[(8 + size)...], as: UTF8.self)
+        let parts = text.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
+        guard parts.count == 3 else { throw AgentError(.internal, "\(walPath) holds no event; remove it and restart the agent") }
+        let event = try RuntimeEvent(domain: parts[0], operation: parts[1], content: parts[2])
+        let (bytes, digest) = Self.entry(event, register: UInt32(platform.eventLogRegister(forPCR: pcr)), algorithm: algorithm)
+        let current = try await read(pcr, platform)
+        if current != expected {
+            guard algorithm.digest(current + digest) == expected else {
+                throw AgentError(.internal, "\(path) does not match PCR \(pcr): the log is corrupt or someone else extended the register")
+            }
+            do { try await platform.extendRuntimeMeasurement(index: pcr, digest: digest) } catch {
+                throw AgentError(.unavailable, "cannot finish the interrupted extension of PCR \(pcr): \(error)")
+            }
+        }
+        try io { () throws(FileError) in try LocalFile.append(path, bytes, at: Int(offset)) }
+        LocalFile.remove(walPath)
+    }
+
+    private func read(_ pcr: UInt64, _ platform: any TEEPlatform) async throws(AgentError) -> [UInt8] {
+        do { return try await platform.readRuntimeMeasurement(index: pcr) } catch {
+            throw AgentError(.unavailable, "cannot read the register for PCR \(pcr): \(error)")
+        }
+    }
+
+    private func fileSize() throws(AgentError) -> Int {
+        (try? LocalFile.read(path).count) ?? 0
+    }
+
+    private func io(_ body: () throws(FileError) -> Void) throws(AgentError) {
+        do { try body() } catch { throw AgentError(.unavailable, "event log: \(error)") }
+    }
+
+    static func le(_ value: UInt32) -> [UInt8] { withUnsafeBytes(of: value.littleEndian, Array.init) }
+    static func le(_ value: UInt16) -> [UInt8] { withUnsafeBytes(of: value.littleEndian, Array.init) }
+    static func be64(_ value: UInt64) -> [UInt8] { withUnsafeBytes(of: value.bigEndian, Array.init) }
+}
+
+extension EventLogAlgorithm {
+    func digest(_ bytes: [UInt8]) -> [UInt8] {
+        switch self {
+        case .sha256: Array(SHA256.hash(data: bytes))
+        case .sha384: Array(SHA384.hash(data: bytes))
+        }
+    }
+
+    var tcgID: UInt16 {
+        switch self {
+        case .sha256: 0x000B
+        case .sha384: 0x000C
+        }
+    }
+}
