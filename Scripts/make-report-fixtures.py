@@ -61,7 +61,11 @@ def snp_report(version, seed):
     struct.pack_into("<II", r, 0x30, 0, 1)
     report_data, measurement, host_data = pattern(seed, 64), pattern(seed + 1, 48), pattern(seed + 2, 32)
     r[0x50:0x90], r[0x90:0xC0], r[0xC0:0xE0] = report_data, measurement, host_data
+    if version >= 3:
+        r[0x188:0x18B] = bytes([0x19, 0x11, 0x01])  # CPUID family, model, stepping: Genoa
     r[0x1A0:0x1E0] = pattern(seed + 3, 64)
+    r[0x38:0x40] = bytes([3, 0, 0, 0, 0, 0, 8, 115])  # CURRENT_TCB: bootloader 3, snp 8, microcode 115
+    r[0x1E8:0x1EB] = bytes([21, 55, 1])  # CURRENT build 21, minor 55, major 1
     return bytes(r), report_data, measurement, host_data
 
 

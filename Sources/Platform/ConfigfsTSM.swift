@@ -18,9 +18,19 @@ public struct ConfigfsTSM: Sendable {
         try withEntry { entry throws(PlatformError) in try readProvider(entry) }
     }
 
+    /// A report and, where the provider has one, its auxiliary blob (SNP's certificate table).
+    public struct Report: Sendable {
+        public let outblob: [UInt8]
+        public let auxblob: [UInt8]?
+    }
+
     /// The provider's report over `inblob` (the report data); `provider`
     /// must answer, so that a quote is never taken from the wrong TEE.
     public func report(inblob: [UInt8], provider expected: String) throws(PlatformError) -> [UInt8] {
+        try reportWithAuxiliaryData(inblob: inblob, provider: expected).outblob
+    }
+
+    public func reportWithAuxiliaryData(inblob: [UInt8], provider expected: String) throws(PlatformError) -> Report {
         try withEntry { entry throws(PlatformError) in
             let provider = try readProvider(entry)
             guard provider == expected else {
@@ -29,13 +39,14 @@ public struct ConfigfsTSM: Sendable {
             let before = try generation(entry)
             try io { () throws(FileError) in try files.write(entry + "/inblob", inblob) }
             let report = try io { () throws(FileError) in try files.read(entry + "/outblob") }
+            let auxblob = try? files.read(entry + "/auxblob")
             let after = try generation(entry)
             guard after == before + 1 else {
                 throw PlatformError(.deviceFailure,
                     "configfs-tsm entry \(entry) was written by someone else meanwhile (generation \(before) -> \(after)); retry")
             }
             guard !report.isEmpty else { throw PlatformError(.deviceFailure, "configfs-tsm returned an empty outblob") }
-            return report
+            return Report(outblob: report, auxblob: auxblob.flatMap { $0.isEmpty ? nil : $0 })
         }
     }
 
