@@ -154,3 +154,30 @@ done:
     if (transient) Esys_FlushContext(tpm->esys, ak);
     return result;
 }
+
+int aa_tpm_nv_read(aa_tpm *tpm, uint32_t index, uint8_t *data, size_t *size, char *error, size_t error_size) {
+    ESYS_TR nv;
+    TSS2_RC rc = Esys_TR_FromTPMPublic(tpm->esys, index, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &nv);
+    if (rc != TSS2_RC_SUCCESS) {
+        snprintf(error, error_size, "NV index 0x%x is not defined", index);
+        return 1;
+    }
+    TPM2B_NV_PUBLIC *public = NULL;
+    rc = Esys_NV_ReadPublic(tpm->esys, nv, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &public, NULL);
+    if (rc != TSS2_RC_SUCCESS) return fail(error, error_size, "cannot read the NV index's public area", rc);
+    size_t total = public->nvPublic.dataSize;
+    Esys_Free(public);
+    if (total > *size) return fail(error, error_size, "NV index larger than its buffer", 0);
+    // Read with owner authorization, as Azure's tooling does; TPMs cap one
+    // NV_Read (TPM2_PT_NV_BUFFER_MAX, 1024 or more): read in pieces of 512.
+    for (size_t offset = 0; offset < total; offset += 512) {
+        UINT16 chunk = (UINT16)(total - offset < 512 ? total - offset : 512);
+        TPM2B_MAX_NV_BUFFER *piece = NULL;
+        rc = Esys_NV_Read(tpm->esys, ESYS_TR_RH_OWNER, nv, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, chunk, (UINT16)offset, &piece);
+        if (rc != TSS2_RC_SUCCESS) return fail(error, error_size, "NV read failed", rc);
+        memcpy(data + offset, piece->buffer, piece->size);
+        Esys_Free(piece);
+    }
+    *size = total;
+    return 0;
+}

@@ -5,14 +5,19 @@ import Logging
 public enum PlatformDetection {
     public static func detect(root: PlatformRoot, environment: [String: String], logger: Logger) throws(PlatformError) -> any TEEPlatform {
         if TDXPlatform.detect(files: root) { return TDXPlatform(files: root) }
+        let tcti = TPMPlatform.tcti(root: root, environment: environment)
+        let akHandle = try TPMPlatform.akHandle(environment: environment)
+        if let tcti, let azure = try? TPMPlatform(tcti: tcti, akHandle: akHandle).azureConfidentialVM() {
+            return TPMPlatform(tcti: tcti, akHandle: akHandle, tee: azure)
+        }
         if SNPPlatform.detect(files: root) { return SNPPlatform(files: root) }
         if FieldlessTEE.isCSV(root) { return fieldless(.csv, logger) }
         if CCAPlatform.detect(files: root) { return CCAPlatform(files: root) }
         if FieldlessTEE.isSE(root) { return fieldless(.se, logger) }
         if FieldlessTEE.isSEV(root) { return fieldless(.sev, logger) }
-        if let tcti = TPMPlatform.tcti(root: root, environment: environment) {
+        if let tcti {
             logger.warning("using a TPM that is not bound to a TEE: its evidence proves less than a TEE's", metadata: ["tcti": "\(tcti)"])
-            return TPMPlatform(tcti: tcti, akHandle: try TPMPlatform.akHandle(environment: environment))
+            return TPMPlatform(tcti: tcti, akHandle: akHandle)
         }
         let sample = try SampleTEE(environment: environment)
         logger.warning("no TEE detected: using the sample TEE, whose evidence proves nothing",

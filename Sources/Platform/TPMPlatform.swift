@@ -11,16 +11,41 @@ public struct TPMPlatform: TEEPlatform {
     /// Upstream fits the report data to 32 bytes for a TPM quote.
     static let reportDataSize = 32
 
-    public let tee = TEEType.tpm
+    /// `tpm`, or `az-snp-vtpm` / `az-tdx-vtpm` for an Azure vTPM holding an HCL report.
+    public let tee: TEEType
     public let initDataAnchor = InitDataAnchor.pcr(index: TPMPlatform.initDataPCR, size: 32)
     public let supportsRuntimeMeasurement = true
     /// A tpm2-tss TCTI configuration.
     public let tcti: String
     public let akHandle: UInt32
 
-    public init(tcti: String, akHandle: UInt32 = TPMPlatform.defaultAKHandle) {
+    public init(tcti: String, akHandle: UInt32 = TPMPlatform.defaultAKHandle, tee: TEEType = .tpm) {
         self.tcti = tcti
         self.akHandle = akHandle
+        self.tee = tee
+    }
+
+    /// Where Azure's paravisor (HCL) keeps its report in the vTPM.
+    static let hclReportIndex: UInt32 = 0x0140_0001
+
+    /// `az-snp-vtpm` or `az-tdx-vtpm` when the vTPM holds an HCL report
+    /// whose hardware report is SNP (type 2) or TDX (type 4); nil otherwise.
+    public func azureConfidentialVM() throws(PlatformError) -> TEEType? {
+        guard let report = try nvRead(Self.hclReportIndex) else { return nil }
+        return try HCLReport.teeType(report)
+    }
+
+    /// The contents of an NV index, nil when it is not defined.
+    func nvRead(_ index: UInt32) throws(PlatformError) -> [UInt8]? {
+        try withTPM { tpm, error throws(PlatformError) in
+            var data = [UInt8](repeating: 0, count: 8192)
+            var size = data.count
+            switch aa_tpm_nv_read(tpm, index, &data, &size, error, 256) {
+            case 0: return Array(data.prefix(size))
+            case 1: return nil
+            default: throw Self.failure(error)
+            }
+        }
     }
 
     /// `AA_TPM_TCTI` if set, else the kernel's resource manager `/dev/tpmrm0` if present.
@@ -65,6 +90,9 @@ public struct TPMPlatform: TEEPlatform {
 
     /// `{"tpm_quote": {"signature", "message", "pcrs"}, "ak_public"}`, as upstream's TPM attester writes it.
     public func evidence(reportData: [UInt8]) async throws(PlatformError) -> [UInt8] {
+        guard tee == .tpm else {
+            throw PlatformError(.unsupported, "\(tee.rawValue) evidence (vTPM quote, HCL report, VCEK) is not built yet")
+        }
         guard reportData.count <= 64 else {
             throw PlatformError(.invalidInput, "TPM report data is at most 64 bytes, got \(reportData.count)")
         }

@@ -141,3 +141,43 @@ struct EventLogTests {
         await client.close()
     }
 }
+
+/// An Azure confidential VM's vTPM: the paravisor's HCL report in NV index 0x01400001.
+@Suite(.enabled(if: SoftwareTPM.installed || ProcessInfo.processInfo.environment["AA_REQUIRE_PEERS"] != nil,
+                "swtpm is not installed (Scripts/install-deps.sh --test)"))
+struct AzureVTPMTests {
+    /// A synthetic HCL report: "HCLA" header, the hardware report, IGVM request data with `type`.
+    static func hclReport(type: UInt32) -> Data {
+        func le(_ v: UInt32) -> [UInt8] { withUnsafeBytes(of: v.littleEndian, Array.init) }
+        let header = Array("HCLA".utf8) + le(2) + le(2600) + le(2) + le(0) + [UInt8](repeating: 0, count: 12)
+        let hardware = [UInt8](repeating: 0x42, count: 1184)
+        let variable = Array(#"{"keys":[]}"#.utf8)
+        let igvm = le(UInt32(20 + variable.count)) + le(1) + le(type) + le(1) + le(UInt32(variable.count)) + variable
+        return Data(header + hardware + igvm)
+    }
+
+    @Test(arguments: [(UInt32(2), "az-snp-vtpm"), (4, "az-tdx-vtpm")])
+    func detectedFromTheHCLReportAndBoundInPCR8(_ type: UInt32, _ tee: String) async throws {
+        let tpm = try await SoftwareTPM()
+        let report = Self.hclReport(type: type)
+        try report.write(to: URL(fileURLWithPath: tpm.directory + "/hcl.bin"))
+        let define = try tpm.tool("tpm2_nvdefine", ["0x1400001", "-C", "o", "-s", "\(report.count)", "-a", "ownerread|ownerwrite"])
+        #expect(define.status == 0, "\(define.stderr)")
+        let write = try tpm.tool("tpm2_nvwrite", ["0x1400001", "-C", "o", "-i", "hcl.bin"], in: tpm.directory)
+        #expect(write.status == 0, "\(write.stderr)")
+
+        let agent = try AgentProcess(environment: ["AA_TPM_TCTI": tpm.tcti])
+        let client = try await agent.waitUntilListening()
+        #expect(try await client.status().tee == tee)
+        try await client.bind([UInt8](repeating: 1, count: 32))
+        #expect(try await client.status().binding == "measured")
+        do {
+            let _: GetEvidenceResponse = try await client.call(.getEvidence, GetEvidenceRequest(runtimeData: []))
+            Issue.record("\(tee) evidence")
+        } catch let error as TTRPCError {
+            #expect(error.code == .unimplemented)
+            #expect(error.message.contains(tee))
+        }
+        await client.close()
+    }
+}

@@ -28,4 +28,7 @@ int aa_tpm_read_sha256(aa_tpm *tpm, uint8_t values[24 * 32], char *error, size_t
 int aa_tpm_quote(aa_tpm *tpm, uint32_t ak_handle, const uint8_t *qualifying, size_t qualifying_size,
                  uint8_t *message, size_t *message_size, uint8_t *signature, size_t *signature_size,
                  uint8_t *modulus, size_t *modulus_size, uint32_t *exponent, char *error, size_t error_size);
+/// Reads NV index `index` whole (up to `*size` bytes). Returns 1, not -1,
+/// when the index is not defined, so callers can tell "absent" from "broken".
+int aa_tpm_nv_read(aa_tpm *tpm, uint32_t index, uint8_t *data, size_t *size, char *error, size_t error_size);
 #endif
