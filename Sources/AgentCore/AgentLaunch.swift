@@ -73,7 +73,7 @@ public struct LaunchPlan: Sendable {
         case .digest(let digest):
             try await agent.bindInitData(digest: digest)
         case .none:
-            try await agent.startWithoutInitData()
+            await agent.startWithoutInitData()
         }
         if let config { await agent.configureAtLaunch(config, source: configSource) }
     }

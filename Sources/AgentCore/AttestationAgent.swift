@@ -48,11 +48,19 @@ public actor AttestationAgent {
     // MARK: Launch
 
     /// Launch with no initdata: read the field if there is one and let the
-    /// machine decide whether there is anything left to prove.
-    public func startWithoutInitData() async throws(AgentError) {
-        var field: [UInt8]?
-        if case .hardwareField = platform.initDataAnchor { field = try await readField() }
-        machine.startWithoutInitData(field: field)
+    /// machine decide whether there is anything left to prove. A field that
+    /// cannot be read proves nothing: the agent stays in Booting, keeps
+    /// serving local calls, and a bind call reads the field again.
+    public func startWithoutInitData() async {
+        if case .hardwareField = platform.initDataAnchor {
+            do {
+                machine.startWithoutInitData(field: try await readField())
+            } catch {
+                logger.error("cannot read the init-data field at launch; staying in Booting", metadata: ["reason": "\(error.message)"])
+            }
+        } else {
+            machine.startWithoutInitData(field: nil)
+        }
         logger.info("started without initdata", metadata: ["state": "\(machine.state.rawValue)", "binding": "\(machine.binding.rawValue)"])
     }
 

@@ -22,6 +22,11 @@ public struct ConfigfsTSM: Sendable {
     public struct Report: Sendable {
         public let outblob: [UInt8]
         public let auxblob: [UInt8]?
+
+        public init(outblob: [UInt8], auxblob: [UInt8]?) {
+            self.outblob = outblob
+            self.auxblob = auxblob
+        }
     }
 
     /// The provider's report over `inblob` (the report data); `provider`

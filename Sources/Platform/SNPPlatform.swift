@@ -1,4 +1,9 @@
+import CKernelShims
 import DataEncoding
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// AMD SEV-SNP: reports through configfs-tsm (provider `sev_guest`);
 /// initdata is bound to HOST_DATA (32 bytes at 0xC0 of every report).
@@ -31,12 +36,28 @@ public struct SNPPlatform: TEEPlatform {
         }
     }
 
+    /// Through configfs-tsm where the kernel has it (with the certificate
+    /// table), else SNP_GET_REPORT on /dev/sev-guest (no certificates).
     func report(reportData: [UInt8]) throws(PlatformError) -> ConfigfsTSM.Report {
+        let inblob = InitDataDigest.fitted(reportData, to: 64)
         let tsm = ConfigfsTSM(files: files)
-        guard tsm.isPresent else {
-            throw PlatformError(.unsupported, "SNP reports need configfs-tsm (\(ConfigfsTSM.reportDirectory), Linux 6.7+); the \(Self.device) ioctls are not built yet")
+        if tsm.isPresent {
+            return try tsm.reportWithAuxiliaryData(inblob: inblob, provider: Self.provider)
         }
-        return try tsm.reportWithAuxiliaryData(inblob: InitDataDigest.fitted(reportData, to: 64), provider: Self.provider)
+        guard let root = files as? PlatformRoot, files.exists(Self.device) else {
+            throw PlatformError(.unsupported, "SNP reports need configfs-tsm (\(ConfigfsTSM.reportDirectory)) or \(Self.device)")
+        }
+        let path = root.path(Self.device)
+        let fd = open(path, O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else { throw PlatformError(.deviceFailure, "cannot open \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var report = [UInt8](repeating: 0, count: SNPReport.size)
+        var firmwareError: UInt64 = 0
+        guard aa_snp_get_report(fd, inblob, &report, &firmwareError) == 0 else {
+            throw PlatformError(.deviceFailure,
+                "SNP_GET_REPORT failed: \(String(cString: strerror(errno))) (firmware/hypervisor error 0x\(String(firmwareError, radix: 16)))")
+        }
+        return ConfigfsTSM.Report(outblob: report, auxblob: nil)
     }
 
     public func measureInitData(_ digest: [UInt8]) async throws(PlatformError) {

@@ -13,7 +13,7 @@ import TTRPC
 
     init() async {
         let agent = AttestationAgent(platform: SampleTEE(simulatedField: [0x42]), logger: Logger(label: "test"))
-        try? await agent.startWithoutInitData()
+        await agent.startWithoutInitData()
         var services = TTRPCServiceSet()
         AttestationServiceHandlers.register(agent: agent, in: &services, logger: Logger(label: "test"))
         self.services = services

@@ -126,3 +126,26 @@ extension String {
         await client.close()
     }
 }
+
+/// The device-node paths, as far as this machine can reach them: a regular
+/// file where the device node would be makes the ioctl fail, and the agent
+/// must say which call failed and stay usable.
+@Suite struct DeviceNodeTests {
+    @Test(arguments: [("tdx", "/dev/tdx_guest", "TDX_CMD_GET_REPORT0 failed"), ("snp", "/dev/sev-guest", "SNP_GET_REPORT failed")])
+    func ioctlFailureIsAClearUnavailable(_ tee: String, _ device: String, _ mention: String) async throws {
+        let agent = try AgentProcess(setUp: { directory in
+            try FileManager.default.createDirectory(atPath: directory + "/root/dev", withIntermediateDirectories: true)
+            FileManager.default.createFile(atPath: directory + "/root" + device, contents: Data())
+        })
+        let client = try await agent.waitUntilListening()
+        let status = try await client.status()
+        #expect(status.tee == tee)
+        #expect(status.state == "Booting", "the field could not be read at launch, so nothing is assumed")
+        do { try await client.bind([1]); Issue.record("bound without a device") } catch let error as TTRPCError {
+            #expect(error.code == .unavailable)
+            #expect(error.message.contains(mention), "\(error.message)")
+        }
+        #expect(try await client.status().state == "Booting")
+        await client.close()
+    }
+}
