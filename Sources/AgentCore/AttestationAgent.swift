@@ -43,8 +43,6 @@ public actor AttestationAgent {
                configSource: machine.configSource, boundDigest: machine.boundDigest)
     }
 
-    public var currentConfig: AgentConfig? { config }
-
     // MARK: Launch
 
     /// Launch with no initdata: read the field if there is one and let the
@@ -64,7 +62,8 @@ public actor AttestationAgent {
         logger.info("started without initdata", metadata: ["state": "\(machine.state.rawValue)", "binding": "\(machine.binding.rawValue)"])
     }
 
-    /// Keeps the initdata document, so that its `aa.toml` and body can be used later.
+    /// Keeps the initdata document: the KBS handshake sends its body along
+    /// (`init-data`), which comes with the token providers.
     public func holdInitData(_ document: InitDataDocument) {
         initData = document
     }

@@ -14,8 +14,9 @@ public struct CCAPlatform: TEEPlatform {
         self.files = files
     }
 
-    public static func detect(files: any KernelFiles) -> Bool {
-        ConfigfsTSM(files: files).isPresent && (try? ConfigfsTSM(files: files).provider()) == provider
+    /// `tsmProvider`: what configfs-tsm answers, read once by detection.
+    public static func detect(files: any KernelFiles, tsmProvider: String?) -> Bool {
+        tsmProvider == provider
     }
 
     func token(challenge: [UInt8]) throws(PlatformError) -> (bytes: [UInt8], parsed: CCAToken) {

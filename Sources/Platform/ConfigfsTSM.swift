@@ -13,6 +13,11 @@ public struct ConfigfsTSM: Sendable {
 
     public var isPresent: Bool { files.exists(Self.reportDirectory) }
 
+    /// The provider if configfs-tsm is there and answers, for detection.
+    public func presentProvider() -> String? {
+        isPresent ? try? provider() : nil
+    }
+
     /// The provider behind configfs-tsm (e.g. `tdx_guest`), read from a fresh entry.
     public func provider() throws(PlatformError) -> String {
         try withEntry { entry throws(PlatformError) in try readProvider(entry) }

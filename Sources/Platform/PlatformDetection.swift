@@ -4,15 +4,16 @@ import Logging
 /// first, `sample` only when nothing is found, with a warning that says so.
 public enum PlatformDetection {
     public static func detect(root: PlatformRoot, environment: [String: String], logger: Logger) throws(PlatformError) -> any TEEPlatform {
-        if TDXPlatform.detect(files: root) { return TDXPlatform(files: root) }
+        let tsmProvider = ConfigfsTSM(files: root).presentProvider()
+        if TDXPlatform.detect(files: root, tsmProvider: tsmProvider) { return TDXPlatform(files: root) }
         let tcti = TPMPlatform.tcti(root: root, environment: environment)
         let akHandle = try TPMPlatform.akHandle(environment: environment)
         if let tcti, let azure = try? TPMPlatform(tcti: tcti, akHandle: akHandle).azureConfidentialVM() {
             return TPMPlatform(tcti: tcti, akHandle: akHandle, tee: azure)
         }
-        if SNPPlatform.detect(files: root) { return SNPPlatform(files: root) }
+        if SNPPlatform.detect(files: root, tsmProvider: tsmProvider) { return SNPPlatform(files: root) }
         if FieldlessTEE.isCSV(root) { return fieldless(.csv, logger) }
-        if CCAPlatform.detect(files: root) { return CCAPlatform(files: root) }
+        if CCAPlatform.detect(files: root, tsmProvider: tsmProvider) { return CCAPlatform(files: root) }
         if FieldlessTEE.isSE(root) { return fieldless(.se, logger) }
         if FieldlessTEE.isSEV(root) { return fieldless(.sev, logger) }
         if let tcti {

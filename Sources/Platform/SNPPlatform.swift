@@ -21,9 +21,10 @@ public struct SNPPlatform: TEEPlatform {
         self.files = files
     }
 
-    public static func detect(files: any KernelFiles) -> Bool {
+    /// `tsmProvider`: what configfs-tsm answers, read once by detection.
+    public static func detect(files: any KernelFiles, tsmProvider: String?) -> Bool {
         files.exists(platformDevice) || files.exists(device)
-            || (ConfigfsTSM(files: files).isPresent && (try? ConfigfsTSM(files: files).provider()) == provider)
+            || tsmProvider == provider
     }
 
     /// A fresh report over zero report data, parsed for HOST_DATA.

@@ -24,9 +24,10 @@ public struct TDXPlatform: TEEPlatform {
     }
 
     /// A TDX guest: its device node, its misc device in sysfs, or a configfs-tsm provider `tdx_guest`.
-    public static func detect(files: any KernelFiles) -> Bool {
+    /// `tsmProvider`: what configfs-tsm answers, read once by detection.
+    public static func detect(files: any KernelFiles, tsmProvider: String?) -> Bool {
         files.exists(device) || files.exists(miscDevice)
-            || (ConfigfsTSM(files: files).isPresent && (try? ConfigfsTSM(files: files).provider()) == provider)
+            || tsmProvider == provider
     }
 
     public func readInitDataField() async throws(PlatformError) -> [UInt8] {

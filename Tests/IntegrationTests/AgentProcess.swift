@@ -115,13 +115,19 @@ struct CommandResult {
     let stdout: String
     let stderr: String
 
+    /// Runs one of the project's binaries.
     static func run(_ binary: String, _ arguments: [String], environment: [String: String] = [:]) throws -> CommandResult {
+        try run(path: AgentProcess.binDir + "/" + binary, arguments, environment: environment)
+    }
+
+    static func run(path: String, _ arguments: [String], environment: [String: String] = [:], in directory: String? = nil) throws -> CommandResult {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: AgentProcess.binDir + "/" + binary)
+        process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
         var env = ["PATH": "/usr/bin:/bin"]
         env.merge(environment) { $1 }
         process.environment = env
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         let out = Pipe()
         let err = Pipe()
         process.standardOutput = out

@@ -49,20 +49,7 @@ final class SoftwareTPM: @unchecked Sendable {
 
     /// tpm2-tools against this TPM.
     func tool(_ name: String, _ arguments: [String], in directory: String? = nil) throws -> CommandResult {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/" + name)
-        process.arguments = arguments
-        process.environment = ["TPM2TOOLS_TCTI": tcti, "PATH": "/usr/bin:/bin"]
-        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return CommandResult(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                             stderr: String(decoding: stderr, as: UTF8.self))
+        try CommandResult.run(path: "/usr/bin/" + name, arguments, environment: ["TPM2TOOLS_TCTI": tcti], in: directory)
     }
 
     /// SHA-256 PCR `index` as tpm2_pcrread prints it.

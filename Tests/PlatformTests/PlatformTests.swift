@@ -21,7 +21,7 @@ import Testing
     @Test func tdxEvidenceIsAQuoteOverThePaddedReportData() async throws {
         let kernel = Self.tdxKernel()
         let tdx = TDXPlatform(files: kernel)
-        #expect(TDXPlatform.detect(files: kernel))
+        #expect(TDXPlatform.detect(files: kernel, tsmProvider: ConfigfsTSM(files: kernel).presentProvider()))
         let evidence = try await tdx.evidence(reportData: [1, 2, 3])
         let json = try JSON(parsing: String(decoding: evidence, as: UTF8.self))
         #expect(json["cc_eventlog"] == .null)
@@ -57,7 +57,7 @@ import Testing
         do { _ = try await TDXPlatform(files: snpKernel).evidence(reportData: []); Issue.record("wrong provider unnoticed") } catch {
             #expect(error.description.contains("sev_guest"))
         }
-        #expect(!TDXPlatform.detect(files: snpKernel))
+        #expect(!TDXPlatform.detect(files: snpKernel, tsmProvider: ConfigfsTSM(files: snpKernel).presentProvider()))
     }
 
     @Test(arguments: [false, true])
@@ -84,7 +84,7 @@ import Testing
 
     @Test func snpHostDataComesFromAReport() async throws {
         let kernel = FakeKernel(provider: "sev_guest") { _ in Self.snpTemplate }
-        #expect(SNPPlatform.detect(files: kernel))
+        #expect(SNPPlatform.detect(files: kernel, tsmProvider: ConfigfsTSM(files: kernel).presentProvider()))
         let expected = try #require(Reports.expected["snp-report-v3.bin"]?["host_data"])
         #expect(Hex.encode(try await SNPPlatform(files: kernel).readInitDataField()) == expected)
         let garbled = FakeKernel(provider: "sev_guest") { _ in [1, 2, 3] }
@@ -96,7 +96,7 @@ import Testing
     @Test func ccaPersonalizationValueAndEvidence() async throws {
         let token = try Reports.bytes(Reports.synthetic + "/cca-token.cbor")
         let kernel = FakeKernel(provider: "arm_cca_guest") { _ in token }
-        #expect(CCAPlatform.detect(files: kernel))
+        #expect(CCAPlatform.detect(files: kernel, tsmProvider: ConfigfsTSM(files: kernel).presentProvider()))
         let cca = CCAPlatform(files: kernel)
         let expected = try #require(Reports.expected["cca-token.cbor"]?["personalization_value"])
         #expect(Hex.encode(try await cca.readInitDataField()) == expected)
@@ -107,8 +107,8 @@ import Testing
 
     @Test func noKernelInterfaceMeansSample() {
         let empty = PlatformRoot("/nonexistent-platform-root")
-        #expect(!TDXPlatform.detect(files: empty))
-        #expect(!SNPPlatform.detect(files: empty))
-        #expect(!CCAPlatform.detect(files: empty))
+        #expect(!TDXPlatform.detect(files: empty, tsmProvider: ConfigfsTSM(files: empty).presentProvider()))
+        #expect(!SNPPlatform.detect(files: empty, tsmProvider: ConfigfsTSM(files: empty).presentProvider()))
+        #expect(!CCAPlatform.detect(files: empty, tsmProvider: ConfigfsTSM(files: empty).presentProvider()))
     }
 }
