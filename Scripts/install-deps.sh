@@ -11,6 +11,8 @@ command -v pkg-config >/dev/null || need+=(pkg-config)
 if [ "${1:-}" = "--test" ]; then
   command -v swtpm >/dev/null || need+=(swtpm)
   command -v tpm2_checkquote >/dev/null || need+=(tpm2-tools)
+  command -v openssl >/dev/null || need+=(openssl)
+  command -v python3 >/dev/null || need+=(python3)
 fi
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"

@@ -6,18 +6,38 @@ import TOML
 /// `[eventlog_config] init_pcr, enable_eventlog`, `[log] level`.
 /// Unknown keys are ignored, as upstream's serde does.
 public struct AgentConfig: Sendable, Equatable {
+    /// The TEE key the KBS wraps secrets to (upstream's `tee_key_algorithm`).
+    public enum TEEKeyAlgorithm: String, Sendable, Equatable, CaseIterable {
+        case ecdhP256 = "ECDH-ES+A256KW-P256"
+        case ecdhP521 = "ECDH-ES+A256KW-P521"
+        case rsaOAEP256 = "RSA-OAEP-256"
+    }
+
+    /// Seconds a remote call may take unless a field says otherwise.
+    public static let defaultTimeoutSeconds: Int64 = 30
+
     public struct KBS: Sendable, Equatable {
         public var url: String
+        /// PEM of the KBS's certificate: the only one trusted for its HTTPS.
         public var cert: String?
-        public init(url: String, cert: String? = nil) {
+        public var teeKeyAlgorithm: TEEKeyAlgorithm
+        public var timeoutSeconds: Int64
+        public init(url: String, cert: String? = nil, teeKeyAlgorithm: TEEKeyAlgorithm = .ecdhP256,
+                    timeoutSeconds: Int64 = AgentConfig.defaultTimeoutSeconds) {
             self.url = url
             self.cert = cert
+            self.teeKeyAlgorithm = teeKeyAlgorithm
+            self.timeoutSeconds = timeoutSeconds
         }
     }
 
     public struct CoCoAS: Sendable, Equatable {
         public var url: String
-        public init(url: String) { self.url = url }
+        public var timeoutSeconds: Int64
+        public init(url: String, timeoutSeconds: Int64 = AgentConfig.defaultTimeoutSeconds) {
+            self.url = url
+            self.timeoutSeconds = timeoutSeconds
+        }
     }
 
     public struct EventLog: Sendable, Equatable {
@@ -64,12 +84,20 @@ public struct AgentConfig: Sendable, Equatable {
         if try reader.isPresent(["token_configs", "kbs"]) {
             let url = try reader.requiredString(["token_configs", "kbs", "url"])
             try Self.checkURL(url, field: "token_configs.kbs.url", origin: origin)
-            kbs = KBS(url: url, cert: try reader.string(["token_configs", "kbs", "cert"]))
+            var algorithm = TEEKeyAlgorithm.ecdhP256
+            if let name = try reader.string(["token_configs", "kbs", "tee_key_algorithm"]) {
+                guard let chosen = TEEKeyAlgorithm(rawValue: name) else {
+                    throw AgentError(.invalidArgument, "\(origin): token_configs.kbs.tee_key_algorithm '\(name)' is not one of \(TEEKeyAlgorithm.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                algorithm = chosen
+            }
+            kbs = KBS(url: url, cert: try reader.string(["token_configs", "kbs", "cert"]), teeKeyAlgorithm: algorithm,
+                      timeoutSeconds: try Self.timeout(reader, ["token_configs", "kbs", "timeout"], origin: origin))
         }
         if try reader.isPresent(["token_configs", "coco_as"]) {
             let url = try reader.requiredString(["token_configs", "coco_as", "url"])
             try Self.checkURL(url, field: "token_configs.coco_as.url", origin: origin)
-            cocoAS = CoCoAS(url: url)
+            cocoAS = CoCoAS(url: url, timeoutSeconds: try Self.timeout(reader, ["token_configs", "coco_as", "timeout"], origin: origin))
         }
         if let pcr = try reader.integer(["eventlog_config", "init_pcr"]) {
             guard (0...23).contains(pcr) else {
@@ -86,8 +114,17 @@ public struct AgentConfig: Sendable, Equatable {
         }
     }
 
+    private static func timeout(_ reader: ConfigReader, _ path: [String], origin: String) throws(AgentError) -> Int64 {
+        guard let seconds = try reader.integer(path) else { return defaultTimeoutSeconds }
+        guard (1...3600).contains(seconds) else {
+            throw AgentError(.invalidArgument, "\(origin): \(path.joined(separator: ".")) must be seconds from 1 to 3600, got \(seconds)")
+        }
+        return seconds
+    }
+
     private static func checkURL(_ url: String, field: String, origin: String) throws(AgentError) {
         let host = url.hasPrefix("https://") ? url.dropFirst(8) : url.hasPrefix("http://") ? url.dropFirst(7) : ""
+
         guard !host.isEmpty else {
             throw AgentError(.invalidArgument, "\(origin): \(field) must be an http:// or https:// URL, got '\(url)'")
         }

@@ -156,14 +156,17 @@ public actor AttestationAgent {
         return log
     }
 
-    public func token(type: String) async throws(AgentError) -> [UInt8] {
+    /// GetToken: only once configured, and only through a provider built in;
+    /// `timeLimit` is what is left of the caller's deadline.
+    public func token(type: String, timeLimit: Duration? = nil) async throws(AgentError) -> [UInt8] {
         if case .failure(let error) = machine.admit(.getToken) { throw error }
         let provider = try tokenProviders.provider(for: type)
         guard let config else { throw AgentError(.internal, "configured state without a configuration") }
-        let platform = self.platform
-        return try await provider.token(config: config) { reportData in
-            try await platform.evidence(reportData: reportData)
-        }
+        let request = TokenRequest(
+            config: config, tee: platform.tee, initData: initData?.text, timeLimit: timeLimit,
+            evidence: { [self] reportData throws(AgentError) in try await self.evidence(runtimeData: reportData) },
+            additionalEvidence: { [self] reportData throws(AgentError) in try await self.additionalEvidence(runtimeData: reportData) })
+        return try await provider.token(request)
     }
 
     // MARK: Helpers

@@ -2,6 +2,7 @@ import AgentCore
 import AttestationAgentAPI
 import DataEncoding
 import Logging
+import NIOCore
 import ProtobufCSupport
 import TTRPC
 
@@ -10,7 +11,8 @@ import TTRPC
 public enum AttestationServiceHandlers {
     public static func register(agent: AttestationAgent, in services: inout TTRPCServiceSet, logger: Logger) {
         func unary<Request: ProtobufCodable & Sendable, Response: ProtobufCodable & SendableMetatype>(
-            _ method: AttestationAgentMethod, _ body: @escaping @Sendable (Request) async throws(AgentError) -> Response
+            _ method: AttestationAgentMethod,
+            _ body: @escaping @Sendable (Request, TTRPCCallContext) async throws(AgentError) -> Response
         ) {
             services.register(service: AttestationAgentMethod.service, method: method.rawValue) { context, payload in
                 let request: Request
@@ -20,7 +22,7 @@ public enum AttestationServiceHandlers {
                     throw TTRPCError(.invalidArgument, "\(method.rawValue): \(error)")
                 }
                 do throws(AgentError) {
-                    return try await body(request).protobufBytes()
+                    return try await body(request, context).protobufBytes()
                 } catch {
                     logger.debug("call refused", metadata: ["method": "\(method.rawValue)", "error": "\(error)"])
                     throw TTRPCError(error)
@@ -28,16 +30,18 @@ public enum AttestationServiceHandlers {
             }
         }
 
-        unary(.getEvidence) { (request: GetEvidenceRequest) throws(AgentError) in
+        unary(.getEvidence) { (request: GetEvidenceRequest, _: TTRPCCallContext) throws(AgentError) in
             GetEvidenceResponse(evidence: try await agent.evidence(runtimeData: request.runtimeData))
         }
-        unary(.getAdditionalEvidence) { (request: GetAdditionalEvidenceRequest) throws(AgentError) in
+        unary(.getAdditionalEvidence) { (request: GetAdditionalEvidenceRequest, _: TTRPCCallContext) throws(AgentError) in
             GetEvidenceResponse(evidence: try await agent.additionalEvidence(runtimeData: request.runtimeData))
         }
-        unary(.getToken) { (request: GetTokenRequest) throws(AgentError) in
-            GetTokenResponse(token: try await agent.token(type: request.tokenType))
+        unary(.getToken) { (request: GetTokenRequest, context: TTRPCCallContext) throws(AgentError) in
+            // The remote calls get what is left of the caller's deadline.
+            let timeLimit = context.deadline.map { Duration.nanoseconds(max(0, Int64($0.uptimeNanoseconds) - Int64(NIODeadline.now().uptimeNanoseconds))) }
+            return GetTokenResponse(token: try await agent.token(type: request.tokenType, timeLimit: timeLimit))
         }
-        unary(.extendRuntimeMeasurement) { (request: ExtendRuntimeMeasurementRequest) throws(AgentError) in
+        unary(.extendRuntimeMeasurement) { (request: ExtendRuntimeMeasurementRequest, _: TTRPCCallContext) throws(AgentError) in
             let outcome = try await agent.extendRuntimeMeasurement(
                 domain: request.domain, operation: request.operation, content: request.content, registerIndex: request.registerIndex)
             switch outcome {
@@ -47,22 +51,22 @@ public enum AttestationServiceHandlers {
             }
         }
         for method in [AttestationAgentMethod.bindInitData, .checkInitData] {
-            unary(method) { (request: InitDataDigestRequest) throws(AgentError) in
+            unary(method) { (request: InitDataDigestRequest, _: TTRPCCallContext) throws(AgentError) in
                 try await agent.bindInitData(digest: request.digest)
                 return EmptyMessage()
             }
         }
-        unary(.updateConfiguration) { (request: UpdateConfigurationRequest) throws(AgentError) in
+        unary(.updateConfiguration) { (request: UpdateConfigurationRequest, _: TTRPCCallContext) throws(AgentError) in
             try await agent.updateConfiguration(request.config)
             return EmptyMessage()
         }
-        unary(.getTeeType) { (_: EmptyMessage) throws(AgentError) in
+        unary(.getTeeType) { (_: EmptyMessage, _: TTRPCCallContext) throws(AgentError) in
             GetTeeTypeResponse(tee: agent.platform.tee.rawValue)
         }
-        unary(.getAdditionalTees) { (_: EmptyMessage) throws(AgentError) in
+        unary(.getAdditionalTees) { (_: EmptyMessage, _: TTRPCCallContext) throws(AgentError) in
             GetAdditionalTeesResponse(additionalTees: agent.additionalTEEs.map(\.rawValue))
         }
-        unary(.getStatus) { (_: EmptyMessage) throws(AgentError) in
+        unary(.getStatus) { (_: EmptyMessage, _: TTRPCCallContext) throws(AgentError) in
             let status = await agent.status
             return GetStatusResponse(state: status.state.rawValue, binding: status.binding.rawValue, tee: status.tee.rawValue,
                                      configSource: status.configSource.rawValue, initDataDigest: status.boundDigest.map(Hex.encode) ?? "")

@@ -21,6 +21,23 @@ public enum Base64 {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// base64url without padding (RFC 4648 section 5), as JOSE uses it.
+    public static func urlEncode(_ bytes: [UInt8]) -> String {
+        String(encode(bytes).compactMap { char -> Character? in
+            switch char {
+            case "+": "-"
+            case "/": "_"
+            case "=": nil
+            default: char
+            }
+        })
+    }
+
+    /// Decodes base64url, padded or not.
+    public static func urlDecode(_ text: String) -> [UInt8]? {
+        decode(String(text.map { $0 == "-" ? "+" : $0 == "_" ? "/" : $0 }))
+    }
+
     /// nil unless `text` is valid padded base64 (unpadded input is accepted too).
     public static func decode(_ text: String) -> [UInt8]? {
         var values: [UInt8] = []

@@ -6,6 +6,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import Platform
+import TokenProviders
 import TTRPC
 
 @main
@@ -99,6 +100,7 @@ struct AttestationAgentCommand: AsyncParsableCommand {
             throw Failure("\(error)")
         }
         let agent = AttestationAgent(platform: platform, additionalTEEs: PlatformDetection.additionalTEEs(root: root),
+                                     tokenProviders: TokenProviders(["kbs": KBSTokenProvider(), "coco_as": CoCoASTokenProvider()]),
                                      eventLogDirectory: root.path("/run/attestation-agent"), logger: logger)
         do {
             try await plan.apply(to: agent)

@@ -59,3 +59,25 @@ import Testing
         #expect(throws: JSONError.self) { try JSON(parsing: text) }
     }
 }
+
+@Suite struct CanonicalJSONTests {
+    // RFC 8785 section 3.2.2 sorting and escaping, and the shape of the KBS runtime data.
+    @Test func sortsByUTF16AndEscapesMinimally() {
+        let value = JSON.object([
+            ("\u{20ac}", .string("Euro Sign")), ("\r", .string("Carriage Return")), ("\u{fb33}", .string("Hebrew")),
+            ("1", .string("One")), ("\u{1f600}", .string("Emoji")), ("\u{80}", .string("Control")), ("\u{f6}", .string("Latin")),
+        ])
+        #expect(value.canonicalized()
+                == "{\"\\r\":\"Carriage Return\",\"1\":\"One\",\"\u{80}\":\"Control\",\"\u{f6}\":\"Latin\",\"\u{20ac}\":\"Euro Sign\",\"\u{1f600}\":\"Emoji\",\"\u{fb33}\":\"Hebrew\"}")
+        #expect(JSON.string("\u{08}\u{0C}\u{01}\"\\/").canonicalized() == "\"\\b\\f\\u0001\\\"\\\\/\"")
+        #expect(JSON.object([("b", .array([.number(1), .null, .bool(false)])), ("a", .object([]))]).canonicalized()
+                == #"{"a":{},"b":[1,null,false]}"#)
+    }
+
+    @Test func base64URL() {
+        #expect(Base64.urlEncode([0xFB, 0xFF, 0xBF]) == "-_-_")
+        #expect(Base64.urlEncode([0x66]) == "Zg")
+        #expect(Base64.urlDecode("-_-_") == [0xFB, 0xFF, 0xBF])
+        #expect(Base64.urlDecode("Zg") == [0x66])
+    }
+}

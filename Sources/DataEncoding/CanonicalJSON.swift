@@ -1,0 +1,56 @@
+extension JSON {
+    /// RFC 8785 (JSON Canonicalization Scheme): object members sorted by their
+    /// keys' UTF-16 code units, no white space, strings with the minimal
+    /// escapes. Numbers are written as integers when integral (the only kind
+    /// the attestation messages carry), else in Swift's shortest form.
+    public func canonicalized() -> String {
+        var out = ""
+        writeCanonical(to: &out)
+        return out
+    }
+
+    private func writeCanonical(to out: inout String) {
+        switch self {
+        case .null: out += "null"
+        case .bool(let value): out += value ? "true" : "false"
+        case .number(let value):
+            if value.rounded() == value, abs(value) < 9_007_199_254_740_992 { out += String(Int64(value)) } else { out += "\(value)" }
+        case .string(let value): Self.writeCanonicalString(value, to: &out)
+        case .array(let items):
+            out += "["
+            for (index, item) in items.enumerated() {
+                if index > 0 { out += "," }
+                item.writeCanonical(to: &out)
+            }
+            out += "]"
+        case .object(let members):
+            out += "{"
+            let sorted = members.sorted { Array($0.0.utf16).lexicographicallyPrecedes(Array($1.0.utf16)) }
+            for (index, (key, value)) in sorted.enumerated() {
+                if index > 0 { out += "," }
+                Self.writeCanonicalString(key, to: &out)
+                out += ":"
+                value.writeCanonical(to: &out)
+            }
+            out += "}"
+        }
+    }
+
+    private static func writeCanonicalString(_ value: String, to out: inout String) {
+        out += "\""
+        for scalar in value.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\u{08}": out += "\\b"
+            case "\u{0C}": out += "\\f"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case let s where s.value < 0x20: out += "\\u00" + Hex.encode([UInt8(s.value)])
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        out += "\""
+    }
+}

@@ -1,0 +1,199 @@
+import AttestationAgentAPI
+import Crypto
+import _CryptoExtras
+import Foundation
+import Testing
+import TTRPC
+
+/// GetToken against a KBS and an attestation service on loopback, through the real binary.
+@Suite struct TokenTests {
+    static let field = String(repeating: "7e", count: 32)
+
+    /// An agent and a connection to it; closing ends both.
+    struct Connected {
+        let agent: AgentProcess
+        let client: TTRPCClient
+
+        func close() async {
+            await client.close()
+            withExtendedLifetime(agent) {}
+        }
+    }
+
+    /// An agent bound and configured with `config`, ready to fetch tokens.
+    static func configuredAgent(_ config: String) async throws -> Connected {
+        let agent = try AgentProcess(environment: ["AA_SAMPLE_INITDATA": field])
+        let client = try await agent.waitUntilListening()
+        try await client.bind([UInt8](repeating: 0x7E, count: 32))
+        try await client.update(config)
+        return Connected(agent: agent, client: client)
+    }
+
+    static func token(_ client: TTRPCClient, _ type: String = "kbs", timeout: Double = 20) async throws -> [String: String] {
+        let response: GetTokenResponse = try await client.call(.getToken, GetTokenRequest(tokenType: type), timeout: timeout)
+        return try #require(try JSONSerialization.jsonObject(with: Data(response.token)) as? [String: String])
+    }
+
+    @Test func tokenVerifiesAndTheKeyPairIsTheOneTheKBSSaw() async throws {
+        let kbs = try await TestKBS()
+        let connected = try await Self.configuredAgent("[token_configs.kbs]\nurl = \"\(kbs.url)\"\n")
+        let agent = connected.agent, client = connected.client
+        let reply = try await Self.token(client)
+        let token = try #require(reply["token"])
+        let claims = try #require(try kbs.verifiedClaims(token), "the JWT signature verifies")
+        #expect(claims["iss"] as? String == "test-kbs")
+        #expect(claims["tee"] as? String == "sample")
+        let jwk = try #require(claims["tee-pubkey"] as? [String: String])
+        #expect(jwk["kty"] == "EC" && jwk["crv"] == "P-256" && jwk["alg"] == "ECDH-ES+A256KW")
+        let pem = try #require(reply["tee_keypair"])
+        let key = try P256.KeyAgreement.PrivateKey(pemRepresentation: pem)
+        let raw = key.publicKey.rawRepresentation
+        #expect(Data(base64URL: jwk["x"]!) == raw.prefix(32))
+        #expect(Data(base64URL: jwk["y"]!) == raw.suffix(32))
+
+        // Two requests, the cookie of the first carried by the second.
+        let requests = kbs.requests
+        #expect(requests.map { $0["path"] as? String } == ["/kbs/v0/auth", "/kbs/v0/attest"])
+        #expect((requests[1]["cookie"] as? String)?.hasPrefix("kbs-session-id=") == true)
+        // Neither the token nor the private key reach the log.
+        #expect(!agent.stderr.contains(reply["token"]!))
+        #expect(!agent.stderr.contains("PRIVATE KEY"))
+        await connected.close()
+    }
+
+    @Test func beforeBindingNothingIsAsked() async throws {
+        let kbs = try await TestKBS()
+        let agent = try AgentProcess(environment: ["AA_SAMPLE_INITDATA": Self.field])
+        let client = try await agent.waitUntilListening()
+        do { _ = try await Self.token(client); Issue.record("a token before binding") } catch let error as TTRPCError {
+            #expect(error.code == .failedPrecondition)
+        }
+        #expect(kbs.requests.isEmpty, "the KBS saw no request")
+        await client.close()
+    }
+
+    @Test func initDataIsSentWithTheAttestation() async throws {
+        let kbs = try await TestKBS()
+        let document = """
+            version = "0.1.0"
+            algorithm = "sha384"
+
+            [data]
+            "aa.toml" = '''
+            [token_configs.kbs]
+            url = "\(kbs.url)"
+            '''
+
+            """
+        let digest = SHA384.hash(data: Data(document.utf8)).map { String(format: "%02x", $0) }.joined()
+        let agent = try AgentProcess(environment: ["AA_SAMPLE_INITDATA": digest],
+                                     setUp: { directory in try document.write(toFile: directory + "/initdata.toml", atomically: true, encoding: .utf8) },
+                                     listeners: { directory in
+                                         ["--attestation_sock", "unix://\(directory)/aa.sock", "--initdata_toml", directory + "/initdata.toml"]
+                                     })
+        let client = try await agent.waitUntilListening()
+        #expect(try await client.status().state == "Configured")
+        let token = try #require(try await Self.token(client)["token"])
+        let claims = try #require(try kbs.verifiedClaims(token))
+        #expect(claims["init-data"] as? String == digest, "the KBS received the document itself")
+        await client.close()
+    }
+
+    @Test func kbsSelectsTheHash() async throws {
+        let kbs = try await TestKBS(["--select-hash", "sha256"])
+        let connected = try await Self.configuredAgent("[token_configs.kbs]\nurl = \"\(kbs.url)\"\n")
+        let client = connected.client
+        let token = try #require(try await Self.token(client)["token"])
+        #expect(try kbs.verifiedClaims(token) != nil)
+        await connected.close()
+    }
+
+    @Test func rsaKeyWhenConfigured() async throws {
+        let kbs = try await TestKBS()
+        let connected = try await Self.configuredAgent("[token_configs.kbs]\nurl = \"\(kbs.url)\"\ntee_key_algorithm = \"RSA-OAEP-256\"\n")
+        let client = connected.client
+        let reply = try await Self.token(client)
+        let token = try #require(reply["token"])
+        let claims = try #require(try kbs.verifiedClaims(token))
+        let jwk = try #require(claims["tee-pubkey"] as? [String: String])
+        #expect(jwk["kty"] == "RSA" && jwk["alg"] == "RSA-OAEP-256")
+        let pem = try #require(reply["tee_keypair"])
+        let key = try _RSA.Encryption.PrivateKey(pemRepresentation: pem)
+        #expect(Data(base64URL: jwk["n"]!) == (try key.publicKey.getKeyPrimitives()).modulus)
+        await connected.close()
+    }
+
+    @Test func httpsWithThePinnedCertificateAndNoOther() async throws {
+        let directory = NSTemporaryDirectory() + "kbs-tls-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let served = try TestKBS.selfSignedCertificate(in: directory, name: "kbs")
+        let other = try TestKBS.selfSignedCertificate(in: directory, name: "other")
+        let kbs = try await TestKBS(tls: served)
+        for (certificate, succeeds) in [(served.cert, true), (other.cert, false)] {
+            let pem = try String(contentsOfFile: certificate, encoding: .utf8)
+            let connected = try await Self.configuredAgent("[token_configs.kbs]\nurl = \"\(kbs.url)\"\ncert = '''\n\(pem)'''\n")
+            let client = connected.client
+            do {
+                let reply = try await Self.token(client)
+                #expect(succeeds, "a KBS with another certificate was trusted")
+                let token = try #require(reply["token"])
+                #expect(try kbs.verifiedClaims(token) != nil)
+            } catch let error as TTRPCError {
+                #expect(!succeeds, "\(error)")
+                #expect(error.code == .unavailable)
+                #expect(error.message.contains(kbs.url))
+            }
+            await connected.close()
+        }
+    }
+
+    @Test func errorsAPersonCanActOn() async throws {
+        // Unreachable: a port nobody listens on.
+        let unreachable = try await Self.configuredAgent("[token_configs.kbs]\nurl = \"http://127.0.0.1:9\"\n")
+        do { _ = try await Self.token(unreachable.client); Issue.record("token from nowhere") } catch let error as TTRPCError {
+            #expect(error.code == .unavailable)
+            #expect(error.message.contains("http://127.0.0.1:9"))
+        }
+        await unreachable.close()
+
+        let refusing = try await TestKBS(["--deny", "policy says no: debug TDs are not trusted"])
+        let denied = try await Self.configuredAgent("[token_configs.kbs]\nurl = \"\(refusing.url)\"\n")
+        do { _ = try await Self.token(denied.client); Issue.record("token despite a refusal") } catch let error as TTRPCError {
+            #expect(error.code == .permissionDenied)
+            #expect(error.message.contains("policy says no: debug TDs are not trusted"))
+        }
+        await denied.close()
+
+        let garbled = try await TestKBS(["--malformed"])
+        let malformed = try await Self.configuredAgent("[token_configs.kbs]\nurl = \"\(garbled.url)\"\n")
+        do { _ = try await Self.token(malformed.client); Issue.record("token from garbage") } catch let error as TTRPCError {
+            #expect(error.code == .internal)
+            #expect(error.message.contains("not JSON"))
+        }
+        await malformed.close()
+
+        let slow = try await TestKBS(["--delay", "5"])
+        let waiting = try await Self.configuredAgent("[token_configs.kbs]\nurl = \"\(slow.url)\"\ntimeout = 1\n")
+        do { _ = try await Self.token(waiting.client); Issue.record("token past the timeout") } catch let error as TTRPCError {
+            #expect(error.code == .deadlineExceeded)
+            #expect(error.message.contains(slow.url))
+        }
+        await waiting.close()
+    }
+
+    @Test func cocoAttestationService() async throws {
+        let service = try await TestKBS()
+        let connected = try await Self.configuredAgent("[token_configs.coco_as]\nurl = \"\(service.url)\"\n")
+        let client = connected.client
+        let response: GetTokenResponse = try await client.call(.getToken, GetTokenRequest(tokenType: "coco_as"))
+        let claims = try #require(try service.verifiedClaims(String(decoding: response.token, as: UTF8.self)))
+        #expect(claims["tee"] as? String == "sample")
+        #expect((claims["evidence"] as? [String: String])?["svn"] == "1")
+        do { _ = try await Self.token(client, "kbs"); Issue.record("kbs without a KBS") } catch let error as TTRPCError {
+            #expect(error.code == .failedPrecondition)
+            #expect(error.message.contains("[token_configs.kbs]"))
+        }
+        await connected.close()
+    }
+}

@@ -1,0 +1,154 @@
+#!/usr/bin/env python3
+"""A KBS for the tests, after trustee's KBS attestation protocol 0.4.0, on
+loopback, with Python's standard library only.
+
+    test_kbs.py --key-out KEY [--tls CERT PRIVKEY] [--record FILE]
+                [--deny REASON] [--malformed] [--delay SECONDS] [--select-hash NAME]
+
+Prints "listening PORT" once ready. /kbs/v0/auth answers a nonce and sets
+the kbs-session-id cookie; /kbs/v0/attest checks the session, the nonce and
+that the sample evidence's report data is the hash of the canonical JSON of
+the runtime data, then returns an HS256 JWT signed with a key written to
+KEY. /attestation answers as a CoCo attestation service. Every request is
+appended to FILE as one JSON line.
+"""
+import argparse
+import base64
+import hashlib
+import hmac
+import http.server
+import json
+import os
+import secrets
+import ssl
+import threading
+import time
+
+SESSIONS = {}
+LOCK = threading.Lock()
+
+
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def canonical(value):
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def jwt(claims, key):
+    header = b64url(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    payload = b64url(json.dumps(claims).encode())
+    signature = hmac.new(key, f"{header}.{payload}".encode(), hashlib.sha256).digest()
+    return f"{header}.{payload}.{b64url(signature)}"
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def reply(self, status, body, headers=()):
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in headers:
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def refuse(self, detail):
+        self.reply(401, {"type": "https://github.com/confidential-containers/kbs/errors/AttestationFailed", "detail": detail})
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        options = self.server.options
+        if options.record:
+            with LOCK, open(options.record, "a") as f:
+                f.write(json.dumps({"path": self.path, "cookie": self.headers.get("Cookie"),
+                                    "body": body.decode("utf-8", "replace")}) + "\n")
+        try:
+            request = json.loads(body)
+        except ValueError:
+            return self.reply(400, {"type": "bad-request", "detail": "body is not JSON"})
+        if self.path == "/kbs/v0/auth":
+            return self.auth(request)
+        if self.path == "/kbs/v0/attest":
+            if options.delay:
+                time.sleep(options.delay)
+            if options.malformed:
+                return self.reply(200, b"<html>not a token</html>")
+            return self.attest(request)
+        if self.path == "/attestation":
+            return self.coco_as(request)
+        self.reply(404, {"type": "not-found", "detail": self.path})
+
+    def auth(self, request):
+        if request.get("version") != "0.4.0" or not isinstance(request.get("tee"), str):
+            return self.reply(400, {"type": "bad-request", "detail": f"unexpected request {request}"})
+        session, nonce = secrets.token_hex(16), b64url(secrets.token_bytes(32))
+        with LOCK:
+            SESSIONS[session] = {"nonce": nonce, "tee": request["tee"]}
+        extra = {"selected-hash-algorithm": self.server.options.select_hash} if self.server.options.select_hash else {}
+        self.reply(200, {"nonce": nonce, "extra-params": extra},
+                   [("Set-Cookie", f"kbs-session-id={session}; Path=/kbs/v0; HttpOnly")])
+
+    def attest(self, request):
+        cookie = self.headers.get("Cookie", "")
+        session_id = cookie.split("kbs-session-id=", 1)[-1].split(";")[0] if "kbs-session-id=" in cookie else None
+        with LOCK:
+            session = SESSIONS.pop(session_id, None)
+        if session is None:
+            return self.refuse("unknown or missing kbs-session-id")
+        runtime = request.get("runtime-data", {})
+        if runtime.get("nonce") != session["nonce"]:
+            return self.refuse("the runtime data does not carry the session's nonce")
+        evidence = request.get("tee-evidence", {})
+        primary, additional = evidence.get("primary_evidence"), evidence.get("additional_evidence", "")
+        bound = {"tee-pubkey": runtime.get("tee-pubkey"), "nonce": session["nonce"], "additional-evidence": additional}
+        algorithm = self.server.options.select_hash or "sha384"
+        expected = hashlib.new(algorithm, canonical(bound)).digest()
+        if session["tee"] != "sample" or base64.b64decode(primary.get("report_data", "")) != expected:
+            return self.refuse("the evidence's report data is not the hash of the runtime data")
+        if self.server.options.deny:
+            return self.refuse(self.server.options.deny)
+        init_data = request.get("init-data")
+        claims = {
+            "iss": "test-kbs", "iat": int(time.time()), "exp": int(time.time()) + 300, "tee": session["tee"],
+            "tee-pubkey": runtime.get("tee-pubkey"), "evidence": primary,
+            "init-data": hashlib.sha384(init_data["body"].encode()).hexdigest() if init_data else None,
+        }
+        self.reply(200, {"token": jwt(claims, self.server.key)})
+
+    def coco_as(self, request):
+        entry = request["verification_requests"][0]
+        evidence = json.loads(base64.urlsafe_b64decode(entry["evidence"] + "=" * (-len(entry["evidence"]) % 4)))
+        token = jwt({"iss": "test-coco-as", "tee": entry["tee"], "evidence": evidence}, self.server.key)
+        self.reply(200, token.encode())
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--key-out", required=True)
+    parser.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
+    parser.add_argument("--record")
+    parser.add_argument("--deny")
+    parser.add_argument("--malformed", action="store_true")
+    parser.add_argument("--delay", type=float, default=0)
+    parser.add_argument("--select-hash")
+    options = parser.parse_args()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.options = options
+    server.key = secrets.token_bytes(32)
+    with open(options.key_out, "wb") as f:
+        f.write(server.key)
+    if options.tls:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(*options.tls)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+    print(f"listening {server.server_address[1]}", flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
