@@ -94,9 +94,9 @@ CASES = [
     ("update_configuration_again", "a second configuration",
      request("UpdateConfiguration", string(1, "")),
      error(FAILED_PRECONDITION, "the configuration was already set (from update); it is set once")),
-    ("get_token_no_provider", "GetToken when configured, before the providers exist",
-     request("GetToken", string(1, "kbs")),
-     error(UNIMPLEMENTED, "no provider for 'kbs' tokens is built into this agent yet")),
+    ("get_token_unknown_type", "GetToken when configured, for a token type nobody knows",
+     request("GetToken", string(1, "nope")),
+     error(INVALID_ARGUMENT, "unknown token type 'nope': expected one of kbs, coco_as")),
 ]
 
 

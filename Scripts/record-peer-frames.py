@@ -25,7 +25,7 @@ CONFIG = base64.b64encode(b'[token_configs.kbs]\nurl = "http://127.0.0.1:1"\n').
 COMMANDS = [
     "GetTeeType", "GetAdditionalTees", "GetStatus", "GetToken kbs", f"UpdateConfiguration {CONFIG}",
     f"BindInitData {FIELD}", "GetStatus", f"CheckInitData {FIELD}", f"UpdateConfiguration {CONFIG}",
-    "GetStatus", "GetToken kbs", "GetEvidence 010203", "GetAdditionalEvidence 010203",
+    "GetStatus", "GetToken nope", "GetEvidence 010203", "GetAdditionalEvidence 010203",
     "ExtendRuntimeMeasurement domain op content 17", "ExtendRuntimeMeasurement domain op content",
 ]
 

@@ -70,11 +70,11 @@ import TTRPC
         do { try await client.update(Self.config); Issue.record("configured twice") } catch let error as TTRPCError {
             #expect(error.code == .failedPrecondition)
         }
-        // The same digest again is fine; the token providers come with a later change and say so.
+        // The same digest again is fine; the KBS configured is on a port nobody listens on.
         try await client.bind(Self.fieldBytes)
-        do { _ = try await client.token("kbs"); Issue.record("a token without a provider") } catch let error as TTRPCError {
-            #expect(error.code == .unimplemented)
-            #expect(error.message.contains("no provider for 'kbs'"))
+        do { _ = try await client.token("kbs"); Issue.record("a token from nowhere") } catch let error as TTRPCError {
+            #expect(error.code == .unavailable)
+            #expect(error.message.contains("http://127.0.0.1:1"))
         }
         do { _ = try await client.token("bogus"); Issue.record("unknown token type") } catch let error as TTRPCError {
             #expect(error.code == .invalidArgument)

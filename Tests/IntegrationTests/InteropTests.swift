@@ -57,7 +57,8 @@ struct InteropTests {
         ("UpdateConfiguration \(config)", "OK UpdateConfiguration"),
         ("GetStatus", "OK GetStatus state=Configured binding=matched tee=sample config_source=update init_data_digest=\(field)"),
         ("UpdateConfiguration \(config)", "ERR UpdateConfiguration 9 the configuration was already set (from update); it is set once"),
-        ("GetToken kbs", "ERR GetToken 12 no provider for 'kbs' tokens is built into this agent yet"),
+        // Configured for a KBS on a port nobody listens on: the provider runs and says where it failed.
+        ("GetToken kbs", "ERR GetToken 14 cannot reach the KBS at http://127.0.0.1:1/kbs/v0/auth: *"),
         ("GetToken nope", "ERR GetToken 3 unknown token type 'nope': expected one of kbs, coco_as"),
         ("GetEvidence 010203", "OK GetEvidence evidence=\(sampleEvidence)"),
         ("GetAdditionalEvidence 010203", "OK GetAdditionalEvidence evidence="),
@@ -83,7 +84,12 @@ struct InteropTests {
             let lines = try Peers.client(peer, socket: agent.socketPath, commands: scenario.map(\.0))
             #expect(lines.count == scenario.count, "\(peer): \(lines)")
             for (line, (command, expected)) in zip(lines, scenario) {
-                #expect(line == expected, "\(peer) \(command)")
+                // A trailing "*" leaves the rest to the system's error text.
+                if expected.hasSuffix("*") {
+                    #expect(line.hasPrefix(expected.dropLast()), "\(peer) \(command): \(line)")
+                } else {
+                    #expect(line == expected, "\(peer) \(command)")
+                }
             }
         }
     }
