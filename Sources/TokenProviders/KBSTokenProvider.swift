@@ -23,20 +23,19 @@ public struct KBSTokenProvider: TokenProvider {
         }
         let service = try RemoteService(name: "KBS", url: kbs.url, pinnedCertificate: kbs.cert,
                                         timeoutSeconds: kbs.timeoutSeconds, callerLimit: request.timeLimit)
-        var result: Result<[UInt8], AgentError> = .failure(AgentError(.internal, "no handshake was tried"))
-        for attempt in 1...Self.attempts {
-            do throws(AgentError) {
-                result = .success(try await handshake(request, kbs: kbs, service: service))
-            } catch {
-                result = .failure(error)
+        return try await service.run { service throws(AgentError) in
+            var attempt = 1
+            while true {
+                do throws(AgentError) {
+                    return try await handshake(request, kbs: kbs, service: service)
+                } catch {
+                    let timeLeft = service.deadline > NIODeadline.now() + .seconds(2)
+                    guard error.kind == .unavailable, attempt < Self.attempts, timeLeft else { throw error }
+                }
+                attempt += 1
+                try? await Task.sleep(nanoseconds: 1_000_000_000)
             }
-            let worthRetrying = if case .failure(let error) = result { error.kind == .unavailable } else { false }
-            let timeLeft = service.deadline > NIODeadline.now() + .seconds(2)
-            guard worthRetrying, (attempt < Self.attempts), timeLeft else { break }
-            try? await Task.sleep(nanoseconds: 1_000_000_000)
         }
-        await service.shutdown()
-        return try result.get()
     }
 
     private func handshake(_ request: TokenRequest, kbs: AgentConfig.KBS, service: RemoteService) async throws(AgentError) -> [UInt8] {

@@ -86,4 +86,17 @@ struct RemoteService {
     func shutdown() async {
         try? await client.shutdown()
     }
+
+    /// Runs `body` with this service and shuts its client down afterwards,
+    /// whatever `body` did.
+    func run<T>(_ body: (RemoteService) async throws(AgentError) -> T) async throws(AgentError) -> T {
+        let result: Result<T, AgentError>
+        do throws(AgentError) {
+            result = .success(try await body(self))
+        } catch {
+            result = .failure(error)
+        }
+        await shutdown()
+        return try result.get()
+    }
 }
