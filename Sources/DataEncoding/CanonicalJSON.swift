@@ -15,7 +15,7 @@ extension JSON {
         case .bool(let value): out += value ? "true" : "false"
         case .number(let value):
             if value.rounded() == value, abs(value) < 9_007_199_254_740_992 { out += String(Int64(value)) } else { out += "\(value)" }
-        case .string(let value): Self.writeCanonicalString(value, to: &out)
+        case .string(let value): Self.writeString(value, to: &out)
         case .array(let items):
             out += "["
             for (index, item) in items.enumerated() {
@@ -28,29 +28,11 @@ extension JSON {
             let sorted = members.sorted { Array($0.0.utf16).lexicographicallyPrecedes(Array($1.0.utf16)) }
             for (index, (key, value)) in sorted.enumerated() {
                 if index > 0 { out += "," }
-                Self.writeCanonicalString(key, to: &out)
+                Self.writeString(key, to: &out)
                 out += ":"
                 value.writeCanonical(to: &out)
             }
             out += "}"
         }
-    }
-
-    private static func writeCanonicalString(_ value: String, to out: inout String) {
-        out += "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\u{08}": out += "\\b"
-            case "\u{0C}": out += "\\f"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case let s where s.value < 0x20: out += "\\u00" + Hex.encode([UInt8(s.value)])
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        out += "\""
     }
 }

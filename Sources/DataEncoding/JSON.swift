@@ -75,18 +75,19 @@ public indirect enum JSON: Sendable, Equatable {
         }
     }
 
-    private static func writeString(_ value: String, to out: inout String) {
+    /// Minimal escapes, as RFC 8785 prescribes them (so canonical output shares this).
+    static func writeString(_ value: String, to out: inout String) {
         out += "\""
         for scalar in value.unicodeScalars {
             switch scalar {
             case "\"": out += "\\\""
             case "\\": out += "\\\\"
+            case "\u{08}": out += "\\b"
+            case "\u{0C}": out += "\\f"
             case "\n": out += "\\n"
             case "\r": out += "\\r"
             case "\t": out += "\\t"
-            case let s where s.value < 0x20:
-                let hex = Hex.encode([UInt8(s.value)])
-                out += "\\u00" + hex
+            case let s where s.value < 0x20: out += "\\u00" + Hex.encode([UInt8(s.value)])
             default: out.unicodeScalars.append(scalar)
             }
         }
