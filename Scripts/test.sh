@@ -16,4 +16,14 @@ AA_BIN_DIR="$(swift build --show-bin-path)"
 AA_INTEROP_DIR="$PWD/.build/interop"
 AA_REQUIRE_PEERS=1
 export AA_BIN_DIR AA_INTEROP_DIR AA_REQUIRE_PEERS
-swift test --skip-build
+# Swift Testing prints its own closing line; the plain one below says the
+# same for readers that only know "N passed, N failed".
+set +e
+swift test --skip-build 2>&1 | tee .build/test-output.log
+status=${PIPESTATUS[0]}
+set -e
+count=$(grep -oE 'Test run with [0-9]+ tests' .build/test-output.log | grep -oE '[0-9]+' | tail -1)
+if [ "$status" -eq 0 ] && [ -n "$count" ]; then
+  echo "tests: $count passed, 0 failed"
+fi
+exit "$status"
