@@ -108,8 +108,9 @@ public struct EventLog: Sendable {
         }
     }
 
+    /// Where the next entry goes: the end of the log (0 before the first).
     private func fileSize() throws(AgentError) -> Int {
-        (try? LocalFile.read(path).count) ?? 0
+        LocalFile.size(path) ?? 0
     }
 
     private func io(_ body: () throws(FileError) -> Void) throws(AgentError) {

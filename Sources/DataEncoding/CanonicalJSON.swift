@@ -13,8 +13,7 @@ extension JSON {
         switch self {
         case .null: out += "null"
         case .bool(let value): out += value ? "true" : "false"
-        case .number(let value):
-            if value.rounded() == value, abs(value) < 9_007_199_254_740_992 { out += String(Int64(value)) } else { out += "\(value)" }
+        case .number(let value): Self.writeNumber(value, to: &out)
         case .string(let value): Self.writeString(value, to: &out)
         case .array(let items):
             out += "["

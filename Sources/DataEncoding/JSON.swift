@@ -49,8 +49,7 @@ public indirect enum JSON: Sendable, Equatable {
         switch self {
         case .null: out += "null"
         case .bool(let value): out += value ? "true" : "false"
-        case .number(let value):
-            if value.rounded() == value, abs(value) < 1e15 { out += String(Int64(value)) } else { out += "\(value)" }
+        case .number(let value): JSON.writeNumber(value, to: &out)
         case .string(let value): JSON.writeString(value, to: &out)
         case .array(let items):
             guard !items.isEmpty else { out += "[]"; return }
@@ -73,6 +72,12 @@ public indirect enum JSON: Sendable, Equatable {
             }
             out += pad(level) + "}"
         }
+    }
+
+    /// Integral values below 2^53 (exact in a Double) as integers, as RFC 8785
+    /// and serde write them; others in Swift's shortest round-trip form.
+    static func writeNumber(_ value: Double, to out: inout String) {
+        if value.rounded() == value, abs(value) < 9_007_199_254_740_992 { out += String(Int64(value)) } else { out += "\(value)" }
     }
 
     /// Minimal escapes, as RFC 8785 prescribes them (so canonical output shares this).

@@ -6,7 +6,7 @@ public struct CCAPlatform: TEEPlatform {
     static let provider = "arm_cca_guest"
 
     public let tee = TEEType.cca
-    public let initDataAnchor = InitDataAnchor.hardwareField(size: 64)
+    public let initDataAnchor = InitDataAnchor.hardwareField(size: TEEType.cca.initDataFieldSize!)
     public let supportsRuntimeMeasurement = false
     let files: any KernelFiles
 

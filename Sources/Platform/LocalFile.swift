@@ -48,6 +48,12 @@ public enum LocalFile {
         access(path, F_OK) == 0
     }
 
+    /// The size of a file, nil when there is none.
+    public static func size(_ path: String) -> Int? {
+        var info = stat()
+        return stat(path, &info) == 0 ? Int(info.st_size) : nil
+    }
+
     /// Writes `bytes` in one write(2), as sysfs and configfs attributes want;
     /// with `create`, a regular file is created or truncated (mode 0600) and synced.
     public static func write(_ path: String, _ bytes: [UInt8], create: Bool = false) throws(FileError) {

@@ -13,7 +13,7 @@ public struct SNPPlatform: TEEPlatform {
     static let provider = "sev_guest"
 
     public let tee = TEEType.snp
-    public let initDataAnchor = InitDataAnchor.hardwareField(size: 32)
+    public let initDataAnchor = InitDataAnchor.hardwareField(size: TEEType.snp.initDataFieldSize!)
     public let supportsRuntimeMeasurement = false
     let files: any KernelFiles
 

@@ -5,6 +5,7 @@ import DataEncoding
 /// `AA_SAMPLE_INITDATA` simulates one, so the binding flow can be tried.
 public struct SampleTEE: TEEPlatform {
     public let tee = TEEType.sample
+    static let fieldSize = TEEType.sample.initDataFieldSize!
     /// The simulated field, zero-padded to 64 bytes; nil when none is simulated.
     public let simulatedField: [UInt8]?
     /// How long producing evidence takes, as a real quote does (tens to
@@ -12,7 +13,7 @@ public struct SampleTEE: TEEPlatform {
     public let evidenceDelayMilliseconds: UInt64
 
     public init(simulatedField: [UInt8]?, evidenceDelayMilliseconds: UInt64 = 0) {
-        self.simulatedField = simulatedField.map { InitDataDigest.fitted($0, to: 64) }
+        self.simulatedField = simulatedField.map { InitDataDigest.fitted($0, to: Self.fieldSize) }
         self.evidenceDelayMilliseconds = evidenceDelayMilliseconds
     }
 
@@ -37,7 +38,7 @@ public struct SampleTEE: TEEPlatform {
     }
 
     public var initDataAnchor: InitDataAnchor {
-        simulatedField == nil ? .none : .hardwareField(size: 64)
+        simulatedField == nil ? .none : .hardwareField(size: Self.fieldSize)
     }
 
     public func readInitDataField() async throws(PlatformError) -> [UInt8] {

@@ -15,7 +15,7 @@ public struct TDXPlatform: TEEPlatform {
     static let provider = "tdx_guest"
 
     public let tee = TEEType.tdx
-    public let initDataAnchor = InitDataAnchor.hardwareField(size: 48)
+    public let initDataAnchor = InitDataAnchor.hardwareField(size: TEEType.tdx.initDataFieldSize!)
     public let supportsRuntimeMeasurement = true
     let files: any KernelFiles
 

@@ -53,16 +53,20 @@ final class AgentProcess: @unchecked Sendable {
 
     /// Waits until the agent answers on its socket, or it exits.
     func waitUntilListening(seconds: Double = 20) async throws -> TTRPCClient {
+        try await waitUntilListeningAt(socketPath, seconds: seconds)
+    }
+
+    /// Waits until the agent answers on the Unix socket `path`, or it exits.
+    func waitUntilListeningAt(_ path: String, seconds: Double = 20) async throws -> TTRPCClient {
         let giveUp = Date().addingTimeInterval(seconds)
         while Date() < giveUp {
             if !process.isRunning { throw AgentExited(status: process.terminationStatus, stderr: stderr) }
-            if FileManager.default.fileExists(atPath: socketPath),
-               let client = try? await TTRPCClient.connect(to: .unix(path: socketPath)) {
+            if FileManager.default.fileExists(atPath: path), let client = try? await TTRPCClient.connect(to: .unix(path: path)) {
                 return client
             }
             try await Task.sleep(nanoseconds: 20_000_000)
         }
-        throw AgentExited(status: -1, stderr: "not listening after \(seconds) s: " + stderr)
+        throw AgentExited(status: -1, stderr: "not listening on \(path) after \(seconds) s: " + stderr)
     }
 
     func signal(_ number: Int32) { kill(process.processIdentifier, number) }

@@ -150,15 +150,3 @@ import TTRPC
         #expect(agent.process.terminationReason == .exit)
     }
 }
-
-extension AgentProcess {
-    func waitUntilListeningAt(_ path: String) async throws -> TTRPCClient {
-        let giveUp = Date().addingTimeInterval(20)
-        while Date() < giveUp {
-            if !process.isRunning { throw AgentExited(status: process.terminationStatus, stderr: stderr) }
-            if let client = try? await TTRPCClient.connect(to: .unix(path: path)) { return client }
-            try await Task.sleep(nanoseconds: 20_000_000)
-        }
-        throw AgentExited(status: -1, stderr: stderr)
-    }
-}

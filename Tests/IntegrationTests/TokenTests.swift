@@ -148,38 +148,28 @@ import TTRPC
         }
     }
 
+    /// GetToken against `kbsURL` (with `extraConfig`) must fail with `code`, naming `mention`.
+    static func expectTokenError(kbsURL: String, extraConfig: String = "", _ code: StatusCode, mentioning mention: String) async throws {
+        let connected = try await configuredAgent("[token_configs.kbs]\nurl = \"\(kbsURL)\"\n" + extraConfig)
+        do {
+            _ = try await token(connected.client)
+            Issue.record("a token came back; expected \(code)")
+        } catch let error as TTRPCError {
+            #expect(error.code == code, "\(error)")
+            #expect(error.message.contains(mention), "\(error.message)")
+        }
+        await connected.close()
+    }
+
     @Test func errorsAPersonCanActOn() async throws {
         // Unreachable: a port nobody listens on.
-        let unreachable = try await Self.configuredAgent("[token_configs.kbs]\nurl = \"http://127.0.0.1:9\"\n")
-        do { _ = try await Self.token(unreachable.client); Issue.record("token from nowhere") } catch let error as TTRPCError {
-            #expect(error.code == .unavailable)
-            #expect(error.message.contains("http://127.0.0.1:9"))
-        }
-        await unreachable.close()
-
+        try await Self.expectTokenError(kbsURL: "http://127.0.0.1:9", .unavailable, mentioning: "http://127.0.0.1:9")
         let refusing = try await TestKBS(["--deny", "policy says no: debug TDs are not trusted"])
-        let denied = try await Self.configuredAgent("[token_configs.kbs]\nurl = \"\(refusing.url)\"\n")
-        do { _ = try await Self.token(denied.client); Issue.record("token despite a refusal") } catch let error as TTRPCError {
-            #expect(error.code == .permissionDenied)
-            #expect(error.message.contains("policy says no: debug TDs are not trusted"))
-        }
-        await denied.close()
-
+        try await Self.expectTokenError(kbsURL: refusing.url, .permissionDenied, mentioning: "policy says no: debug TDs are not trusted")
         let garbled = try await TestKBS(["--malformed"])
-        let malformed = try await Self.configuredAgent("[token_configs.kbs]\nurl = \"\(garbled.url)\"\n")
-        do { _ = try await Self.token(malformed.client); Issue.record("token from garbage") } catch let error as TTRPCError {
-            #expect(error.code == .internal)
-            #expect(error.message.contains("not JSON"))
-        }
-        await malformed.close()
-
+        try await Self.expectTokenError(kbsURL: garbled.url, .internal, mentioning: "not JSON")
         let slow = try await TestKBS(["--delay", "5"])
-        let waiting = try await Self.configuredAgent("[token_configs.kbs]\nurl = \"\(slow.url)\"\ntimeout = 1\n")
-        do { _ = try await Self.token(waiting.client); Issue.record("token past the timeout") } catch let error as TTRPCError {
-            #expect(error.code == .deadlineExceeded)
-            #expect(error.message.contains(slow.url))
-        }
-        await waiting.close()
+        try await Self.expectTokenError(kbsURL: slow.url, extraConfig: "timeout = 1\n", .deadlineExceeded, mentioning: slow.url)
     }
 
     @Test func cocoAttestationService() async throws {

@@ -102,7 +102,14 @@ struct RealVectorTests {
         for _ in 0..<300 {
             var bytes = original
             for _ in 0..<3 { bytes[Int.random(in: 0..<bytes.count, using: &generator)] = UInt8.random(in: 0...255, using: &generator) }
-            _ = try? EvidenceInspector.inspect(bytes)
+            do {
+                // Whatever parses must still be the fields at their offsets, never a shifted read.
+                let inspected = try EvidenceInspector.inspect(bytes)
+                #expect(inspected.reportData.count == 64)
+                #expect(inspected.initDataField.count == inspected.tee.initDataFieldSize)
+            } catch {
+                #expect(!error.description.isEmpty)
+            }
         }
     }
 
