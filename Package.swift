@@ -123,7 +123,14 @@ let package = Package(
         ),
         .testTarget(name: "TOMLTests", dependencies: ["TOML"]),
         .testTarget(name: "DataEncodingTests", dependencies: ["DataEncoding"]),
-        .testTarget(name: "AgentCoreTests", dependencies: ["AgentCore", "Platform"]),
+        .testTarget(
+            name: "AgentCoreTests",
+            dependencies: [
+                "AgentCore", "Platform", "DataEncoding",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(
             name: "PlatformTests",
             dependencies: [

@@ -49,8 +49,6 @@ public struct AgentConfig: Sendable, Equatable {
         }
     }
 
-    public static let logLevels = ["trace", "debug", "info", "warn", "warning", "error", "critical", "off"]
-
     public var kbs: KBS?
     public var cocoAS: CoCoAS?
     public var eventLog = EventLog()
@@ -106,12 +104,9 @@ public struct AgentConfig: Sendable, Equatable {
             eventLog.initPCR = UInt64(pcr)
         }
         if let enabled = try reader.bool(["eventlog_config", "enable_eventlog"]) { eventLog.enabled = enabled }
-        if let level = try reader.string(["log", "level"]) {
-            guard Self.logLevels.contains(level.lowercased()) else {
-                throw AgentError(.invalidArgument, "\(origin): log.level '\(level)' is not one of \(Self.logLevels.joined(separator: ", "))")
-            }
-            logLevel = level.lowercased()
-        }
+        // A tracing filter string, as upstream takes it: read by LogLevelFilter,
+        // and never a reason to refuse the configuration.
+        if let level = try reader.string(["log", "level"]) { logLevel = level }
     }
 
     private static func timeout(_ reader: ConfigReader, _ path: [String], origin: String) throws(AgentError) -> Int64 {
@@ -157,7 +152,7 @@ private enum ConfigDocument {
             switch value {
             case .null: "null"
             case .bool: "boolean"
-            case .number: "number"
+            case .number, .unsigned: "number"
             case .string: "string"
             case .array: "array"
             case .object: "table"
@@ -208,6 +203,7 @@ private struct ConfigReader {
         case nil: return nil
         case .toml(.integer(let i))?: return i
         case .json(.number(let n))? where n.rounded() == n && abs(n) < 1e15: return Int64(n)
+        case .json(.unsigned(let n))? where n <= UInt64(Int64.max): return Int64(n)
         case let other?: throw wrongType(path, expected: "integer", found: other.typeName)
         }
     }

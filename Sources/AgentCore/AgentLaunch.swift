@@ -68,14 +68,28 @@ public struct LaunchPlan: Sendable {
     public func apply(to agent: AttestationAgent) async throws(AgentError) {
         switch binding {
         case .document(let document):
+            try Self.checkVerifiable(digestSize: document.algorithm.digestSize, named: document.algorithm.rawValue,
+                                     on: agent.platform)
             await agent.holdInitData(document)
             try await agent.bindInitData(digest: document.digest)
         case .digest(let digest):
+            if !digest.isEmpty {
+                try Self.checkVerifiable(digestSize: digest.count, named: "a \(digest.count)-byte digest", on: agent.platform)
+            }
             try await agent.bindInitData(digest: digest)
         case .none:
             await agent.startWithoutInitData()
         }
         if let config { await agent.configureAtLaunch(config, source: configSource) }
+    }
+
+    /// On a (v)TPM the digest is measured into a PCR, and trustee's TPM
+    /// verifier recomputes that PCR only from a 32-byte (sha256) digest:
+    /// anything else could never verify, so it is refused before listening.
+    static func checkVerifiable(digestSize: Int, named name: String, on platform: any TEEPlatform) throws(AgentError) {
+        guard case .pcr(let index, let size) = platform.initDataAnchor, digestSize != size else { return }
+        throw AgentError(.invalidArgument,
+            "initdata uses \(name), but on \(platform.tee.rawValue) it is measured into PCR \(index) and trustee's TPM verifier checks only a sha256 digest: set algorithm = \"sha256\" in the initdata document")
     }
 
     private static func kbcParams(_ inputs: LaunchInputs) -> KbcParams? {

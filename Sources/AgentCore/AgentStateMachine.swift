@@ -1,3 +1,4 @@
+import Crypto
 import DataEncoding
 import Platform
 
@@ -6,6 +7,9 @@ import Platform
 /// machine, and carries out what it answers (extend a PCR, apply a config).
 public struct AgentStateMachine: Sendable, Equatable {
     public let anchor: InitDataAnchor
+    /// `--await-initdata`: stay in Booting at launch until a bind call, on
+    /// every platform; on a TPM that first bind extends the PCR.
+    public let awaitsInitData: Bool
     public private(set) var state: AgentState = .booting
     public private(set) var binding: BindingOutcome = .pending
     /// The digest bound (as offered, before fitting), nil until one is.
@@ -16,8 +20,16 @@ public struct AgentStateMachine: Sendable, Equatable {
     /// A PCR extension is under way; other binds must wait for its outcome.
     public private(set) var measuring = false
 
-    public init(anchor: InitDataAnchor) {
+    public init(anchor: InitDataAnchor, awaitsInitData: Bool = false) {
         self.anchor = anchor
+        self.awaitsInitData = awaitsInitData
+    }
+
+    /// What an init-data PCR holds once `digest` was measured into it from
+    /// reset: SHA-256(0^32 || digest fitted to 32 bytes), as trustee's TPM
+    /// verifier computes it.
+    public static func pcrValue(measuring digest: [UInt8], size: Int) -> [UInt8] {
+        Array(SHA256.hash(data: [UInt8](repeating: 0, count: size) + InitDataDigest.fitted(digest, to: size)))
     }
 
     /// What a bind call asks of the agent.
@@ -56,17 +68,17 @@ public struct AgentStateMachine: Sendable, Equatable {
 
     // MARK: Launch
 
-    /// At launch with no initdata: a zero field means the host bound nothing;
-    /// a platform with neither field nor PCR has nothing to prove. `field` is
-    /// the hardware field when the anchor has one.
+    /// At launch with no initdata: a zero field (or init-data PCR) means the
+    /// host bound nothing; a platform with neither has nothing to prove.
+    /// `field` is the field or PCR value when the anchor has one. With
+    /// `awaitsInitData` nothing happens: Booting until a bind call.
     public mutating func startWithoutInitData(field: [UInt8]?) {
+        guard !awaitsInitData else { return }
         switch anchor {
-        case .hardwareField:
+        case .hardwareField, .pcr:
             if let field, field.allSatisfy({ $0 == 0 }) { verify(.absent, digest: nil) }
         case .none:
             verify(.unsupported, digest: nil)
-        case .pcr:
-            break // nothing to read: wait for a bind call
         }
     }
 
@@ -118,13 +130,30 @@ public struct AgentStateMachine: Sendable, Equatable {
             }
             if state == .booting { verify(.recorded, digest: digest) } else { boundDigest = digest; binding = .recorded }
             return .accepted(warning: "this platform has no init-data field: digest \(Hex.encode(digest)) is recorded, not checked by hardware")
-        case .pcr(_, let size):
-            if alreadyBound {
-                return .refused(AgentError(.failedPrecondition,
-                    "initdata was already measured into the PCR (digest \(Hex.encode(boundDigest ?? []))); it is bound once"))
+        case .pcr(let index, let size):
+            // The PCR is a field the agent writes once: from reset it is
+            // extended; holding this digest's value it is a restart (extending
+            // again would make it unverifiable until reboot); else a mismatch.
+            guard let field else {
+                return .refused(AgentError(.internal, "PCR \(index) could not be read"))
             }
-            measuring = true
-            return .measure(InitDataDigest.fitted(digest, to: size))
+            let fitted = InitDataDigest.fitted(digest, to: size)
+            let measuredValue = Self.pcrValue(measuring: digest, size: size)
+            if field == measuredValue {
+                if alreadyBound { boundDigest = digest; binding = .measured } else { verify(.measured, digest: digest) }
+                return .accepted(warning: nil)
+            }
+            if alreadyBound, binding == .absent, digest.isEmpty, field.allSatisfy({ $0 == 0 }) {
+                return .accepted(warning: nil)
+            }
+            if !alreadyBound, field.allSatisfy({ $0 == 0 }) {
+                measuring = true
+                return .measure(fitted)
+            }
+            state = .rejected
+            binding = .mismatch
+            return .refused(AgentError(.permissionDenied,
+                "initdata digest \(Hex.encode(fitted)) measured into PCR \(index) gives \(Hex.encode(measuredValue)), but PCR \(index) holds \(Hex.encode(field)); initdata is rejected for good"))
         }
     }
 

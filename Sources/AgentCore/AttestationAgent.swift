@@ -7,7 +7,8 @@ import Platform
 /// state machine decides, this actor does the I/O it asks for.
 public actor AttestationAgent {
     public nonisolated let platform: any TEEPlatform
-    public nonisolated let additionalTEEs: [TEEType]
+    public nonisolated let additionalAttesters: [any Attester]
+    public nonisolated var additionalTEEs: [TEEType] { additionalAttesters.map(\.tee) }
     private var machine: AgentStateMachine
     private var config: AgentConfig?
     private var initData: InitDataDocument?
@@ -17,13 +18,18 @@ public actor AttestationAgent {
     private let eventLogDirectory: String
     /// Opened, and recovered from a crash, on the first runtime measurement.
     private var eventLog: EventLog?
+    /// Keeps evidence and runtime measurements apart (see MeasurementGate).
+    private let measurementGate = MeasurementGate()
+    /// Why runtime measurements were refused, each logged once.
+    private var warnedRuntimeMeasurementCauses: Set<String> = []
 
-    public init(platform: any TEEPlatform, additionalTEEs: [TEEType] = [],
-                tokenProviders: TokenProviders = TokenProviders(),
+    /// `awaitsInitData` (`--await-initdata`): Booting at launch until a bind call.
+    public init(platform: any TEEPlatform, additionalAttesters: [any Attester] = [],
+                tokenProviders: TokenProviders = TokenProviders(), awaitsInitData: Bool = false,
                 eventLogDirectory: String = "/run/attestation-agent", logger: Logger) {
         self.platform = platform
-        self.additionalTEEs = additionalTEEs
-        self.machine = AgentStateMachine(anchor: platform.initDataAnchor)
+        self.additionalAttesters = additionalAttesters
+        self.machine = AgentStateMachine(anchor: platform.initDataAnchor, awaitsInitData: awaitsInitData)
         self.tokenProviders = tokenProviders
         self.eventLogDirectory = eventLogDirectory
         self.logger = logger
@@ -45,12 +51,12 @@ public actor AttestationAgent {
 
     // MARK: Launch
 
-    /// Launch with no initdata: read the field if there is one and let the
-    /// machine decide whether there is anything left to prove. A field that
-    /// cannot be read proves nothing: the agent stays in Booting, keeps
-    /// serving local calls, and a bind call reads the field again.
+    /// Launch with no initdata: read the field (or init-data PCR) if there is
+    /// one and let the machine decide whether there is anything left to
+    /// prove. A field that cannot be read proves nothing: the agent stays in
+    /// Booting, keeps serving local calls, and a bind call reads it again.
     public func startWithoutInitData() async {
-        if case .hardwareField = platform.initDataAnchor {
+        if platform.initDataAnchor != .none && !machine.awaitsInitData {
             do {
                 machine.startWithoutInitData(field: try await readField())
             } catch {
@@ -80,13 +86,17 @@ public actor AttestationAgent {
 
     public func bindInitData(digest: [UInt8]) async throws(AgentError) {
         var field: [UInt8]?
-        if case .hardwareField = platform.initDataAnchor, machine.state != .rejected {
+        if platform.initDataAnchor != .none, machine.state != .rejected {
             field = try await readField()
         }
         switch machine.bind(digest: digest, field: field) {
         case .accepted(let warning):
             if let warning { logger.warning("\(warning)") }
-            logger.info("initdata bound", metadata: ["binding": "\(machine.binding.rawValue)", "digest": "\(Hex.encode(digest))"])
+            var metadata: Logger.Metadata = ["binding": "\(machine.binding.rawValue)", "digest": "\(Hex.encode(digest))"]
+            if case .pcr(let index, _) = platform.initDataAnchor, machine.binding == .measured {
+                metadata["pcr"] = "PCR \(index) already holds this digest (the agent restarted): not extended again"
+            }
+            logger.info("initdata bound", metadata: metadata)
         case .measure(let fitted):
             do {
                 try await platform.measureInitData(fitted)
@@ -113,36 +123,69 @@ public actor AttestationAgent {
     }
 
     public func evidence(runtimeData: [UInt8]) async throws(AgentError) -> [UInt8] {
-        do {
-            return try await platform.evidence(reportData: runtimeData)
-        } catch {
-            throw Self.agentError(error)
+        let platform = platform
+        return try await measurementGate.run(exclusive: false) { () throws(AgentError) in
+            do throws(PlatformError) {
+                return try await platform.evidence(reportData: runtimeData)
+            } catch {
+                throw Self.agentError(error)
+            }
         }
     }
 
-    /// The additional TEEs' evidence as JSON keyed by TEE; empty with none, as upstream.
+    /// The additional attesters' evidence as one JSON object keyed by TEE
+    /// name (what trustee's KBS reads as `additional_evidence`); empty bytes
+    /// with none, as upstream.
     public func additionalEvidence(runtimeData: [UInt8]) async throws(AgentError) -> [UInt8] {
-        guard !additionalTEEs.isEmpty else { return [] }
-        throw AgentError(.unimplemented, "evidence of additional TEEs (\(additionalTEEs.map(\.rawValue).joined(separator: ", "))) is not built yet")
+        guard !additionalAttesters.isEmpty else { return [] }
+        var members: [(String, JSON)] = []
+        for attester in additionalAttesters {
+            let bytes: [UInt8]
+            do { bytes = try await attester.evidence(reportData: runtimeData) } catch { throw Self.agentError(error) }
+            do {
+                members.append((attester.tee.rawValue, try JSON(parsing: String(decoding: bytes, as: UTF8.self))))
+            } catch {
+                throw AgentError(.internal, "the \(attester.tee.rawValue) evidence is not JSON: \(error)")
+            }
+        }
+        return Array(JSON.object(members).serialized().utf8)
     }
 
     public enum RuntimeMeasurementOutcome: Sendable, Equatable { case ok, notSupported, notEnabled }
 
-    /// Upstream's order: no event log → NOT_ENABLED; a TEE without registers
-    /// → NOT_SUPPORTED; else the event is logged and its digest extends the
-    /// register of `registerIndex` (default: the configured init_pcr).
+    /// Upstream's order: no event log → NOT_ENABLED; a register that cannot
+    /// be extended here → NOT_SUPPORTED, never an error, because the
+    /// confidential-data-hub fails an image pull on any error; else the event
+    /// is logged and its digest extends the register of `registerIndex`
+    /// (default: the configured init_pcr).
     public func extendRuntimeMeasurement(domain: String, operation: String, content: String,
                                          registerIndex: UInt64?) async throws(AgentError) -> RuntimeMeasurementOutcome {
         let settings = (config ?? AgentConfig()).eventLog
         guard settings.enabled else { return .notEnabled }
-        guard platform.supportsRuntimeMeasurement, let algorithm = platform.eventLogAlgorithm else { return .notSupported }
         let event = try RuntimeEvent(domain: domain, operation: operation, content: content)
         let pcr = registerIndex ?? settings.initPCR
         guard pcr < 24 else { throw AgentError(.invalidArgument, "RegisterIndex \(pcr) is not a PCR index 0...23") }
-        let log = try await openEventLog(algorithm: algorithm, initPCR: settings.initPCR)
-        try await log.record(event, pcr: pcr, platform: platform)
+        if let reason = platform.runtimeRegisterUnavailable(forPCR: pcr) { return notSupported(reason) }
+        guard let algorithm = platform.eventLogAlgorithm else {
+            return notSupported("\(platform.tee.rawValue) has no event log algorithm")
+        }
+        let platform = platform
+        try await measurementGate.run(exclusive: true) { () throws(AgentError) in
+            let log = try await self.openEventLog(algorithm: algorithm, initPCR: settings.initPCR)
+            try await log.record(event, pcr: pcr, platform: platform)
+        }
         logger.info("runtime event recorded", metadata: ["event": "\(event.text)", "pcr": "\(pcr)"])
         return .ok
+    }
+
+    /// NOT_SUPPORTED, with one warning per cause so an image pull each
+    /// minute does not flood the log.
+    private func notSupported(_ reason: String) -> RuntimeMeasurementOutcome {
+        if warnedRuntimeMeasurementCauses.insert(reason).inserted {
+            logger.warning("runtime measurements are not supported here; ExtendRuntimeMeasurement answers NOT_SUPPORTED",
+                           metadata: ["reason": "\(reason)"])
+        }
+        return .notSupported
     }
 
     private func openEventLog(algorithm: EventLogAlgorithm, initPCR: UInt64) async throws(AgentError) -> EventLog {
@@ -175,6 +218,9 @@ public actor AttestationAgent {
         do {
             return try await platform.readInitDataField()
         } catch {
+            if case .pcr(let index, _) = platform.initDataAnchor {
+                throw AgentError(.unavailable, "cannot read the init-data PCR \(index): \(error)")
+            }
             throw AgentError(.unavailable, "cannot read the \(platform.tee.rawValue) init-data field: \(error)")
         }
     }

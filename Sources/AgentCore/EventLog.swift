@@ -40,7 +40,7 @@ public struct EventLog: Sendable {
     let algorithm: EventLogAlgorithm
 
     public init(directory: String, algorithm: EventLogAlgorithm) {
-        self.path = directory + "/eventlog"
+        self.path = PlatformRoot.eventLogFile(in: directory)
         self.walPath = directory + "/.wal_event_entry"
         self.algorithm = algorithm
     }

@@ -9,6 +9,14 @@ public struct InitDataDocument: Sendable, Equatable {
     public enum Algorithm: String, Sendable, CaseIterable {
         case sha256, sha384, sha512
 
+        public var digestSize: Int {
+            switch self {
+            case .sha256: 32
+            case .sha384: 48
+            case .sha512: 64
+            }
+        }
+
         public func digest(_ bytes: some Sequence<UInt8>) -> [UInt8] {
             let data = Array(bytes)
             switch self {

@@ -14,6 +14,7 @@ extension JSON {
         case .null: out += "null"
         case .bool(let value): out += value ? "true" : "false"
         case .number(let value): Self.writeNumber(value, to: &out)
+        case .unsigned(let value): out += String(value)
         case .string(let value): Self.writeString(value, to: &out)
         case .array(let items):
             out += "["

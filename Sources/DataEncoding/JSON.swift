@@ -4,6 +4,9 @@ public indirect enum JSON: Sendable, Equatable {
     case null
     case bool(Bool)
     case number(Double)
+    /// An exact non-negative integer, such as a 64-bit report field: a
+    /// Double would round it above 2^53, and verifiers compare it exactly.
+    case unsigned(UInt64)
     case string(String)
     case array([JSON])
     case object([(String, JSON)])
@@ -13,6 +16,7 @@ public indirect enum JSON: Sendable, Equatable {
         case (.null, .null): true
         case (.bool(let a), .bool(let b)): a == b
         case (.number(let a), .number(let b)): a == b
+        case (.unsigned(let a), .unsigned(let b)): a == b
         case (.string(let a), .string(let b)): a == b
         case (.array(let a), .array(let b)): a == b
         case (.object(let a), .object(let b)): a.count == b.count && zip(a, b).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
@@ -27,7 +31,15 @@ public indirect enum JSON: Sendable, Equatable {
 
     public var string: String? { if case .string(let v) = self { v } else { nil } }
     public var bool: Bool? { if case .bool(let v) = self { v } else { nil } }
-    public var number: Double? { if case .number(let v) = self { v } else { nil } }
+    /// Any number, as a Double (exact integers may round above 2^53).
+    public var number: Double? {
+        switch self {
+        case .number(let v): v
+        case .unsigned(let v): Double(v)
+        default: nil
+        }
+    }
+    public var unsigned: UInt64? { if case .unsigned(let v) = self { v } else { nil } }
 
     /// Compact serialisation, no spaces (as serde_json writes it).
     public func serialized() -> String {
@@ -50,6 +62,7 @@ public indirect enum JSON: Sendable, Equatable {
         case .null: out += "null"
         case .bool(let value): out += value ? "true" : "false"
         case .number(let value): JSON.writeNumber(value, to: &out)
+        case .unsigned(let value): out += String(value)
         case .string(let value): JSON.writeString(value, to: &out)
         case .array(let items):
             guard !items.isEmpty else { out += "[]"; return }

@@ -115,7 +115,10 @@ private struct JSONParser {
     mutating func parseNumber() throws(JSONError) -> JSON {
         let start = index
         while let b = peek(), (b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9")) || "+-.eE".utf8.contains(b) { index += 1 }
-        guard index > start, let value = Double(String(decoding: bytes[start..<index], as: UTF8.self)) else {
+        let text = String(decoding: bytes[start..<index], as: UTF8.self)
+        // Plain digits stay exact; anything else (sign, fraction, exponent, beyond 64 bits) is a Double.
+        if let exact = UInt64(text) { return .unsigned(exact) }
+        guard index > start, let value = Double(text) else {
             throw error("expected a value")
         }
         return .number(value)

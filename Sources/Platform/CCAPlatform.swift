@@ -7,7 +7,6 @@ public struct CCAPlatform: TEEPlatform {
 
     public let tee = TEEType.cca
     public let initDataAnchor = InitDataAnchor.hardwareField(size: TEEType.cca.initDataFieldSize!)
-    public let supportsRuntimeMeasurement = false
     let files: any KernelFiles
 
     public init(files: any KernelFiles) {
@@ -42,7 +41,7 @@ public struct CCAPlatform: TEEPlatform {
     /// `{"token": [byte, ...]}`, as upstream's CCA attester serialises it.
     public func evidence(reportData: [UInt8]) async throws(PlatformError) -> [UInt8] {
         let token = try token(challenge: reportData).bytes
-        return Array(JSON.object([("token", .array(token.map { .number(Double($0)) }))]).serialized().utf8)
+        return Array(JSON.object([("token", .array(token.map { .unsigned(UInt64($0)) }))]).serialized().utf8)
     }
 
     public func extendRuntimeMeasurement(index: UInt64, digest: [UInt8]) async throws(PlatformError) {

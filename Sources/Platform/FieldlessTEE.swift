@@ -5,8 +5,6 @@
 public struct FieldlessTEE: TEEPlatform {
     public let tee: TEEType
     public let initDataAnchor = InitDataAnchor.none
-    public let supportsRuntimeMeasurement = false
-
     public init(tee: TEEType) {
         self.tee = tee
     }

@@ -5,7 +5,9 @@ import Logging
 public enum PlatformDetection {
     public static func detect(root: PlatformRoot, environment: [String: String], logger: Logger) throws(PlatformError) -> any TEEPlatform {
         let tsmProvider = ConfigfsTSM(files: root).presentProvider()
-        if TDXPlatform.detect(files: root, tsmProvider: tsmProvider) { return TDXPlatform(files: root) }
+        if TDXPlatform.detect(files: root, tsmProvider: tsmProvider) {
+            return TDXPlatform(files: root, eventLogFile: PlatformRoot.eventLogFile(in: root.eventLogDirectory))
+        }
         let tcti = TPMPlatform.tcti(root: root, environment: environment)
         let akHandle = try TPMPlatform.akHandle(environment: environment)
         if let tcti, let azure = try? TPMPlatform(tcti: tcti, akHandle: akHandle).azureConfidentialVM() {
@@ -32,6 +34,9 @@ public enum PlatformDetection {
         return FieldlessTEE(tee: tee)
     }
 
-    /// TEEs besides the primary one that can add evidence (none yet).
-    public static func additionalTEEs(root: PlatformRoot) -> [TEEType] { [] }
+    /// Attesters besides the primary TEE, as upstream detects them:
+    /// `ENABLE_SAMPLE_DEVICE` (set to anything) adds the sample device.
+    public static func additionalAttesters(environment: [String: String]) -> [any Attester] {
+        environment["ENABLE_SAMPLE_DEVICE"] != nil ? [SampleDevice()] : []
+    }
 }

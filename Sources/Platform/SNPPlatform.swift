@@ -14,7 +14,6 @@ public struct SNPPlatform: TEEPlatform {
 
     public let tee = TEEType.snp
     public let initDataAnchor = InitDataAnchor.hardwareField(size: TEEType.snp.initDataFieldSize!)
-    public let supportsRuntimeMeasurement = false
     let files: any KernelFiles
 
     public init(files: any KernelFiles) {

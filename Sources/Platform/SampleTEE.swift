@@ -59,8 +59,6 @@ public struct SampleTEE: TEEPlatform {
         return Array(json.serialized().utf8)
     }
 
-    public let supportsRuntimeMeasurement = false
-
     public func extendRuntimeMeasurement(index: UInt64, digest: [UInt8]) async throws(PlatformError) {
         throw PlatformError(.unsupported, "the sample TEE has no runtime measurement registers")
     }

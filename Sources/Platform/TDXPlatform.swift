@@ -16,11 +16,13 @@ public struct TDXPlatform: TEEPlatform {
 
     public let tee = TEEType.tdx
     public let initDataAnchor = InitDataAnchor.hardwareField(size: TEEType.tdx.initDataFieldSize!)
-    public let supportsRuntimeMeasurement = true
     let files: any KernelFiles
+    /// The agent's AAEL file, sent in the evidence after the CCEL table.
+    let eventLogFile: String?
 
-    public init(files: any KernelFiles) {
+    public init(files: any KernelFiles, eventLogFile: String? = nil) {
         self.files = files
+        self.eventLogFile = eventLogFile
     }
 
     /// A TDX guest: its device node, its misc device in sysfs, or a configfs-tsm provider `tdx_guest`.
@@ -49,7 +51,10 @@ public struct TDXPlatform: TEEPlatform {
         throw PlatformError(.unsupported, "TDX binds initdata to MRCONFIGID, not to a PCR")
     }
 
-    /// `{"cc_eventlog": base64 of the CCEL table or null, "quote": base64}`, as trustee's TDX verifier reads it.
+    /// `{"cc_eventlog": base64 or null, "quote": base64}`, as trustee's TDX
+    /// verifier reads it; the log is `CCEventLog.assemble`'s. The caller
+    /// keeps runtime measurements out while this runs, so that the RTMRs in
+    /// the quote and the log beside it agree.
     public func evidence(reportData: [UInt8]) async throws(PlatformError) -> [UInt8] {
         guard reportData.count <= 64 else {
             throw PlatformError(.invalidInput, "TDX report data is at most 64 bytes, got \(reportData.count)")
@@ -61,7 +66,13 @@ public struct TDXPlatform: TEEPlatform {
         } catch {
             throw PlatformError(.deviceFailure, "the TDX quote from configfs-tsm does not parse: \(error)")
         }
-        let eventLog: JSON = (try? files.read(Self.ccEventLog)).map { .string(Base64.encode($0)) } ?? .null
+        let ccel = files.exists(Self.ccEventLog) ? try? files.read(Self.ccEventLog) : nil
+        let aael = eventLogFile.flatMap { try? LocalFile.read($0) }
+        let log: [UInt8]?
+        do { log = try CCEventLog.assemble(ccel: ccel, aael: aael) } catch {
+            throw PlatformError(.deviceFailure, "the firmware's event log \(Self.ccEventLog) cannot be read: \(error)")
+        }
+        let eventLog: JSON = log.map { .string(Base64.encode($0)) } ?? .null
         return Array(JSON.object([("cc_eventlog", eventLog), ("quote", .string(Base64.encode(quote)))]).serialized().utf8)
     }
 
@@ -76,6 +87,13 @@ public struct TDXPlatform: TEEPlatform {
         case 8...15: 3
         default: 4
         }
+    }
+
+    /// RTMRs are extended through sysfs, which Linux has from 6.16 on.
+    public func runtimeRegisterUnavailable(forPCR index: UInt64) -> String? {
+        let path = rtmrPath(forPCR: index)
+        return files.exists(path) ? nil
+            : "this kernel has no \(path) to extend RTMR\(eventLogRegister(forPCR: index) - 1) (TDX RTMRs through sysfs need Linux 6.16 or later)"
     }
 
     /// Extends the RTMR that PCR `index` maps to with a SHA-384 digest, through sysfs.

@@ -9,21 +9,29 @@ public enum InitDataAnchor: Sendable, Equatable {
     case none
 }
 
+/// Anything that produces evidence over report data: the primary TEE, or an
+/// additional one such as a confidential device.
+public protocol Attester: Sendable {
+    var tee: TEEType { get }
+    /// The evidence JSON that trustee's verifier for this TEE reads.
+    func evidence(reportData: [UInt8]) async throws(PlatformError) -> [UInt8]
+}
+
 /// One TEE: its evidence, its init-data anchor and its runtime measurement
 /// registers. Parsing of report formats lives apart from the code that reads
 /// devices; conformers are the device side.
-public protocol TEEPlatform: Sendable {
-    var tee: TEEType { get }
+public protocol TEEPlatform: Attester {
     var initDataAnchor: InitDataAnchor { get }
-    /// The current contents of the hardware init-data field. Only called
-    /// when `initDataAnchor` is `.hardwareField`.
+    /// The current contents of the hardware init-data field, or of the
+    /// init-data PCR. Not called when `initDataAnchor` is `.none`.
     func readInitDataField() async throws(PlatformError) -> [UInt8]
     /// Extends the init-data PCR with `digest` (already fitted to the bank).
     /// Only called when `initDataAnchor` is `.pcr`.
     func measureInitData(_ digest: [UInt8]) async throws(PlatformError)
-    /// The evidence JSON that trustee's verifier for this TEE reads.
-    func evidence(reportData: [UInt8]) async throws(PlatformError) -> [UInt8]
-    var supportsRuntimeMeasurement: Bool { get }
+    /// Nil when the register that PCR `index` maps to can be extended here,
+    /// else why not (no registers, a kernel without the interface, a PCR the
+    /// OS may not extend): the caller answers NOT_SUPPORTED and warns.
+    func runtimeRegisterUnavailable(forPCR index: UInt64) -> String?
     /// Extends the register that PCR `index` maps to with `digest`.
     func extendRuntimeMeasurement(index: UInt64, digest: [UInt8]) async throws(PlatformError)
     /// The current value of the register that PCR `index` maps to.
@@ -43,6 +51,9 @@ public enum EventLogAlgorithm: Sendable, Equatable {
 
 extension TEEPlatform {
     public var eventLogAlgorithm: EventLogAlgorithm? { nil }
+    public func runtimeRegisterUnavailable(forPCR index: UInt64) -> String? {
+        eventLogAlgorithm == nil ? "\(tee.rawValue) has no runtime measurement registers" : nil
+    }
     public func eventLogRegister(forPCR index: UInt64) -> UInt64 { index }
     public func readRuntimeMeasurement(index: UInt64) async throws(PlatformError) -> [UInt8] {
         throw PlatformError(.unsupported, "\(tee.rawValue) has no runtime measurement registers")

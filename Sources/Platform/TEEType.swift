@@ -11,6 +11,8 @@ public enum TEEType: String, Sendable, CaseIterable {
     case tpm
     case azSnpVtpm = "az-snp-vtpm"
     case azTdxVtpm = "az-tdx-vtpm"
+    /// upstream's sample confidential device, an additional TEE only.
+    case sampleDevice = "sampledevice"
 
     /// Bytes of the hardware field that holds the initdata digest, as the
     /// initdata spec fixes them; nil where the platform has no such field.
@@ -20,7 +22,15 @@ public enum TEEType: String, Sendable, CaseIterable {
         case .snp: 32
         case .cca, .sgx: 64
         case .sample: 64
-        case .sev, .csv, .se, .tpm, .azSnpVtpm, .azTdxVtpm: nil
+        case .sev, .csv, .se, .tpm, .azSnpVtpm, .azTdxVtpm, .sampleDevice: nil
         }
+    }
+
+    /// Bytes of the digest a host hands the hypervisor for this TEE (QEMU's
+    /// `mrconfigid=`/`host-data=`, kata's initdata annotation): the field's
+    /// size, and 256 for IBM SE, whose value kata pads although this agent
+    /// reads no field there.
+    public var hostDigestSize: Int? {
+        self == .se ? 256 : (self == .sample ? nil : initDataFieldSize)
     }
 }

@@ -14,7 +14,6 @@ public struct TPMPlatform: TEEPlatform {
     /// `tpm`, or `az-snp-vtpm` / `az-tdx-vtpm` for an Azure vTPM holding an HCL report.
     public let tee: TEEType
     public let initDataAnchor = InitDataAnchor.pcr(index: TPMPlatform.initDataPCR, size: 32)
-    public let supportsRuntimeMeasurement = true
     /// A tpm2-tss TCTI configuration.
     public let tcti: String
     public let akHandle: UInt32
@@ -48,10 +47,16 @@ public struct TPMPlatform: TEEPlatform {
         }
     }
 
-    /// `AA_TPM_TCTI` if set, else the kernel's resource manager `/dev/tpmrm0` if present.
+    /// Where the TPM is: `AA_TPM_TCTI` (any tpm2-tss TCTI), else the device
+    /// `AA_TPM_DEVICE` names if it exists (upstream's variable), else the
+    /// kernel's resource manager `/dev/tpmrm0`, else `/dev/tpm0`-`2` as upstream.
     public static func tcti(root: PlatformRoot, environment: [String: String]) -> String? {
         if let tcti = environment["AA_TPM_TCTI"], !tcti.isEmpty { return tcti }
-        return root.exists("/dev/tpmrm0") ? "device:" + root.path("/dev/tpmrm0") : nil
+        if let device = environment["AA_TPM_DEVICE"], !device.isEmpty {
+            return root.exists(device) ? "device:" + root.path(device) : nil
+        }
+        let device = ["/dev/tpmrm0", "/dev/tpm0", "/dev/tpm1", "/dev/tpm2"].first { root.exists($0) }
+        return device.map { "device:" + root.path($0) }
     }
 
     public static func akHandle(environment: [String: String]) throws(PlatformError) -> UInt32 {
@@ -63,20 +68,25 @@ public struct TPMPlatform: TEEPlatform {
         return value
     }
 
+    /// PCR 8: the agent treats it as a field that it writes once.
     public func readInitDataField() async throws(PlatformError) -> [UInt8] {
-        throw PlatformError(.unsupported, "a TPM has no init-data field: initdata is measured into PCR \(Self.initDataPCR)")
+        try pcrs()[Self.initDataPCR]
     }
 
     public func measureInitData(_ digest: [UInt8]) async throws(PlatformError) {
         try extend(index: UInt32(Self.initDataPCR), digest: digest)
     }
 
+    /// PCRs 17-22 belong to dynamic launch (locality 4): the OS cannot extend them.
+    public func runtimeRegisterUnavailable(forPCR index: UInt64) -> String? {
+        (17...22).contains(index)
+            ? "TPM PCR \(index) belongs to dynamic launch and cannot be extended from the OS; set eventlog_config.init_pcr to another PCR (e.g. 23)"
+            : nil
+    }
+
     public func extendRuntimeMeasurement(index: UInt64, digest: [UInt8]) async throws(PlatformError) {
         guard index < 24 else { throw PlatformError(.invalidInput, "a TPM has PCRs 0 to 23, not \(index)") }
-        guard !(17...22).contains(index) else {
-            throw PlatformError(.invalidInput,
-                "TPM PCRs 17-22 belong to dynamic launch and cannot be extended from the OS; use another PCR (e.g. eventlog_config.init_pcr = 23)")
-        }
+        if let reason = runtimeRegisterUnavailable(forPCR: index) { throw PlatformError(.unsupported, reason) }
         guard digest.count == 32 else { throw PlatformError(.invalidInput, "a SHA-256 PCR takes a 32-byte digest, got \(digest.count)") }
         try extend(index: UInt32(index), digest: digest)
     }

@@ -11,9 +11,10 @@ import Platform
 public struct KBSTokenProvider: TokenProvider {
     static let protocolVersion = "0.4.0"
     static let sessionCookie = "kbs-session-id"
-    /// A KBS that cannot be reached is tried this often, a second apart, as
-    /// upstream retries its handshake: early in boot the network may lag.
-    static let attempts = 3
+    /// The whole handshake is tried this often, a second apart, on any
+    /// failure, as upstream retries it: early in boot the network may lag,
+    /// and trustee answers 401 for transient failures too.
+    static let attempts = 5
 
     public init() {}
 
@@ -29,8 +30,11 @@ public struct KBSTokenProvider: TokenProvider {
                 do throws(AgentError) {
                     return try await handshake(request, kbs: kbs, service: service)
                 } catch {
+                    // The last error keeps its code and the KBS's reason.
                     let timeLeft = service.deadline > NIODeadline.now() + .seconds(2)
-                    guard error.kind == .unavailable, attempt < Self.attempts, timeLeft else { throw error }
+                    guard attempt < Self.attempts, timeLeft, error.kind != .deadlineExceeded else {
+                        throw AgentError(error.kind, error.message + " (attempt \(attempt) of \(Self.attempts))")
+                    }
                 }
                 attempt += 1
                 try? await Task.sleep(nanoseconds: 1_000_000_000)

@@ -237,13 +237,16 @@ struct InitData: AsyncParsableCommand {
 
     struct Digest: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Prints, in hex, the value a host must set in the TEE's init-data field for this document.")
+            abstract: "Prints the value a host must set in the TEE's init-data field for this document (hex, or base64 as QEMU and kata take it).")
         @Argument(help: "The initdata TOML document.") var file: String
-        @Option(help: "tdx, snp, cca or sgx.") var tee: String
+        @Option(help: "tdx, snp, cca, se or sgx.") var tee: String
+        @Flag(help: "Standard base64, the form of QEMU's mrconfigid=/host-data= and kata's digest.") var base64 = false
+
+        static var tees: [TEEType] { TEEType.allCases.filter { $0.hostDigestSize != nil } }
 
         func run() async throws {
-            guard let type = TEEType(rawValue: tee), let size = type.initDataFieldSize, type != .sample else {
-                throw ValidationError("--tee must be one of tdx, snp, cca, sgx")
+            guard let type = TEEType(rawValue: tee), let size = type.hostDigestSize else {
+                throw ValidationError("--tee must be one of \(Self.tees.map(\.rawValue).joined(separator: ", "))")
             }
             let document: InitDataDocument
             do {
@@ -255,7 +258,8 @@ struct InitData: AsyncParsableCommand {
                 printError("cannot read \(error)")
                 throw ExitCode(1)
             }
-            print(Hex.encode(Platform.InitDataDigest.fitted(document.digest, to: size)))
+            let value = Platform.InitDataDigest.fitted(document.digest, to: size)
+            print(base64 ? Base64.encode(value) : Hex.encode(value))
         }
     }
 }

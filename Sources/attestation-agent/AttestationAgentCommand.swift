@@ -20,7 +20,7 @@ struct AttestationAgentCommand: AsyncParsableCommand {
             Proves that the initdata the host delivered hashes to the value the hardware \
             signs into every report before anything trusts it, then serves evidence and tokens.
             Environment: AA_PLATFORM_ROOT, AA_SAMPLE_INITDATA, AA_SAMPLE_EVIDENCE_DELAY_MS, \
-            AA_KBC_PARAMS, NOTIFY_SOCKET.
+            AA_KBC_PARAMS, AA_TPM_TCTI, AA_TPM_DEVICE, AA_TPM_AK_HANDLE, ENABLE_SAMPLE_DEVICE, RUST_LOG, NOTIFY_SOCKET.
             """
     )
 
@@ -47,8 +47,15 @@ struct AttestationAgentCommand: AsyncParsableCommand {
     var initdataToml: String?
 
     @Option(name: .customLong("log-level"),
-            help: ArgumentHelp("trace, debug, info, warn, error; overrides [log] level of the configuration.", valueName: "LEVEL"))
+            help: ArgumentHelp("trace, debug, info, warn, error; overrides RUST_LOG and [log] level of the configuration.", valueName: "LEVEL"))
     var logLevel: String?
+
+    @Flag(name: [.customLong("await-initdata"), .customLong("await_initdata")],
+          help: "Stay in Booting at launch until a BindInitData call, on every platform; on a TPM that call extends PCR 8 (for launchers that bind over the API).")
+    var awaitInitData = false
+
+    @Flag(name: [.customShort("V"), .customLong("version")], help: "Print the version and exit.")
+    var version = false
 
     @Option(name: .customLong("vsock-allow"),
             help: ArgumentHelp("Also allow METHOD on vsock listeners (repeatable; 'all' for every method). vsock faces the untrusted host: by default only GetTeeType, GetAdditionalTees and GetStatus are allowed.",
@@ -56,11 +63,12 @@ struct AttestationAgentCommand: AsyncParsableCommand {
     var vsockAllow: [String] = []
 
     func validate() throws {
+        if version { throw CleanExit.message("attestation-agent \(AgentVersion.current)") }
         for method in vsockAllow where method != "all" && AttestationAgentMethod(rawValue: method) == nil {
             throw ValidationError("--vsock-allow: unknown method '\(method)'; expected one of \(AttestationAgentMethod.allCases.map(\.rawValue).joined(separator: ", ")) or all")
         }
-        if let logLevel, Logger.Level(configName: logLevel) == nil {
-            throw ValidationError("--log-level: '\(logLevel)' is not one of trace, debug, info, warn, error, critical")
+        if let logLevel, LogLevelFilter.level(logLevel) == nil {
+            throw ValidationError("--log-level: '\(logLevel)' holds none of \(LogLevelFilter.words)")
         }
         for (uri, _) in listeners {
             do { _ = try SocketURI(parsing: uri) } catch { throw ValidationError("\(error)") }
@@ -85,13 +93,14 @@ struct AttestationAgentCommand: AsyncParsableCommand {
             throw Failure("\(error.message)")
         }
 
-        let level = Logger.Level(configName: logLevel ?? plan.config?.logLevel ?? "info") ?? .info
+        let (level, unreadableLevel) = LogLevelFilter.resolve(flag: logLevel, environment: environment, config: plan.config?.logLevel)
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
             return handler
         }
         let logger = Logger(label: "attestation-agent")
+        if let unreadableLevel { logger.warning("\(unreadableLevel)") }
 
         let platform: any TEEPlatform
         do {
@@ -99,9 +108,10 @@ struct AttestationAgentCommand: AsyncParsableCommand {
         } catch {
             throw Failure("\(error)")
         }
-        let agent = AttestationAgent(platform: platform, additionalTEEs: PlatformDetection.additionalTEEs(root: root),
+        let agent = AttestationAgent(platform: platform, additionalAttesters: PlatformDetection.additionalAttesters(environment: environment),
                                      tokenProviders: TokenProviders(["kbs": KBSTokenProvider(), "coco_as": CoCoASTokenProvider()]),
-                                     eventLogDirectory: root.path("/run/attestation-agent"), logger: logger)
+                                     awaitsInitData: awaitInitData,
+                                     eventLogDirectory: root.eventLogDirectory, logger: logger)
         do {
             try await plan.apply(to: agent)
         } catch {
@@ -129,7 +139,7 @@ struct AttestationAgentCommand: AsyncParsableCommand {
         let status = await agent.status
         logger.info("attestation agent ready", metadata: [
             "tee": "\(platform.tee.rawValue)", "state": "\(status.state.rawValue)", "binding": "\(status.binding.rawValue)",
-            "config": "\(status.configSource.rawValue)",
+            "config": "\(status.configSource.rawValue)", "log_level": "\(level)",
         ])
         SystemdNotifier.notify("READY=1", environment: environment, logger: logger)
 
@@ -158,19 +168,4 @@ struct AttestationAgentCommand: AsyncParsableCommand {
 struct Failure: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
-}
-
-extension Logger.Level {
-    /// Upstream's level names (`warn` included).
-    init?(configName: String) {
-        switch configName.lowercased() {
-        case "trace": self = .trace
-        case "debug": self = .debug
-        case "info": self = .info
-        case "warn", "warning": self = .warning
-        case "error": self = .error
-        case "critical", "off": self = .critical
-        default: return nil
-        }
-    }
 }

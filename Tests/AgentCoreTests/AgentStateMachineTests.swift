@@ -1,4 +1,6 @@
 @testable import AgentCore
+import Crypto
+import DataEncoding
 import Platform
 import Testing
 
@@ -145,33 +147,79 @@ import Testing
 
     // MARK: (v)TPM
 
-    @Test func tpmMeasuresOnceThenRefuses() {
+    static let zeroPCR = [UInt8](repeating: 0, count: 32)
+
+    /// SHA-256(0^32 || digest fitted to 32), trustee's TPM verifier's rule, written out here.
+    static func pcr8(_ digest: [UInt8]) -> [UInt8] {
+        Array(SHA256.hash(data: zeroPCR + (digest + zeroPCR).prefix(32)))
+    }
+
+    @Test func tpmWithoutInitDataAndAZeroPCRIsAbsent() {
         var machine = AgentStateMachine(anchor: .pcr(index: 8, size: 32))
-        machine.startWithoutInitData(field: nil)
-        #expect(machine.state == .booting, "no field to read: wait for a bind")
-        #expect(machine.bind(digest: [7], field: nil) == .measure([7] + [UInt8](repeating: 0, count: 31)))
+        machine.startWithoutInitData(field: Self.zeroPCR)
+        #expect(machine.state == .initDataVerified)
+        #expect(machine.binding == .absent)
+        #expect(machine.bind(digest: [], field: Self.zeroPCR) == .accepted(warning: nil), "an empty digest agrees")
+        guard case .refused(let error) = machine.bind(digest: [7], field: Self.zeroPCR) else {
+            Issue.record("a digest the PCR does not hold was accepted")
+            return
+        }
+        #expect(error.kind == .permissionDenied)
+        #expect(machine.state == .rejected)
+    }
+
+    @Test func tpmMeasuresFromResetOnceThenChecks() {
+        var machine = AgentStateMachine(anchor: .pcr(index: 8, size: 32))
+        #expect(machine.bind(digest: [7], field: Self.zeroPCR) == .measure([7] + [UInt8](repeating: 0, count: 31)))
         #expect(machine.measuring)
-        guard case .refused = machine.bind(digest: [8], field: nil) else {
+        guard case .refused = machine.bind(digest: [8], field: Self.zeroPCR) else {
             Issue.record("a second bind during measurement was accepted")
             return
         }
         machine.measured(digest: [7])
         #expect(machine.state == .initDataVerified)
         #expect(machine.binding == .measured)
-        #expect(machine.bind(digest: [7], field: nil) == .accepted(warning: nil))
-        guard case .refused(let error) = machine.bind(digest: [8], field: nil) else {
+        #expect(machine.bind(digest: [7], field: Self.pcr8([7])) == .accepted(warning: nil))
+        guard case .refused(let error) = machine.bind(digest: [8], field: Self.pcr8([7])) else {
             Issue.record("a second different bind was accepted")
             return
         }
-        #expect(error.kind == .failedPrecondition)
+        #expect(error.kind == .permissionDenied)
+        #expect(error.message.contains(Hex.encode(Self.pcr8([7]))) && error.message.contains(Hex.encode(Self.pcr8([8]))))
+    }
+
+    @Test func tpmRestartIsRecognisedNotExtendedAgain() {
+        var machine = AgentStateMachine(anchor: .pcr(index: 8, size: 32))
+        #expect(machine.bind(digest: [7], field: Self.pcr8([7])) == .accepted(warning: nil))
+        #expect(machine.state == .initDataVerified)
+        #expect(machine.binding == .measured)
+        #expect(!machine.measuring)
+    }
+
+    @Test func tpmNonZeroPCRWithoutInitDataWaitsForItsDigest() {
+        var machine = AgentStateMachine(anchor: .pcr(index: 8, size: 32))
+        machine.startWithoutInitData(field: Self.pcr8([9]))
+        #expect(machine.state == .booting)
+        #expect(machine.bind(digest: [9], field: Self.pcr8([9])) == .accepted(warning: nil))
+        #expect(machine.state == .initDataVerified)
+    }
+
+    @Test func awaitingInitDataStaysBootingEverywhere() {
+        for anchor in [Self.tdx, .pcr(index: 8, size: 32), .none] {
+            var machine = AgentStateMachine(anchor: anchor, awaitsInitData: true)
+            machine.startWithoutInitData(field: [UInt8](repeating: 0, count: 48))
+            #expect(machine.state == .booting, "\(anchor)")
+        }
+        var machine = AgentStateMachine(anchor: .pcr(index: 8, size: 32), awaitsInitData: true)
+        #expect(machine.bind(digest: [], field: Self.zeroPCR) == .measure(Self.zeroPCR), "an empty digest extends zeros")
     }
 
     @Test func failedMeasurementLeavesBootingForARetry() {
         var machine = AgentStateMachine(anchor: .pcr(index: 8, size: 32))
-        _ = machine.bind(digest: [7], field: nil)
+        _ = machine.bind(digest: [7], field: Self.zeroPCR)
         machine.measurementFailed()
         #expect(machine.state == .booting)
-        #expect(machine.bind(digest: [7], field: nil) == .measure([7] + [UInt8](repeating: 0, count: 31)))
+        #expect(machine.bind(digest: [7], field: Self.zeroPCR) == .measure([7] + [UInt8](repeating: 0, count: 31)))
     }
 
     // MARK: Launch configuration

@@ -48,6 +48,15 @@ import Testing
         #expect(try JSON(parsing: value.prettyPrinted()) == value)
     }
 
+    // 2^64-1 and 2^53+1 are not Doubles: written and read back to the digit.
+    @Test func unsignedIntegersStayExact() throws {
+        let value = JSON.array([.unsigned(UInt64.max), .unsigned(9_007_199_254_740_993), .unsigned(0)])
+        #expect(value.serialized() == "[18446744073709551615,9007199254740993,0]")
+        #expect(value.canonicalized() == "[18446744073709551615,9007199254740993,0]")
+        #expect(try JSON(parsing: "[18446744073709551615, 9007199254740993, 0]") == value)
+        #expect(try JSON(parsing: "[-1, 1.5, 1e3, 18446744073709551616]") == .array([.number(-1), .number(1.5), .number(1000), .number(18446744073709551616)]))
+    }
+
     @Test func parsesEscapesAndSurrogates() throws {
         let value = try JSON(parsing: #" {"a": "\u00e9\ud83d\ude00\/\t"} "#)
         #expect(value["a"]?.string == "é😀/\t")

@@ -87,10 +87,31 @@ import Testing
         #expect(garbage.stderr.contains("not a TDX quote"))
     }
 
+    /// The value a host hands QEMU (`mrconfigid=`, `host-data=`) and kata:
+    /// the document's digest cut or zero-padded to the TEE's length (kata's
+    /// adjust_digest: TDX 48, SNP 32, CCA 64, SE 256), standard base64;
+    /// computed here by Python's hashlib and base64.
+    @Test(arguments: [("tdx", 48), ("snp", 32), ("cca", 64), ("se", 256)])
+    func initDataDigestInBase64AsKataTakesIt(_ tee: String, _ length: Int) throws {
+        let path = AgentProcess.fixtures + "/initdata/initdata.toml"
+        let script = [
+            "import base64, hashlib, sys, tomllib",
+            "data = open(sys.argv[1], 'rb').read()",
+            "digest = hashlib.new(tomllib.loads(data.decode())['algorithm'], data).digest()",
+            "n = int(sys.argv[2])",
+            "print(base64.b64encode(digest[:n] + bytes(max(0, n - len(digest)))).decode())",
+        ].joined(separator: "\n")
+        let expected = try CommandResult.run(path: "/usr/bin/python3", ["-c", script, path, "\(length)"])
+        #expect(expected.status == 0, "\(expected.stderr)")
+        let result = try CommandResult.run("aactl", ["initdata", "digest", path, "--tee", tee, "--base64"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout == expected.stdout)
+    }
+
     @Test func initDataDigestRefusesBadInput() throws {
         let badTEE = try CommandResult.run("aactl", ["initdata", "digest", AgentProcess.fixtures + "/initdata/initdata.toml", "--tee", "sev"])
         #expect(badTEE.status != 0)
-        #expect(badTEE.stderr.contains("--tee must be one of tdx, snp, cca, sgx"))
+        #expect(badTEE.stderr.contains("--tee must be one of tdx, snp, sgx, cca, se"))
         let path = NSTemporaryDirectory() + "bad-initdata-\(getpid()).toml"
         try "version = \"0.1.0\"\nalgorithm = \"md5\"\n".write(toFile: path, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: path) }

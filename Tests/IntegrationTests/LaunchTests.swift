@@ -21,6 +21,59 @@ import TTRPC
         await client.close()
     }
 
+    /// kata-agent's launch line, flag for flag (src/agent/src/main.rs: the
+    /// socket URI, `--initdata-toml` when initdata came, `-c aa.toml` when
+    /// kata wrote one), in kata's layout under the test's folder; the socket
+    /// must be there within kata's 6 s.
+    @Test func kataLaunchLineListensWithinSixSeconds() async throws {
+        let started = Date()
+        let agent = try AgentProcess(environment: ["AA_SAMPLE_INITDATA": Self.fieldOfFixture], setUp: { directory in
+            let initdata = directory + "/run/confidential-containers/initdata"
+            try FileManager.default.createDirectory(atPath: initdata, withIntermediateDirectories: true)
+            try FileManager.default.copyItem(atPath: Self.initdata, toPath: initdata + "/initdata.toml")
+            try "[token_configs.kbs]\nurl = \"http://127.0.0.1:8080\"\n".write(toFile: initdata + "/aa.toml", atomically: true, encoding: .utf8)
+        }, listeners: { directory in
+            ["--attestation_sock", "unix://\(directory)/run/confidential-containers/attestation-agent/attestation-agent.sock",
+             "--initdata-toml", "\(directory)/run/confidential-containers/initdata/initdata.toml",
+             "-c", "\(directory)/run/confidential-containers/initdata/aa.toml"]
+        })
+        let socket = agent.directory + "/run/confidential-containers/attestation-agent/attestation-agent.sock"
+        let client = try await agent.waitUntilListeningAt(socket, seconds: 6)
+        #expect(Date().timeIntervalSince(started) < 6)
+        let status = try await client.status()
+        #expect(status.state == "Configured")
+        #expect(status.binding == "matched")
+        #expect(status.configSource == "config-file", "-c wins over the document's aa.toml, as upstream")
+        await client.close()
+    }
+
+    @Test func versionFlags() throws {
+        for flag in ["--version", "-V"] {
+            let result = try CommandResult.run("attestation-agent", [flag])
+            #expect(result.status == 0)
+            #expect(result.stdout.hasPrefix("attestation-agent "), "\(result.stdout)")
+        }
+    }
+
+    /// upstream's configuration takes tracing filters in `[log] level` and
+    /// RUST_LOG overrides it; nothing there may stop the agent.
+    @Test func logFilterStringsAreAcceptedAndRustLogOverrides() async throws {
+        let agent = try AgentProcess(environment: ["RUST_LOG": "attestation_agent=debug,warn"], setUp: { directory in
+            try "[log]\nlevel = \"info,kbs_protocol=debug\"\n".write(toFile: directory + "/aa.toml", atomically: true, encoding: .utf8)
+        }, listeners: { directory in ["--attestation_sock", "unix://\(directory)/aa.sock", "-c", directory + "/aa.toml"] })
+        let client = try await agent.waitUntilListening()
+        _ = try await client.status()
+        await client.close()
+        #expect(agent.stderr.contains("log_level=debug"), "RUST_LOG's first level word is in force: \(agent.stderr)")
+
+        let unreadable = try AgentProcess(setUp: { directory in
+            try "[log]\nlevel = \"loud\"\n".write(toFile: directory + "/aa.toml", atomically: true, encoding: .utf8)
+        }, listeners: { directory in ["--attestation_sock", "unix://\(directory)/aa.sock", "-c", directory + "/aa.toml"] })
+        let other = try await unreadable.waitUntilListening()
+        await other.close()
+        #expect(unreadable.stderr.contains("[log] level 'loud' holds no level word"), "\(unreadable.stderr)")
+    }
+
     @Test func mismatchingInitDataExitsBeforeListening() async throws {
         let agent = try AgentProcess(["--initdata-toml", Self.initdata], environment: ["AA_SAMPLE_INITDATA": "01"])
         let status = await agent.waitForExit()

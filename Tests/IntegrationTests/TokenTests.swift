@@ -21,8 +21,8 @@ import TTRPC
     }
 
     /// An agent bound and configured with `config`, ready to fetch tokens.
-    static func configuredAgent(_ config: String) async throws -> Connected {
-        let agent = try AgentProcess(environment: ["AA_SAMPLE_INITDATA": field])
+    static func configuredAgent(_ config: String, environment: [String: String] = [:]) async throws -> Connected {
+        let agent = try AgentProcess(environment: environment.merging(["AA_SAMPLE_INITDATA": field]) { $1 })
         let client = try await agent.waitUntilListening()
         try await client.bind([UInt8](repeating: 0x7E, count: 32))
         try await client.update(config)
@@ -184,6 +184,38 @@ import TTRPC
             #expect(error.code == .failedPrecondition)
             #expect(error.message.contains("[token_configs.kbs]"))
         }
+        await connected.close()
+    }
+
+    /// trustee answers 401 for transient failures too: upstream tries the
+    /// whole handshake 5 times, a second apart, and so does this agent.
+    @Test func transientRefusalsAreRetriedFiveTimesInAll() async throws {
+        let flaky = try await TestKBS(["--fail-first", "3"])
+        let connected = try await Self.configuredAgent("[token_configs.kbs]\nurl = \"\(flaky.url)\"\n")
+        let token = try #require(try await Self.token(connected.client)["token"])
+        #expect(try flaky.verifiedClaims(token) != nil)
+        #expect(flaky.requests.filter { $0["path"] as? String == "/kbs/v0/attest" }.count == 4)
+        await connected.close()
+
+        let refusing = try await TestKBS(["--fail-first", "100"])
+        try await Self.expectTokenError(kbsURL: refusing.url, .permissionDenied, mentioning: "transient failure 5")
+        #expect(refusing.requests.filter { $0["path"] as? String == "/kbs/v0/attest" }.count == 5, "five attempts, no more")
+    }
+
+    /// ENABLE_SAMPLE_DEVICE adds upstream's sample device: its evidence is
+    /// additional evidence in the handshake, bound as trustee's KBS checks it.
+    @Test func sampleDeviceEvidenceTravelsAsAdditionalEvidence() async throws {
+        let kbs = try await TestKBS()
+        let connected = try await Self.configuredAgent("[token_configs.kbs]\nurl = \"\(kbs.url)\"\n",
+                                                       environment: ["ENABLE_SAMPLE_DEVICE": "1"])
+        let client = connected.client
+        let tees: GetAdditionalTeesResponse = try await client.call(.getAdditionalTees, EmptyMessage())
+        #expect(tees.additionalTees == ["sampledevice"])
+        let evidence: GetEvidenceResponse = try await client.call(.getAdditionalEvidence, GetEvidenceRequest(runtimeData: [1, 2]))
+        #expect(String(decoding: evidence.evidence, as: UTF8.self) == #"{"sampledevice":{"svn":"2","report_data":"AQI="}}"#)
+        let token = try #require(try await Self.token(client)["token"])
+        let claims = try #require(try kbs.verifiedClaims(token))
+        #expect(claims["additional"] as? [String] == ["sampledevice"])
         await connected.close()
     }
 }

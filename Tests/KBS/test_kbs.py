@@ -4,12 +4,16 @@ loopback, with Python's standard library only.
 
     test_kbs.py --key-out KEY [--tls CERT PRIVKEY] [--record FILE]
                 [--deny REASON] [--malformed] [--delay SECONDS] [--select-hash NAME]
+                [--fail-first N]
 
 Prints "listening PORT" once ready. /kbs/v0/auth answers a nonce and sets
 the kbs-session-id cookie; /kbs/v0/attest checks the session, the nonce and
 that the sample evidence's report data is the hash of the canonical JSON of
-the runtime data, then returns an HS256 JWT signed with a key written to
-KEY. /attestation answers as a CoCo attestation service. Every request is
+the runtime data, that each additional evidence (only `sampledevice` is
+known) carries the hash of the canonical JSON of {tee-pubkey, nonce} as
+trustee's KBS verifies it, then returns an HS256 JWT signed with a key
+written to KEY. --fail-first N answers the first N attestations with 401, as
+trustee does for transient failures. /attestation answers as a CoCo attestation service. Every request is
 appended to FILE as one JSON line.
 """
 import argparse
@@ -110,12 +114,27 @@ class Handler(http.server.BaseHTTPRequestHandler):
         expected = hashlib.new(algorithm, canonical(bound)).digest()
         if session["tee"] != "sample" or base64.b64decode(primary.get("report_data", "")) != expected:
             return self.refuse("the evidence's report data is not the hash of the runtime data")
+        verified = []
+        if additional:
+            runtime_only = {"tee-pubkey": runtime.get("tee-pubkey"), "nonce": session["nonce"]}
+            expected_device = hashlib.new(algorithm, canonical(runtime_only)).digest()
+            for tee, device in json.loads(additional).items():
+                if tee != "sampledevice" or device.get("svn") != "2":
+                    return self.refuse(f"unknown additional evidence {tee}")
+                if base64.b64decode(device.get("report_data", "")) != expected_device:
+                    return self.refuse(f"the {tee} evidence's report data is not the hash of the runtime data")
+                verified.append(tee)
+        with LOCK:
+            self.server.attestations += 1
+            transient = self.server.attestations <= self.server.options.fail_first
+        if transient:
+            return self.refuse(f"transient failure {self.server.attestations}")
         if self.server.options.deny:
             return self.refuse(self.server.options.deny)
         init_data = request.get("init-data")
         claims = {
             "iss": "test-kbs", "iat": int(time.time()), "exp": int(time.time()) + 300, "tee": session["tee"],
-            "tee-pubkey": runtime.get("tee-pubkey"), "evidence": primary,
+            "tee-pubkey": runtime.get("tee-pubkey"), "evidence": primary, "additional": verified,
             "init-data": hashlib.sha384(init_data["body"].encode()).hexdigest() if init_data else None,
         }
         self.reply(200, {"token": jwt(claims, self.server.key)})
@@ -136,9 +155,11 @@ def main():
     parser.add_argument("--malformed", action="store_true")
     parser.add_argument("--delay", type=float, default=0)
     parser.add_argument("--select-hash")
+    parser.add_argument("--fail-first", type=int, default=0)
     options = parser.parse_args()
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.options = options
+    server.attestations = 0
     server.key = secrets.token_bytes(32)
     with open(options.key_out, "wb") as f:
         f.write(server.key)

@@ -14,14 +14,21 @@ final class FakeKernel: KernelFiles, @unchecked Sendable {
 
     let state = NIOLockedValueBox(State())
     let provider: String
-    /// Builds the provider's report for an inblob.
-    let makeReport: @Sendable ([UInt8]) -> [UInt8]
+    /// Builds the provider's report for an inblob, seeing the kernel's files
+    /// (so a TDX quote can carry the RTMRs as they are at that moment).
+    let makeReport: @Sendable ([UInt8], [String: [UInt8]]) -> [UInt8]
     /// Extra generations a racing writer adds on each inblob write.
     var racingWrites = 0
+    /// What `auxblob` holds after a report (SNP's certificate table), if anything.
+    var auxblob: [UInt8]?
 
-    init(provider: String, makeReport: @escaping @Sendable ([UInt8]) -> [UInt8]) {
+    convenience init(provider: String, makeReport: @escaping @Sendable ([UInt8]) -> [UInt8]) {
+        self.init(provider: provider, makeReportFromFiles: { inblob, _ in makeReport(inblob) })
+    }
+
+    init(provider: String, makeReportFromFiles: @escaping @Sendable ([UInt8], [String: [UInt8]]) -> [UInt8]) {
         self.provider = provider
-        self.makeReport = makeReport
+        self.makeReport = makeReportFromFiles
         state.withLockedValue { $0.directories.insert(ConfigfsTSM.reportDirectory) }
     }
 
@@ -48,7 +55,8 @@ final class FakeKernel: KernelFiles, @unchecked Sendable {
             if path.hasSuffix("/inblob") {
                 let generation = Int(String(decoding: state.files[directory + "/generation"] ?? [], as: UTF8.self)) ?? 0
                 state.files[directory + "/generation"] = Array("\(generation + 1 + racingWrites)\n".utf8)
-                state.files[directory + "/outblob"] = makeReport(bytes)
+                state.files[directory + "/outblob"] = makeReport(bytes, state.files)
+                if let auxblob { state.files[directory + "/auxblob"] = auxblob }
             }
         }
     }

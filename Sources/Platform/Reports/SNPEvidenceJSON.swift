@@ -12,9 +12,9 @@ public enum SNPEvidenceJSON {
         let r = ReportBytes(bytes, what: "SNP report")
         let generation = try Self.generation(bytes, version: report.version)
         func array(_ name: String, _ offset: Int, _ length: Int) throws(ReportParseError) -> JSON {
-            .array(try r.field(name, at: offset, length: length).map { .number(Double($0)) })
+            .array(try r.field(name, at: offset, length: length).map { .unsigned(UInt64($0)) })
         }
-        func number<T: BinaryInteger>(_ value: T) -> JSON { .number(Double(value)) }
+        func number<T: BinaryInteger>(_ value: T) -> JSON { .unsigned(UInt64(value)) }
         func tcb(_ name: String, _ offset: Int) throws(ReportParseError) -> JSON {
             let b = try r.field(name, at: offset, length: 8)
             let (fmc, bootloader, tee, snp): (JSON, UInt8, UInt8, UInt8) = generation == .turin
@@ -106,17 +106,18 @@ public enum SNPEvidenceJSON {
             let data = try r.field("certificate \(index)", at: offset, length: length)
             let guid = Self.guid(guidBytes)
             let type: JSON = known[guid].map { .string($0) } ?? .object([("OTHER", .string(guid))])
-            entries.append(.object([("cert_type", type), ("data", .array(data.map { .number(Double($0)) }))]))
+            entries.append(.object([("cert_type", type), ("data", .array(data.map { .unsigned(UInt64($0)) }))]))
             index += 1
             guard index < 64 else { throw ReportParseError("SNP certificate table: more than 64 entries") }
         }
         return .array(entries)
     }
 
-    /// An EFI GUID (first three fields little-endian) in its text form.
+    /// A GUID in its text form, its bytes read in RFC 4122 order as the sev
+    /// crate reads the table (`Uuid::from_bytes`): the VCEK's bytes are
+    /// `63 da 75 8d e6 64 45 64 ...`, not the mixed-endian EFI form.
     static func guid(_ b: [UInt8]) -> String {
-        let ordered = [b[3], b[2], b[1], b[0], b[5], b[4], b[7], b[6]] + b[8...]
-        let hex = Hex.encode(ordered)
+        let hex = Hex.encode(b)
         let chars = Array(hex)
         return [0..<8, 8..<12, 12..<16, 16..<20, 20..<32].map { String(chars[$0]) }.joined(separator: "-")
     }
