@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the agent builds with, if missing; with
-# --test, also those its tests run (a software TPM and tpm2-tools).
+# --test, also those its tests run (a software TPM and tpm2-tools, FUSE for
+# the fake kernel) and, from PyPI into .build/python, mfusepy.
 # Swift itself (6.x, at /opt/swift or on PATH) is expected on the machine.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 need=()
 command -v protoc-c >/dev/null || need+=(protobuf-c-compiler)
 [ -f /usr/include/protobuf-c/protobuf-c.h ] || need+=(libprotobuf-c-dev)
@@ -13,6 +15,7 @@ if [ "${1:-}" = "--test" ]; then
   command -v tpm2_checkquote >/dev/null || need+=(tpm2-tools)
   command -v openssl >/dev/null || need+=(openssl)
   command -v python3 >/dev/null || need+=(python3)
+  command -v fusermount3 >/dev/null || need+=(fuse3)
 fi
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
@@ -28,4 +31,8 @@ if ! command -v swift >/dev/null; then
     echo "Swift 6 is not installed: get a toolchain for this system from swift.org" >&2
   fi
   exit 1
+fi
+if [ "${1:-}" = "--test" ] && [ ! -f .build/python/mfusepy.py ]; then
+  python3 -m pip --version >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-pip >/dev/null
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target .build/python mfusepy
 fi
