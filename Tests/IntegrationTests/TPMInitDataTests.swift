@@ -16,7 +16,7 @@ struct TPMInitDataTests {
     static func initdata(in directory: String, algorithm: String = "sha256", marker: String = "a")
         throws -> (path: String, pcr8: String)
     {
-        let text = "version = \"0.1.0\"\nalgorithm = \"\(algorithm)\"\n[data]\n\"aa.toml\" = '''\n[log]\nlevel = \"info,\(marker)=debug\"\n'''\n"
+        let text = "version = \"0.1.0\"\nalgorithm = \"\(algorithm)\"\n[data]\n\"aa.toml\" = '''\n[log]\nlevel = \"info\"\n'''\n\"cdh.toml\" = \"# \(marker)\"\n"
         let path = directory + "/initdata-\(marker)-\(algorithm).toml"
         try text.write(toFile: path, atomically: true, encoding: .utf8)
         let digest = Data(SHA256.hash(data: Data(text.utf8)))
