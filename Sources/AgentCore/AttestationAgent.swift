@@ -89,11 +89,12 @@ public actor AttestationAgent {
         if platform.initDataAnchor != .none, machine.state != .rejected {
             field = try await readField()
         }
+        let wasBooting = machine.state == .booting
         switch machine.bind(digest: digest, field: field) {
         case .accepted(let warning):
             if let warning { logger.warning("\(warning)") }
             var metadata: Logger.Metadata = ["binding": "\(machine.binding.rawValue)", "digest": "\(Hex.encode(digest))"]
-            if case .pcr(let index, _) = platform.initDataAnchor, machine.binding == .measured {
+            if case .pcr(let index, _) = platform.initDataAnchor, wasBooting, machine.binding == .measured {
                 metadata["pcr"] = "PCR \(index) already holds this digest (the agent restarted): not extended again"
             }
             logger.info("initdata bound", metadata: metadata)
