@@ -32,6 +32,8 @@ let package = Package(
         .target(name: "ProtobufCSupport", dependencies: ["CProtobufC"]),
         // ioctl(2) with a fixed signature, for the TEE device nodes.
         .target(name: "CKernelShims"),
+        // SIGTERM/SIGINT caught from before main into a pipe (the agent only).
+        .target(name: "CSignalShims"),
         // Debian's tpm2-tss (ESAPI) and the agent's few TPM operations over it.
         .systemLibrary(name: "CTSS2", pkgConfig: "tss2-esys", providers: [.apt(["libtss2-dev"])]),
         .target(
@@ -95,7 +97,7 @@ let package = Package(
         .executableTarget(
             name: "attestation-agent",
             dependencies: [
-                "AttestationService", "AgentCore", "Platform", "TokenProviders", "TTRPC",
+                "AttestationService", "AgentCore", "CSignalShims", "Platform", "TokenProviders", "TTRPC",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

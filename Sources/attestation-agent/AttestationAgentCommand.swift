@@ -101,6 +101,7 @@ struct AttestationAgentCommand: AsyncParsableCommand {
         }
         let logger = Logger(label: "attestation-agent")
         if let unreadableLevel { logger.warning("\(unreadableLevel)") }
+        if !ShutdownSignal.armed { logger.warning("SIGTERM and SIGINT could not be caught: a signal stops the agent without draining") }
 
         let platform: any TEEPlatform
         do {

@@ -1,3 +1,4 @@
+import CSignalShims
 import Dispatch
 
 #if canImport(Glibc)
@@ -6,32 +7,21 @@ import Glibc
 import Musl
 #endif
 
-/// Waits for SIGTERM or SIGINT, the signals that stop the agent gracefully.
+/// SIGTERM or SIGINT, the signals that stop the agent gracefully. They are
+/// caught from before `main` (CSignalShims), so none is lost between start
+/// and `wait()`: one that came during launch is collected here at once.
 enum ShutdownSignal {
+    /// Whether the signals are caught; without that, one could kill the agent
+    /// before it drains (the caller logs it).
+    static var armed: Bool { aa_shutdown_signals_caught() == 1 }
+
     static func wait() async -> String {
         await withCheckedContinuation { continuation in
-            let queue = DispatchQueue(label: "shutdown-signal")
-            let box = SignalSources()
-            for (number, name) in [(SIGTERM, "SIGTERM"), (SIGINT, "SIGINT")] {
-                signal(number, SIG_IGN)
-                let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
-                source.setEventHandler {
-                    // Runs on the serial queue: the first signal resumes, later ones are ignored.
-                    guard !box.fired else { return }
-                    box.fired = true
-                    continuation.resume(returning: name)
-                }
-                source.resume()
-                box.sources.append(source)
+            // One thread waits on the signal pipe for the life of the process.
+            DispatchQueue.global().async {
+                let number = aa_wait_shutdown_signal()
+                continuation.resume(returning: number == SIGINT ? "SIGINT" : "SIGTERM")
             }
-            // Kept alive for the life of the process.
-            SignalSources.retained = box
         }
     }
-}
-
-private final class SignalSources: @unchecked Sendable {
-    nonisolated(unsafe) static var retained: SignalSources?
-    var sources: [DispatchSourceSignal] = []
-    var fired = false
 }

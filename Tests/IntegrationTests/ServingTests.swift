@@ -149,4 +149,20 @@ import TTRPC
         #expect(!FileManager.default.fileExists(atPath: agent.socketPath), "the socket file is removed")
         #expect(agent.process.terminationReason == .exit)
     }
+
+    /// A SIGTERM at any moment from exec on (during launch-time binding,
+    /// before the socket exists, while the handlers are set up) is never lost:
+    /// the agent exits 0 and leaves no socket file. A lost one left the agent
+    /// running for good.
+    @Test func sigtermAtAnyMomentOfStartUpExitsCleanly() async throws {
+        for round in 0..<20 {
+            let agent = try AgentProcess(["--initdata-toml", LaunchTests.initdata],
+                                         environment: ["AA_SAMPLE_INITDATA": LaunchTests.fieldOfFixture])
+            try await Task.sleep(nanoseconds: UInt64(round) * 1_500_000)
+            agent.signal(SIGTERM)
+            #expect(await agent.waitForExit(seconds: 5) == 0, "round \(round): \(agent.stderr)")
+            #expect(agent.process.terminationReason == .exit, "round \(round)")
+            #expect(!FileManager.default.fileExists(atPath: agent.socketPath), "round \(round)")
+        }
+    }
 }
