@@ -18,6 +18,10 @@ static int fail(char *error, size_t size, const char *what, TSS2_RC rc) {
 }
 
 int aa_tpm_open(const char *tcti, aa_tpm **tpm, char *error, size_t error_size) {
+    // tpm2-tss logs expected failures (an absent NV index while looking for
+    // Azure's HCL report) to stderr; every failure comes back in `error`
+    // instead. A TSS2_LOG the user set still wins.
+    setenv("TSS2_LOG", "all+NONE", 0);
     aa_tpm *t = calloc(1, sizeof *t);
     if (!t) return fail(error, error_size, "out of memory", 0);
     TSS2_RC rc = Tss2_TctiLdr_Initialize(tcti, &t->tcti);
