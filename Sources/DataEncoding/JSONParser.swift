@@ -91,12 +91,23 @@ private struct JSONParser {
             case UInt8(ascii: "t"): scalars.append("\t")
             case UInt8(ascii: "u"):
                 var code = try hex4()
-                if (0xD800..<0xDC00).contains(code), peek() == UInt8(ascii: "\\") {
+                // UTF-16 surrogates come in pairs, a high one then \u and a low one;
+                // anything else names no character.
+                if (0xD800..<0xDC00).contains(code) {
+                    guard peek() == UInt8(ascii: "\\"), index + 1 < bytes.count, bytes[index + 1] == UInt8(ascii: "u") else {
+                        throw error("unpaired UTF-16 surrogate \\u\(String(code, radix: 16))")
+                    }
                     index += 2
                     let low = try hex4()
+                    guard (0xDC00..<0xE000).contains(low) else {
+                        throw error("UTF-16 surrogate \\u\(String(code, radix: 16)) followed by \\u\(String(low, radix: 16)), not by a low surrogate")
+                    }
                     code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
                 }
-                scalars.append(Unicode.Scalar(code) ?? "\u{FFFD}")
+                guard let scalar = Unicode.Scalar(code) else {
+                    throw error("unpaired UTF-16 surrogate \\u\(String(code, radix: 16))")
+                }
+                scalars.append(scalar)
             default: throw error("invalid escape")
             }
         }
@@ -105,7 +116,7 @@ private struct JSONParser {
     }
 
     mutating func hex4() throws(JSONError) -> UInt32 {
-        guard index + 4 <= bytes.count,
+        guard index + 4 <= bytes.count, bytes[index..<index + 4].allSatisfy(Self.isHexDigit),
               let value = UInt32(String(decoding: bytes[index..<index + 4], as: UTF8.self), radix: 16)
         else { throw error("invalid \\u escape") }
         index += 4
@@ -135,6 +146,11 @@ private struct JSONParser {
     mutating func expect(_ char: Character) throws(JSONError) {
         guard peek() == char.asciiValue else { throw error("expected '\(char)'") }
         index += 1
+    }
+
+    /// 0-9, a-f, A-F: UInt32(_:radix:) alone would take a sign too.
+    static func isHexDigit(_ byte: UInt8) -> Bool {
+        (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(byte | 0x20)
     }
 
     func peek() -> UInt8? { index < bytes.count ? bytes[index] : nil }

@@ -9,6 +9,11 @@ public struct TOMLParser {
     private var currentPath: [String] = []
     /// Tables defined by a [header] or by a value, which may not be defined again.
     private var definedTables: Set<[String]> = []
+    /// How deep arrays and inline tables are nested here: the parser recurses
+    /// into them, so a document from the host may not nest without bound.
+    private var depth = 0
+    /// The deepest nesting of values, and the most parts of a dotted key.
+    public static let maximumDepth = 64
 
     public static func parse(_ text: String) throws(TOMLError) -> [String: TOMLValue] {
         var parser = TOMLParser(bytes: Array(text.utf8))
@@ -82,6 +87,7 @@ public struct TOMLParser {
             }
             skipSpaces()
             guard peek() == UInt8(ascii: ".") else { return parts }
+            guard parts.count < Self.maximumDepth else { throw error("a dotted key has more than \(Self.maximumDepth) parts") }
             advance()
         }
     }
@@ -166,10 +172,11 @@ public struct TOMLParser {
             return .string(startsWith("\"\"\"") ? try parseMultilineBasicString() : try parseBasicString())
         case UInt8(ascii: "'"):
             return .string(startsWith("'''") ? try parseMultilineLiteralString() : try parseLiteralString())
-        case UInt8(ascii: "["):
-            return try parseArray()
-        case UInt8(ascii: "{"):
-            return try parseInlineTable()
+        case UInt8(ascii: "["), UInt8(ascii: "{"):
+            depth += 1
+            defer { depth -= 1 }
+            guard depth <= Self.maximumDepth else { throw error("arrays and inline tables are nested deeper than \(Self.maximumDepth) levels") }
+            return byte == UInt8(ascii: "[") ? try parseArray() : try parseInlineTable()
         default:
             if startsWith("true") { index += 4; return .boolean(true) }
             if startsWith("false") { index += 5; return .boolean(false) }
@@ -347,6 +354,7 @@ public struct TOMLParser {
         case UInt8(ascii: "u"), UInt8(ascii: "U"):
             let count = byte == UInt8(ascii: "u") ? 4 : 8
             guard index + count <= bytes.count,
+                  bytes[index..<index + count].allSatisfy(Self.isHexDigit),
                   let code = UInt32(String(decoding: bytes[index..<index + count], as: UTF8.self), radix: 16),
                   let scalar = Unicode.Scalar(code)
             else { throw error("invalid unicode escape") }
@@ -358,6 +366,11 @@ public struct TOMLParser {
     }
 
     // MARK: Lexing helpers
+
+    /// 0-9, a-f, A-F: UInt32(_:radix:) alone would take a sign too.
+    static func isHexDigit(_ byte: UInt8) -> Bool {
+        (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(byte | 0x20)
+    }
 
     private func peek() -> UInt8? { index < bytes.count ? bytes[index] : nil }
     private mutating func advance() { index += 1 }

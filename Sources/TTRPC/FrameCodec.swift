@@ -3,14 +3,48 @@ import NIOCore
 /// Splits the byte stream into ttrpc frames. A frame whose declared length is
 /// over 4 MiB has its data skipped as it arrives (never buffered), then is
 /// reported as `.oversized` so that the connection can answer and go on.
+/// A frame that has begun must be complete within `frameTimeout`, or the
+/// connection is closed: a client that sends a header and stalls, or one
+/// byte a second, holds no buffer for long.
 public struct TTRPCFrameDecoder: ByteToMessageDecoder {
     public typealias InboundOut = TTRPCInboundFrame
 
     private var skipping: (streamID: UInt32, length: UInt32, remaining: Int)?
+    private let frameTimeout: TimeAmount?
+    private var stalledFrame: Scheduled<Void>?
 
-    public init() {}
+    /// `frameTimeout` nil: wait for a frame's rest as long as it takes.
+    public init(frameTimeout: TimeAmount? = nil) {
+        self.frameTimeout = frameTimeout
+    }
 
     public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        let state = try decodeFrame(context: context, buffer: &buffer)
+        // A finished frame is progress: the clock restarts for the next one.
+        watchForStall(context: context, partial: state == .needMoreData && (buffer.readableBytes > 0 || skipping != nil))
+        return state
+    }
+
+    public mutating func decoderRemoved(context: ChannelHandlerContext) {
+        stalledFrame?.cancel()
+        stalledFrame = nil
+    }
+
+    /// Starts the clock when a frame is left incomplete, stops it otherwise.
+    private mutating func watchForStall(context: ChannelHandlerContext, partial: Bool) {
+        guard partial else {
+            stalledFrame?.cancel()
+            stalledFrame = nil
+            return
+        }
+        guard let frameTimeout, stalledFrame == nil else { return }
+        let channel = context.channel
+        stalledFrame = context.eventLoop.scheduleTask(in: frameTimeout) {
+            channel.close(promise: nil)
+        }
+    }
+
+    private mutating func decodeFrame(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
         if let skip = skipping {
             let count = min(skip.remaining, buffer.readableBytes)
             buffer.moveReaderIndex(forwardBy: count)
@@ -43,7 +77,9 @@ public struct TTRPCFrameDecoder: ByteToMessageDecoder {
 
     public mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
         // A partial frame at end of input is dropped: its sender has gone.
-        while try decode(context: context, buffer: &buffer) == .continue {}
+        while try decodeFrame(context: context, buffer: &buffer) == .continue {}
+        stalledFrame?.cancel()
+        stalledFrame = nil
         buffer.moveReaderIndex(to: buffer.writerIndex)
         return .needMoreData
     }

@@ -11,14 +11,22 @@ import Musl
 import Darwin
 #endif
 
-/// One address a server listens on, with the methods it lets through.
+/// One address a server listens on, with the methods it lets through and
+/// how many connections it holds at once: each listener has its own budget,
+/// so clients of one (the host on vsock) cannot crowd out another's.
 public struct TTRPCListenerConfig: Sendable {
+    /// Connections one listener holds at once; more are closed on accept.
+    public static let defaultMaxConnections = 128
+
     public var address: SocketURI
     public var filter: TTRPCMethodFilter
+    public var maxConnections: Int
 
-    public init(address: SocketURI, filter: TTRPCMethodFilter = .allowAll) {
+    public init(address: SocketURI, filter: TTRPCMethodFilter = .allowAll,
+                maxConnections: Int = TTRPCListenerConfig.defaultMaxConnections) {
         self.address = address
         self.filter = filter
+        self.maxConnections = maxConnections
     }
 }
 
@@ -28,25 +36,32 @@ public struct TTRPCListenerConfig: Sendable {
 public final class TTRPCServer: Sendable {
     /// Calls in flight on one connection before new ones get RESOURCE_EXHAUSTED.
     public static let defaultMaxConcurrentStreams = 1024
+    /// How long a frame may take to arrive once its first byte has: a client
+    /// that starts a frame and stalls is disconnected, not waited for.
+    public static let defaultFrameTimeout = TimeAmount.seconds(10)
 
     private struct State {
         var listeners: [(channel: Channel, address: SocketURI)] = []
         var connections: [ObjectIdentifier: Channel] = [:]
+        var connectionsPerListener: [String: Int] = [:]
     }
 
     private let services: TTRPCServiceSet
     private let group: EventLoopGroup
     private let logger: Logger
     private let maxConcurrentStreams: Int
+    private let frameTimeout: TimeAmount
     private let tracker = CallTracker()
     private let state = NIOLockedValueBox(State())
 
     public init(services: TTRPCServiceSet, group: EventLoopGroup, logger: Logger,
-                maxConcurrentStreams: Int = TTRPCServer.defaultMaxConcurrentStreams) {
+                maxConcurrentStreams: Int = TTRPCServer.defaultMaxConcurrentStreams,
+                frameTimeout: TimeAmount = TTRPCServer.defaultFrameTimeout) {
         self.services = services
         self.group = group
         self.logger = logger
         self.maxConcurrentStreams = maxConcurrentStreams
+        self.frameTimeout = frameTimeout
     }
 
     /// Starts listening; throws with a message a person can act on when the
@@ -54,6 +69,9 @@ public final class TTRPCServer: Sendable {
     public func listen(_ config: TTRPCListenerConfig) async throws {
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
+            // One read takes at most 16 KiB: what a single burst of pipelined
+            // requests can start before reads pause stays small.
+            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048, maximum: 16384))
             .childChannelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
                     try self.configure(child: channel, config: config)
@@ -84,15 +102,29 @@ public final class TTRPCServer: Sendable {
 
     private func configure(child channel: Channel, config: TTRPCListenerConfig) throws {
         let id = ObjectIdentifier(channel)
-        state.withLockedValue { $0.connections[id] = channel }
+        let listener = config.address.description
+        let admitted = state.withLockedValue { state in
+            guard state.connectionsPerListener[listener, default: 0] < config.maxConnections else { return false }
+            state.connectionsPerListener[listener, default: 0] += 1
+            state.connections[id] = channel
+            return true
+        }
+        guard admitted else {
+            logger.warning("refusing a connection: the listener holds its limit", metadata: [
+                "listener": "\(listener)", "limit": "\(config.maxConnections)"])
+            throw TTRPCTransportError("\(listener) holds \(config.maxConnections) connections already")
+        }
         channel.closeFuture.whenComplete { [state] _ in
-            _ = state.withLockedValue { $0.connections.removeValue(forKey: id) }
+            state.withLockedValue { state in
+                state.connections.removeValue(forKey: id)
+                state.connectionsPerListener[listener, default: 1] -= 1
+            }
         }
         let handler = TTRPCServerConnectionHandler(
-            services: services, filter: config.filter, listenerName: config.address.description,
+            services: services, filter: config.filter, listenerName: listener,
             tracker: tracker, maxConcurrentStreams: maxConcurrentStreams, logger: logger)
         try channel.pipeline.syncOperations.addHandlers([
-            ByteToMessageHandler(TTRPCFrameDecoder()),
+            ByteToMessageHandler(TTRPCFrameDecoder(frameTimeout: frameTimeout)),
             MessageToByteHandler(TTRPCFrameEncoder()),
             handler,
         ])

@@ -6,8 +6,16 @@ import NIOCore
 /// that many streams run at once and answer in any order. Protocol violations
 /// are answered on the offending stream, as containerd's Go server does, and
 /// the connection goes on. All state lives on the channel's event loop.
-final class TTRPCServerConnectionHandler: ChannelInboundHandler {
+///
+/// Back-pressure: no more bytes are read from the client while its answers
+/// are unwritten beyond NIO's high-water mark (64 KiB by default) or while
+/// `pauseReadsAt` of its calls are in flight, so a client that pipelines and
+/// never reads holds a bounded number of calls and answers. Frames already
+/// read in one burst still start calls, up to `maxConcurrentStreams`; past
+/// that they are answered RESOURCE_EXHAUSTED.
+final class TTRPCServerConnectionHandler: ChannelDuplexHandler {
     typealias InboundIn = TTRPCInboundFrame
+    typealias OutboundIn = TTRPCFrame
     typealias OutboundOut = TTRPCFrame
 
     private struct ActiveCall {
@@ -25,6 +33,9 @@ final class TTRPCServerConnectionHandler: ChannelInboundHandler {
     private var lastStreamID: UInt32 = 0
     private var active: [UInt32: ActiveCall] = [:]
     private var context: ChannelHandlerContext?
+    /// A read was asked for while the channel was not writable; it is passed
+    /// on once the client has taken enough of its answers.
+    private var readHeldBack = false
 
     init(services: TTRPCServiceSet, filter: TTRPCMethodFilter, listenerName: String,
          tracker: CallTracker, maxConcurrentStreams: Int, logger: Logger) {
@@ -48,6 +59,33 @@ final class TTRPCServerConnectionHandler: ChannelInboundHandler {
     func channelInactive(context: ChannelHandlerContext) {
         abandonActiveCalls()
         context.fireChannelInactive()
+    }
+
+    /// Calls in flight on one connection at which reading from it pauses.
+    static let pauseReadsAt = 64
+
+    private func mayRead(_ context: ChannelHandlerContext) -> Bool {
+        context.channel.isWritable && active.count < Self.pauseReadsAt
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if mayRead(context) {
+            context.read()
+        } else {
+            readHeldBack = true
+        }
+    }
+
+    /// Passes on a read held back once the reason for holding it is gone.
+    private func resumeReading() {
+        guard readHeldBack, let context, mayRead(context) else { return }
+        readHeldBack = false
+        context.read()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        resumeReading()
+        context.fireChannelWritabilityChanged()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -154,6 +192,7 @@ final class TTRPCServerConnectionHandler: ChannelInboundHandler {
         call.deadlineTimer?.cancel()
         call.task.cancel()
         tracker.end()
+        defer { resumeReading() }
         switch result {
         case .success(let payload):
             if payload.count > TTRPCFrame.maxDataLength - 16 {

@@ -21,7 +21,7 @@ struct RemoteService {
             do {
                 return try JSON(parsing: String(decoding: body, as: UTF8.self))
             } catch {
-                throw AgentError(.internal, "the \(service.name) at \(service.baseURL) answered \(what) that is not JSON (\(error)): \(text)")
+                throw AgentError(.internal, "the \(service.name) at \(service.baseURL) answered \(what) that is not valid JSON: \(error); the answer began: \(text)")
             }
         }
     }

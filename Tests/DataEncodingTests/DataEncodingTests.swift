@@ -62,6 +62,12 @@ import Testing
         #expect(value["a"]?.string == "é😀/\t")
     }
 
+    // Unpaired surrogates and signed \u digits: once an arithmetic overflow (issue 9).
+    @Test(arguments: [#""\ud800\u0041""#, #""\ud800""#, #""\ud800x""#, #""\udc00""#, #""\u+abc""#, #""\ud800\n""#])
+    func rejectsBrokenUnicodeEscapes(_ text: String) {
+        #expect(throws: JSONError.self) { try JSON(parsing: text) }
+    }
+
     @Test(arguments: ["", "{", "[1,]x", "{\"a\" 1}", "tru", "\"\u{01}\"", "[1] 2",
                       String(repeating: "[", count: 100) + String(repeating: "]", count: 100)])
     func rejectsMalformed(_ text: String) {

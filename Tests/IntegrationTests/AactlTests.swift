@@ -50,6 +50,25 @@ import Testing
         #expect(again.stderr.hasPrefix("FAILED_PRECONDITION (9)"))
     }
 
+    /// `a=` and 200,000 `[` then as many `]` once overflowed the agent's
+    /// stack in the TOML parser (issue 9): now a clear INVALID_ARGUMENT, and
+    /// the agent goes on serving. The same text can come inside initdata.
+    @Test func aDeeplyNestedConfigurationIsRefusedAndTheAgentLivesOn() async throws {
+        let agent = try AgentProcess(environment: ["AA_SAMPLE_INITDATA": "beef"])
+        await (try agent.waitUntilListening()).close()
+        let socket = ["--socket", "unix://" + agent.socketPath]
+        #expect(try CommandResult.run("aactl", ["bind-init-data", "--digest", "beef"] + socket).status == 0)
+        let path = agent.directory + "/deep.toml"
+        try ("a=" + String(repeating: "[", count: 200_000) + String(repeating: "]", count: 200_000))
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        let refused = try CommandResult.run("aactl", ["update-configuration", "--config-file", path] + socket)
+        #expect(refused.status == 1)
+        #expect(refused.stderr.hasPrefix("INVALID_ARGUMENT (3)") && refused.stderr.contains("nested deeper than 64"), "\(refused.stderr)")
+        let status = try CommandResult.run("aactl", ["status"] + socket)
+        #expect(status.status == 0, "the agent still serves")
+        #expect(status.stdout.contains(#""state": "InitDataVerified""#))
+    }
+
     @Test func transportErrorsExitTwoAndUsageErrorsSayWhy() throws {
         let missing = try CommandResult.run("aactl", ["status", "--socket", "unix:///nonexistent/aa.sock"])
         #expect(missing.status == 2)

@@ -167,7 +167,10 @@ import TTRPC
         let refusing = try await TestKBS(["--deny", "policy says no: debug TDs are not trusted"])
         try await Self.expectTokenError(kbsURL: refusing.url, .permissionDenied, mentioning: "policy says no: debug TDs are not trusted")
         let garbled = try await TestKBS(["--malformed"])
-        try await Self.expectTokenError(kbsURL: garbled.url, .internal, mentioning: "not JSON")
+        try await Self.expectTokenError(kbsURL: garbled.url, .internal, mentioning: "not valid JSON")
+        // An unpaired surrogate escape once killed the agent (issue 9).
+        let surrogate = try await TestKBS(["--lone-surrogate"])
+        try await Self.expectTokenError(kbsURL: surrogate.url, .internal, mentioning: "not valid JSON: byte")
         let slow = try await TestKBS(["--delay", "5"])
         try await Self.expectTokenError(kbsURL: slow.url, extraConfig: "timeout = 1\n", .deadlineExceeded, mentioning: slow.url)
     }

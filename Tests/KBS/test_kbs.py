@@ -4,7 +4,7 @@ loopback, with Python's standard library only.
 
     test_kbs.py --key-out KEY [--tls CERT PRIVKEY] [--record FILE]
                 [--deny REASON] [--malformed] [--delay SECONDS] [--select-hash NAME]
-                [--fail-first N]
+                [--fail-first N] [--lone-surrogate]
 
 Prints "listening PORT" once ready. /kbs/v0/auth answers a nonce and sets
 the kbs-session-id cookie; /kbs/v0/attest checks the session, the nonce and
@@ -13,7 +13,8 @@ the runtime data, that each additional evidence (only `sampledevice` is
 known) carries the hash of the canonical JSON of {tee-pubkey, nonce} as
 trustee's KBS verifies it, then returns an HS256 JWT signed with a key
 written to KEY. --fail-first N answers the first N attestations with 401, as
-trustee does for transient failures. /attestation answers as a CoCo attestation service. Every request is
+trustee does for transient failures. --lone-surrogate answers the challenge
+with a nonce holding an unpaired UTF-16 surrogate escape. /attestation answers as a CoCo attestation service. Every request is
 appended to FILE as one JSON line.
 """
 import argparse
@@ -93,6 +94,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         session, nonce = secrets.token_hex(16), b64url(secrets.token_bytes(32))
         with LOCK:
             SESSIONS[session] = {"nonce": nonce, "tee": request["tee"]}
+        if self.server.options.lone_surrogate:
+            return self.reply(200, b'{"nonce": "\\ud800\\u0041", "extra-params": {}}',
+                              [("Set-Cookie", f"kbs-session-id={session}; Path=/kbs/v0; HttpOnly")])
         extra = {"selected-hash-algorithm": self.server.options.select_hash} if self.server.options.select_hash else {}
         self.reply(200, {"nonce": nonce, "extra-params": extra},
                    [("Set-Cookie", f"kbs-session-id={session}; Path=/kbs/v0; HttpOnly")])
@@ -156,6 +160,7 @@ def main():
     parser.add_argument("--delay", type=float, default=0)
     parser.add_argument("--select-hash")
     parser.add_argument("--fail-first", type=int, default=0)
+    parser.add_argument("--lone-surrogate", action="store_true")
     options = parser.parse_args()
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.options = options

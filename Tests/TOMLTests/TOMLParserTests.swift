@@ -67,6 +67,12 @@ import TOML
         ("= 1", 1, "expected a key"),
         ("a = \"\\q\"", 1, "invalid escape"),
         ("d = 1979-05-27", 1, "dates are not supported"),
+        // Nesting is bounded: the parser recurses (issue 9: 200,000 '[' overflowed the stack).
+        ("a=" + String(repeating: "[", count: 200_000) + String(repeating: "]", count: 200_000), 1, "nested deeper than 64"),
+        ("a=" + String(repeating: "{b=", count: 65) + "1" + String(repeating: "}", count: 65), 1, "nested deeper than 64"),
+        (String(repeating: "k.", count: 100_000) + "k = 1", 1, "more than 64 parts"),
+        ("[" + String(repeating: "k.", count: 100) + "k]", 1, "more than 64 parts"),
+        ("a = \"\\u+abc\"", 1, "invalid unicode escape"),
     ])
     func errorsSayWhereAndWhy(_ text: String, _ line: Int, _ reason: String) {
         do {
@@ -76,5 +82,10 @@ import TOML
             #expect(error.line == line)
             #expect(error.reason.contains(reason), "\(error)")
         }
+    }
+
+    @Test func nestingUpToTheLimitParses() throws {
+        let text = "a=" + String(repeating: "[", count: 64) + String(repeating: "]", count: 64)
+        #expect(try TOMLParser.parse(text)["a"] != nil)
     }
 }

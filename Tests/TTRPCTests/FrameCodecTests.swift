@@ -69,4 +69,55 @@ import Testing
         }
         #expect(frame.data.count == TTRPCFrame.maxDataLength)
     }
+
+    // MARK: A frame that starts and stalls (virtual time on EmbeddedEventLoop)
+
+    private func timedDecoderChannel() throws -> EmbeddedChannel {
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(TTRPCFrameDecoder(frameTimeout: .seconds(10))))
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        return channel
+    }
+
+    private func write(_ channel: EmbeddedChannel, _ bytes: [UInt8]) throws {
+        try channel.writeInbound(ByteBuffer(bytes: bytes))
+    }
+
+    @Test func aHeaderThatStallsClosesTheConnectionAtTheDeadline() throws {
+        let channel = try timedDecoderChannel()
+        try write(channel, header(length: 4, stream: 1, type: 1))
+        channel.embeddedEventLoop.advanceTime(by: .milliseconds(9_999))
+        #expect(channel.isActive)
+        channel.embeddedEventLoop.advanceTime(by: .milliseconds(1))
+        #expect(!channel.isActive, "closed ten seconds after the frame began")
+    }
+
+    @Test func eachCompletedFrameRestartsTheClock() throws {
+        let channel = try timedDecoderChannel()
+        let frame = header(length: 2, stream: 1, type: 1) + [7, 7]
+        // Every write ends mid-frame, a frame completes every 6 s: 60 s in all.
+        try write(channel, Array(frame.prefix(5)))
+        for _ in 0..<10 {
+            channel.embeddedEventLoop.advanceTime(by: .seconds(6))
+            try write(channel, Array(frame.suffix(from: 5)) + Array(frame.prefix(5)))
+            #expect(try channel.readInbound(as: TTRPCInboundFrame.self) != nil)
+        }
+        #expect(channel.isActive)
+        channel.embeddedEventLoop.advanceTime(by: .seconds(10))
+        #expect(!channel.isActive, "then it stalls")
+    }
+
+    @Test func anIdleConnectionWithNoFrameBegunIsKept() throws {
+        let channel = try timedDecoderChannel()
+        try write(channel, header(length: 1, stream: 1, type: 1) + [0])
+        channel.embeddedEventLoop.advanceTime(by: .seconds(3600))
+        #expect(channel.isActive)
+    }
+
+    @Test func aSlowOversizedFrameIsCutToo() throws {
+        let channel = try timedDecoderChannel()
+        try write(channel, header(length: UInt32(TTRPCFrame.maxDataLength + 1), stream: 1, type: 1) + [0, 0])
+        channel.embeddedEventLoop.advanceTime(by: .seconds(10))
+        #expect(!channel.isActive)
+    }
 }
