@@ -104,6 +104,18 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        // Every parser of outside bytes as a fuzz target; aa-fuzz runs them
+        // under libFuzzer (Scripts/fuzz.sh) or replays files (the tests).
+        .target(
+            name: "FuzzTargets",
+            dependencies: [
+                "AgentCore", "AttestationAgentAPI", "DataEncoding", "Platform", "ProtobufCSupport", "TOML", "TTRPC",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]
+        ),
+        .target(name: "CFuzzDriver"),
+        .executableTarget(name: "aa-fuzz", dependencies: ["FuzzTargets", "CFuzzDriver"]),
         .executableTarget(
             name: "aactl",
             dependencies: [

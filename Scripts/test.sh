@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test: the generated-code check, the interop peers' build, then
-# the Swift test suite (codec and handler tests, state machine, integration
+# Runs every test: the generated-code check, the interop peers' build, a
+# short fuzz run of every target, then the Swift test suite (codec and handler tests, state machine, integration
 # tests that launch the built binaries on real sockets, interop with
 # containerd's Go ttrpc and the Rust ttrpc crate, recorded frames).
 set -euo pipefail
@@ -10,6 +10,9 @@ Scripts/install-deps.sh --test
 Scripts/generate-protos.sh --check
 Scripts/build-peers.sh
 swift build --build-tests
+# A short fuzz run of every parser of outside bytes, the same inputs every
+# time (Scripts/fuzz.sh alone fuzzes for as long as you like).
+FUZZ_RUNS=${FUZZ_RUNS:-20000} Scripts/fuzz.sh all
 # The integration tests find the binaries and the peers here, and must not
 # skip the interop tests.
 AA_BIN_DIR="$(swift build --show-bin-path)"

@@ -50,9 +50,13 @@ extension ExtendRuntimeMeasurementRequest: ProtobufCodable {
 
 extension ExtendRuntimeMeasurementResponse: ProtobufCodable {
     public static func initialize(_ m: UnsafeMutablePointer<AttestationAgent__ExtendRuntimeMeasurementResponse>) { attestation_agent__extend_runtime_measurement_response__init(m) }
-    public init(unpacked m: UnsafePointer<AttestationAgent__ExtendRuntimeMeasurementResponse>) { self.init(rawResult: Int32(m.pointee.result.rawValue)) }
+    // The C enum holds the wire's int32 in an unsigned raw value: a peer's -1
+    // is 0xFFFFFFFF there, so the bits are reinterpreted, never converted.
+    public init(unpacked m: UnsafePointer<AttestationAgent__ExtendRuntimeMeasurementResponse>) {
+        self.init(rawResult: Int32(bitPattern: m.pointee.result.rawValue))
+    }
     public func fill(_ m: UnsafeMutablePointer<AttestationAgent__ExtendRuntimeMeasurementResponse>, arena: ProtobufCArena) {
-        m.pointee.result = AttestationAgent__RuntimeMeasurementResult(rawValue: numericCast(rawResult))
+        m.pointee.result = AttestationAgent__RuntimeMeasurementResult(rawValue: UInt32(bitPattern: rawResult))
     }
 }
 

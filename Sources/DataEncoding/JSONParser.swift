@@ -132,6 +132,8 @@ private struct JSONParser {
         guard index > start, let value = Double(text) else {
             throw error("expected a value")
         }
+        // 1e999 reads as infinity, which JSON cannot write back.
+        guard value.isFinite else { throw error("number \(text) is out of range") }
         return .number(value)
     }
 

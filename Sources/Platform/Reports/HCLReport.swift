@@ -1,11 +1,11 @@
 /// The report Azure's paravisor (HCL) leaves in the vTPM: a 32-byte header,
 /// the hardware report (room for 1184 bytes), then IGVM request data whose
 /// `report_type` says which hardware made it (2: SNP, 4: TDX).
-enum HCLReport {
+public enum HCLReport {
     static let signature: UInt32 = 0x414C_4348 // "HCLA", little-endian
     static let reportTypeOffset = 32 + 1184 + 8
 
-    static func teeType(_ bytes: [UInt8]) throws(PlatformError) -> TEEType? {
+    public static func teeType(_ bytes: [UInt8]) throws(PlatformError) -> TEEType? {
         let r = ReportBytes(bytes, what: "HCL report")
         do {
             guard try r.uint32("signature", at: 0) == signature else { return nil }

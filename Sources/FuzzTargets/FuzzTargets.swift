@@ -1,0 +1,127 @@
+import AgentCore
+import AttestationAgentAPI
+import DataEncoding
+import NIOCore
+import NIOEmbedded
+import Platform
+import ProtobufCSupport
+import TOML
+import TTRPC
+
+/// Every parser of bytes from outside the agent (the host, guest processes,
+/// the network), one fuzz target each. A target may throw or refuse any
+/// input; it must never crash, hang or trip a property (checked with
+/// `precondition`, which the fuzzer reports as a crash).
+public enum FuzzTargets {
+    public typealias Target = @Sendable ([UInt8]) -> Void
+
+    public static let all: [(name: String, run: Target)] = [
+        ("json", json), ("toml", toml), ("base64", base64), ("hex", hex),
+        ("initdata", initdata), ("config", config),
+        ("inspect", inspect), ("snp-evidence", snpEvidence), ("snp-certs", snpCertificates),
+        ("cca-token", ccaToken), ("hcl", hcl), ("ccel", ccel),
+        ("frames", frames), ("envelope", envelope), ("messages", messages),
+    ]
+
+    public static func named(_ name: String) -> Target? {
+        all.first { $0.name == name }?.run
+    }
+
+    static func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
+
+    // MARK: Encodings
+
+    /// Serialising what was parsed gives JSON that parses again to the same text.
+    static let json: Target = { bytes in
+        guard let value = try? JSON(parsing: text(bytes)) else { return }
+        let once = value.serialized()
+        guard let again = try? JSON(parsing: once) else { preconditionFailure("serialized JSON does not parse: \(once)") }
+        precondition(again.serialized() == once, "serialisation is not stable: \(once)")
+        _ = try? JSON(parsing: value.canonicalized())
+        _ = try? JSON(parsing: value.prettyPrinted())
+    }
+
+    static let toml: Target = { bytes in _ = try? TOMLParser.parse(text(bytes)) }
+
+    /// What decodes re-encodes to text that decodes to the same bytes.
+    static let base64: Target = { bytes in
+        if let decoded = Base64.decode(text(bytes)) { precondition(Base64.decode(Base64.encode(decoded)) == decoded) }
+        if let decoded = Base64.urlDecode(text(bytes)) { precondition(Base64.urlDecode(Base64.urlEncode(decoded)) == decoded) }
+    }
+
+    static let hex: Target = { bytes in
+        if let decoded = Hex.decode(text(bytes)) { precondition(Hex.decode(Hex.encode(decoded)) == decoded) }
+    }
+
+    // MARK: Documents from the host
+
+    static let initdata: Target = { bytes in _ = try? InitDataDocument(text: text(bytes)).digest }
+
+    /// The first byte chooses TOML or JSON.
+    static let config: Target = { bytes in
+        guard let first = bytes.first else { return }
+        _ = try? AgentConfig(text: text(Array(bytes.dropFirst())), format: first & 1 == 0 ? .toml : .json, origin: "fuzz")
+    }
+
+    // MARK: Reports from the TEE's kernel interfaces
+
+    static let inspect: Target = { bytes in _ = try? EvidenceInspector.inspect(bytes).json.serialized() }
+    static let snpEvidence: Target = { bytes in _ = try? SNPEvidenceJSON.attestationReport(bytes).serialized() }
+    static let snpCertificates: Target = { bytes in _ = try? SNPEvidenceJSON.certificateChain(bytes).serialized() }
+    static let ccaToken: Target = { bytes in _ = try? CCAToken(parsing: bytes) }
+    static let hcl: Target = { bytes in _ = try? HCLReport.teeType(bytes) }
+
+    /// A trimmed CCEL table is a prefix of the table, and trims to itself.
+    static let ccel: Target = { bytes in
+        guard let trimmed = try? CCEventLog.trimmed(bytes) else { return }
+        precondition(bytes.starts(with: trimmed), "the trimmed table is not a prefix")
+        _ = try? CCEventLog.assemble(ccel: bytes, aael: bytes)
+    }
+
+    // MARK: The wire
+
+    /// The byte stream of a connection, split where its first byte says, into
+    /// the frame decoder; every frame's data into the request envelope.
+    static let frames: Target = { bytes in
+        let channel = EmbeddedChannel()
+        try? channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(TTRPCFrameDecoder(frameTimeout: .seconds(10))))
+        let split = Int(bytes.first ?? 0) % max(bytes.count, 1)
+        for piece in [bytes[..<split], bytes[split...]] {
+            _ = try? channel.writeInbound(ByteBuffer(bytes: piece))
+            while let frame = try? channel.readInbound(as: TTRPCInboundFrame.self) {
+                if case .frame(let frame) = frame { _ = try? TTRPCRequest(protobufBytes: frame.data) }
+            }
+        }
+        _ = try? channel.finish()
+    }
+
+    /// Both envelopes; what decodes encodes and decodes to the same value.
+    static let envelope: Target = { bytes in
+        if let request = try? TTRPCRequest(protobufBytes: bytes) {
+            precondition((try? TTRPCRequest(protobufBytes: request.protobufBytes())) == request, "request does not round-trip")
+        }
+        if let response = try? TTRPCResponse(protobufBytes: bytes) {
+            _ = response.protobufBytes()
+        }
+    }
+
+    /// Every message of the service, through protobuf-c and the Swift wrappers.
+    static let messages: Target = { bytes in
+        func roundTrip<M: ProtobufCodable & Equatable>(_ type: M.Type) {
+            guard let message = try? M(protobufBytes: bytes) else { return }
+            precondition((try? M(protobufBytes: message.protobufBytes())) == message, "\(M.self) does not round-trip")
+        }
+        roundTrip(GetEvidenceRequest.self)
+        roundTrip(GetEvidenceResponse.self)
+        roundTrip(GetTokenRequest.self)
+        roundTrip(GetTokenResponse.self)
+        roundTrip(ExtendRuntimeMeasurementRequest.self)
+        roundTrip(ExtendRuntimeMeasurementResponse.self)
+        roundTrip(InitDataDigestRequest.self)
+        roundTrip(UpdateConfigurationRequest.self)
+        roundTrip(GetTeeTypeResponse.self)
+        roundTrip(GetAdditionalTeesResponse.self)
+        roundTrip(GetStatusResponse.self)
+        roundTrip(EmptyMessage.self)
+    }
+}
