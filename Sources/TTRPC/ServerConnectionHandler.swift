@@ -33,8 +33,8 @@ final class TTRPCServerConnectionHandler: ChannelDuplexHandler {
     private var lastStreamID: UInt32 = 0
     private var active: [UInt32: ActiveCall] = [:]
     private var context: ChannelHandlerContext?
-    /// A read was asked for while the channel was not writable; it is passed
-    /// on once the client has taken enough of its answers.
+    /// A read was asked for while reading was paused (see `mayRead`); it is
+    /// passed on once the client has taken its answers and calls have finished.
     private var readHeldBack = false
 
     init(services: TTRPCServiceSet, filter: TTRPCMethodFilter, listenerName: String,

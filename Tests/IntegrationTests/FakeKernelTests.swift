@@ -83,9 +83,16 @@ struct FakeKernelTests {
         return response.evidence
     }
 
-    static func extend(_ client: TTRPCClient, _ content: String) async throws -> RuntimeMeasurementResult? {
+    /// The confidential-data-hub's request after an image pull, field for
+    /// field (confidential-data-hub/hub/src/hub.rs).
+    static func cdhContent(_ image: String) -> String {
+        #"{"image":"\#(image)", "digest":"sha256:0123abcd"}"#
+    }
+
+    static func extend(_ client: TTRPCClient, _ image: String) async throws -> RuntimeMeasurementResult? {
         let response: ExtendRuntimeMeasurementResponse = try await client.call(.extendRuntimeMeasurement,
-            ExtendRuntimeMeasurementRequest(domain: "github.com/kata", operation: "PullImage", content: content, registerIndex: nil))
+            ExtendRuntimeMeasurementRequest(domain: "github.com/confidential-containers", operation: "PullImage",
+                                            content: cdhContent(image), registerIndex: nil))
         return response.result
     }
 
@@ -104,7 +111,7 @@ struct FakeKernelTests {
         for round in 0..<3 {
             let path = agent.directory + "/evidence-\(round).json"
             try Data(try await Self.evidence(client, [UInt8(round)])).write(to: URL(fileURLWithPath: path))
-            let replay = try Self.oracle("tdx_eventlog.py", [path] + contents.map { "github.com/kata PullImage \($0)" })
+            let replay = try Self.oracle("tdx_eventlog.py", [path] + contents.map { "github.com/confidential-containers PullImage \(Self.cdhContent($0))" })
             #expect(replay.status == 0, "round \(round): \(replay.stdout)")
             contents.append("image-\(round)")
             #expect(try await Self.extend(client, "image-\(round)") == .ok)
