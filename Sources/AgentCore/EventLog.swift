@@ -61,7 +61,8 @@ public struct EventLog: Sendable {
         let expected = algorithm.digest(current + digest)
         let offset = try fileSize()
         try io { () throws(FileError) in
-            try LocalFile.write(walPath, Self.be64(UInt64(offset)) + expected + Array(event.text.utf8), create: true)
+            // All at once: a crash leaves no record or a whole one.
+            try LocalFile.replace(walPath, Self.be64(UInt64(offset)) + expected + Array(event.text.utf8))
         }
         do {
             try await platform.extendRuntimeMeasurement(index: pcr, digest: digest)

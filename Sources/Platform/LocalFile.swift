@@ -68,6 +68,19 @@ public enum LocalFile {
         if create { fsync(fd) }
     }
 
+    /// Puts `bytes` at `path` all at once: written and synced under a
+    /// temporary name, then renamed over it, so a crash at any moment leaves
+    /// the old file or the new one, never a part of it.
+    public static func replace(_ path: String, _ bytes: [UInt8]) throws(FileError) {
+        let temporary = path + ".new"
+        try write(temporary, bytes, create: true)
+        guard rename(temporary, path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            unlink(temporary)
+            throw FileError(path: path, reason: reason)
+        }
+    }
+
     /// Writes `bytes` at `offset` of a regular file (created if missing), then syncs.
     public static func append(_ path: String, _ bytes: [UInt8], at offset: Int) throws(FileError) {
         let fd = open(path, O_WRONLY | O_CLOEXEC | O_CREAT, 0o600)

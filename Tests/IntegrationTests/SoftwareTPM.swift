@@ -2,7 +2,7 @@ import Foundation
 
 /// A real software TPM (Debian's swtpm) on loopback, for one test.
 final class SoftwareTPM: @unchecked Sendable {
-    let process = Process()
+    let process: Process
     let port: Int
     let directory: String
 
@@ -11,20 +11,38 @@ final class SoftwareTPM: @unchecked Sendable {
     init() async throws {
         directory = NSTemporaryDirectory() + "swtpm-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        port = Int.random(in: 20000...59000) & ~1
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/swtpm")
-        process.arguments = ["socket", "--tpm2",
-                             "--server", "type=tcp,port=\(port),bindaddr=127.0.0.1",
-                             "--ctrl", "type=tcp,port=\(port + 1),bindaddr=127.0.0.1",
-                             "--tpmstate", "dir=\(directory)", "--flags", "not-need-init,startup-clear"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        for _ in 0..<500 {
-            if Self.accepts(port: port) { return }
-            try await Task.sleep(nanoseconds: 10_000_000)
+        let log = directory + "/swtpm.log"
+        var said = ""
+        for _ in 0..<5 {
+            // Below the kernel's ephemeral range (32768 on): the tests' many
+            // short TPM connections leave ports there in TIME_WAIT.
+            let port = Int.random(in: 10000...32000) & ~1
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/swtpm")
+            process.arguments = ["socket", "--tpm2",
+                                 "--server", "type=tcp,port=\(port),bindaddr=127.0.0.1",
+                                 "--ctrl", "type=tcp,port=\(port + 1),bindaddr=127.0.0.1",
+                                 "--tpmstate", "dir=\(directory)", "--flags", "not-need-init,startup-clear"]
+            _ = FileManager.default.createFile(atPath: log, contents: nil)
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle(forWritingAtPath: log)
+            try process.run()
+            // Up to 30 s: on a loaded machine several swtpm starting at once are slow.
+            for _ in 0..<3000 {
+                if Self.accepts(port: port) {
+                    self.port = port
+                    self.process = process
+                    return
+                }
+                guard process.isRunning else { break }
+                try await Task.sleep(nanoseconds: 10_000_000)
+            }
+            // Taken by someone else meanwhile: another port.
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            process.waitUntilExit()
+            said = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
         }
-        throw CocoaError(.featureUnsupported, userInfo: [NSLocalizedDescriptionKey: "swtpm did not listen on \(port)"])
+        throw CocoaError(.featureUnsupported, userInfo: [NSLocalizedDescriptionKey: "swtpm did not start on 5 ports: \(said)"])
     }
 
     deinit {
