@@ -18,6 +18,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        // Tests only: random call sequences against the state table.
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
     ],
     targets: [
         // Debian's libprotobuf-c, the only protobuf codec in the agent.
@@ -34,6 +36,8 @@ let package = Package(
         .target(name: "CKernelShims"),
         // SIGTERM/SIGINT caught from before main into a pipe (the agent only).
         .target(name: "CSignalShims"),
+        // malloc_trim, for the server to give memory back after a burst.
+        .target(name: "CAllocatorShims"),
         // Debian's tpm2-tss (ESAPI) and the agent's few TPM operations over it.
         .systemLibrary(name: "CTSS2", pkgConfig: "tss2-esys", providers: [.apt(["libtss2-dev"])]),
         .target(
@@ -45,7 +49,7 @@ let package = Package(
         .target(
             name: "TTRPC",
             dependencies: [
-                "CTTRPCProtos", "ProtobufCSupport",
+                "CAllocatorShims", "CTTRPCProtos", "ProtobufCSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -109,9 +113,12 @@ let package = Package(
         .target(
             name: "FuzzTargets",
             dependencies: [
-                "AgentCore", "AttestationAgentAPI", "DataEncoding", "Platform", "ProtobufCSupport", "TOML", "TTRPC",
+                "AgentCore", "AttestationAgentAPI", "AttestationService", "DataEncoding", "Platform", "ProtobufCSupport",
+                "TOML", "TTRPC",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .target(name: "CFuzzDriver"),
@@ -143,6 +150,7 @@ let package = Package(
                 "AgentCore", "Platform", "DataEncoding",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
         .testTarget(

@@ -43,13 +43,36 @@ public struct AgentStateMachine: Sendable, Equatable {
 
     // MARK: Gate
 
-    /// Whether `call` may run now. Binding and configuring have their own
-    /// rules below; this answers for the rest.
+    /// Whether `call` may run now: DESIGN.md's table, the one place it is
+    /// written. Every call of the agent asks here first; a bind or an update
+    /// that passes then follows its own rules below (which digest, which field).
     public func admit(_ call: AgentCall) -> Result<Void, AgentError> {
         switch call {
         case .getTeeType, .getAdditionalTees, .getStatus, .getEvidence, .getAdditionalEvidence,
-             .extendRuntimeMeasurement, .bindInitData, .updateConfiguration:
+             .extendRuntimeMeasurement:
             return .success(())
+        case .bindInitData:
+            if state == .rejected {
+                return .failure(AgentError(.failedPrecondition,
+                    "initdata was already rejected (digest did not match the hardware field); restart the guest with matching initdata"))
+            }
+            if measuring {
+                return .failure(AgentError(.failedPrecondition, "another BindInitData is being measured; retry when it is done"))
+            }
+            return .success(())
+        case .updateConfiguration:
+            switch state {
+            case .booting:
+                return .failure(AgentError(.failedPrecondition,
+                    "initdata is not verified yet: call BindInitData before UpdateConfiguration"))
+            case .rejected:
+                return .failure(AgentError(.failedPrecondition, "initdata was rejected; the agent takes no configuration"))
+            case .configured:
+                return .failure(AgentError(.failedPrecondition,
+                    "the configuration was already set (from \(configSource.rawValue)); it is set once"))
+            case .initDataVerified:
+                return .success(())
+            }
         case .getToken:
             switch state {
             case .configured: return .success(())
@@ -93,13 +116,7 @@ public struct AgentStateMachine: Sendable, Equatable {
     /// A bind call with `digest`; `field` is the hardware field when the
     /// anchor has one (read by the caller just before).
     public mutating func bind(digest: [UInt8], field: [UInt8]?) -> BindDecision {
-        if state == .rejected {
-            return .refused(AgentError(.failedPrecondition,
-                "initdata was already rejected (digest did not match the hardware field); restart the guest with matching initdata"))
-        }
-        if measuring {
-            return .refused(AgentError(.failedPrecondition, "another BindInitData is being measured; retry when it is done"))
-        }
+        if case .failure(let error) = admit(.bindInitData) { return .refused(error) }
         let alreadyBound = state != .booting
         if alreadyBound, let boundDigest, boundDigest == digest {
             return .accepted(warning: nil)
@@ -179,26 +196,9 @@ public struct AgentStateMachine: Sendable, Equatable {
 
     /// UpdateConfiguration: allowed once, and only after initdata is verified.
     public mutating func update() -> Result<Void, AgentError> {
-        let allowed = updateAllowed()
+        let allowed = admit(.updateConfiguration)
         if case .success = allowed { configure(.update) }
         return allowed
-    }
-
-    /// Whether UpdateConfiguration may run now, without running it, so the
-    /// caller can check the state before it parses the configuration.
-    public func updateAllowed() -> Result<Void, AgentError> {
-        switch state {
-        case .booting:
-            return .failure(AgentError(.failedPrecondition,
-                "initdata is not verified yet: call BindInitData before UpdateConfiguration"))
-        case .rejected:
-            return .failure(AgentError(.failedPrecondition, "initdata was rejected; the agent takes no configuration"))
-        case .configured:
-            return .failure(AgentError(.failedPrecondition,
-                "the configuration was already set (from \(configSource.rawValue)); it is set once"))
-        case .initDataVerified:
-            return .success(())
-        }
     }
 
     private mutating func configure(_ source: ConfigSource) {

@@ -3,12 +3,12 @@ import Logging
 import Platform
 
 /// The agent's core: owns the state machine, the platform, the configuration
-/// and the initdata document. Each method is one call of the service; the
-/// state machine decides, this actor does the I/O it asks for.
+/// and the initdata document. Each method under "Calls" is one call of the
+/// service and asks the state machine's gate (`admit`) first; the machine
+/// decides, this actor does the I/O it asks for.
 public actor AttestationAgent {
     public nonisolated let platform: any TEEPlatform
     public nonisolated let additionalAttesters: [any Attester]
-    public nonisolated var additionalTEEs: [TEEType] { additionalAttesters.map(\.tee) }
     private var machine: AgentStateMachine
     private var config: AgentConfig?
     private var initData: InitDataDocument?
@@ -44,6 +44,8 @@ public actor AttestationAgent {
         public let boundDigest: [UInt8]?
     }
 
+    /// Where the agent is now, for the launcher's log and for tests; the
+    /// GetStatus call is `statusReport()`.
     public var status: Status {
         Status(state: machine.state, binding: machine.binding, tee: platform.tee,
                configSource: machine.configSource, boundDigest: machine.boundDigest)
@@ -84,9 +86,25 @@ public actor AttestationAgent {
 
     // MARK: Calls
 
+    public func teeType() throws(AgentError) -> TEEType {
+        try admit(.getTeeType)
+        return platform.tee
+    }
+
+    public func additionalTees() throws(AgentError) -> [TEEType] {
+        try admit(.getAdditionalTees)
+        return additionalAttesters.map(\.tee)
+    }
+
+    public func statusReport() throws(AgentError) -> Status {
+        try admit(.getStatus)
+        return status
+    }
+
     public func bindInitData(digest: [UInt8]) async throws(AgentError) {
+        try admit(.bindInitData)
         var field: [UInt8]?
-        if platform.initDataAnchor != .none, machine.state != .rejected {
+        if platform.initDataAnchor != .none {
             field = try await readField()
         }
         let wasBooting = machine.state == .booting
@@ -116,7 +134,7 @@ public actor AttestationAgent {
     }
 
     public func updateConfiguration(_ text: String) throws(AgentError) {
-        if case .failure(let error) = machine.updateAllowed() { throw error }
+        try admit(.updateConfiguration)
         let parsed = try AgentConfig(text: text, format: .toml, origin: "the configuration given to UpdateConfiguration")
         _ = machine.update()
         config = parsed
@@ -124,6 +142,7 @@ public actor AttestationAgent {
     }
 
     public func evidence(runtimeData: [UInt8]) async throws(AgentError) -> [UInt8] {
+        try admit(.getEvidence)
         let platform = platform
         return try await measurementGate.run(exclusive: false) { () throws(AgentError) in
             do throws(PlatformError) {
@@ -138,6 +157,7 @@ public actor AttestationAgent {
     /// name (what trustee's KBS reads as `additional_evidence`); empty bytes
     /// with none, as upstream.
     public func additionalEvidence(runtimeData: [UInt8]) async throws(AgentError) -> [UInt8] {
+        try admit(.getAdditionalEvidence)
         guard !additionalAttesters.isEmpty else { return [] }
         var members: [(String, JSON)] = []
         for attester in additionalAttesters {
@@ -161,6 +181,7 @@ public actor AttestationAgent {
     /// (default: the configured init_pcr).
     public func extendRuntimeMeasurement(domain: String, operation: String, content: String,
                                          registerIndex: UInt64?) async throws(AgentError) -> RuntimeMeasurementOutcome {
+        try admit(.extendRuntimeMeasurement)
         let settings = (config ?? AgentConfig()).eventLog
         guard settings.enabled else { return .notEnabled }
         let event = try RuntimeEvent(domain: domain, operation: operation, content: content)
@@ -203,7 +224,7 @@ public actor AttestationAgent {
     /// GetToken: only once configured, and only through a provider built in;
     /// `timeLimit` is what is left of the caller's deadline.
     public func token(type: String, timeLimit: Duration? = nil) async throws(AgentError) -> [UInt8] {
-        if case .failure(let error) = machine.admit(.getToken) { throw error }
+        try admit(.getToken)
         let provider = try tokenProviders.provider(for: type)
         guard let config else { throw AgentError(.internal, "configured state without a configuration") }
         let request = TokenRequest(
@@ -214,6 +235,11 @@ public actor AttestationAgent {
     }
 
     // MARK: Helpers
+
+    /// The one gate: DESIGN.md's table, as the state machine holds it.
+    private func admit(_ call: AgentCall) throws(AgentError) {
+        if case .failure(let error) = machine.admit(call) { throw error }
+    }
 
     private func readField() async throws(AgentError) -> [UInt8] {
         do {

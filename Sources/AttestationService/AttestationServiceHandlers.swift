@@ -61,13 +61,13 @@ public enum AttestationServiceHandlers {
             return EmptyMessage()
         }
         unary(.getTeeType) { (_: EmptyMessage, _: TTRPCCallContext) throws(AgentError) in
-            GetTeeTypeResponse(tee: agent.platform.tee.rawValue)
+            GetTeeTypeResponse(tee: try await agent.teeType().rawValue)
         }
         unary(.getAdditionalTees) { (_: EmptyMessage, _: TTRPCCallContext) throws(AgentError) in
-            GetAdditionalTeesResponse(additionalTees: agent.additionalTEEs.map(\.rawValue))
+            GetAdditionalTeesResponse(additionalTees: try await agent.additionalTees().map(\.rawValue))
         }
         unary(.getStatus) { (_: EmptyMessage, _: TTRPCCallContext) throws(AgentError) in
-            let status = await agent.status
+            let status = try await agent.statusReport()
             return GetStatusResponse(state: status.state.rawValue, binding: status.binding.rawValue, tee: status.tee.rawValue,
                                      configSource: status.configSource.rawValue, initDataDigest: status.boundDigest.map(Hex.encode) ?? "")
         }

@@ -24,11 +24,30 @@ import Testing
         return machine
     }
 
+    /// DESIGN.md's table, row by row: what the gate answers for each call
+    /// in each state (nil: admitted).
+    static let table: [AgentCall: [AgentState: AgentError.Kind?]] = {
+        let always: [AgentState: AgentError.Kind?] = [.booting: nil, .initDataVerified: nil, .configured: nil, .rejected: nil]
+        return [
+            .getTeeType: always, .getAdditionalTees: always, .getStatus: always,
+            .getEvidence: always, .getAdditionalEvidence: always, .extendRuntimeMeasurement: always,
+            .bindInitData: [.booting: nil, .initDataVerified: nil, .configured: nil, .rejected: .failedPrecondition],
+            .updateConfiguration: [.booting: .failedPrecondition, .initDataVerified: nil, .configured: .failedPrecondition,
+                                   .rejected: .failedPrecondition],
+            .getToken: [.booting: .failedPrecondition, .initDataVerified: .failedPrecondition, .configured: nil,
+                        .rejected: .permissionDenied],
+        ]
+    }()
+
     @Test(arguments: AgentState.allCases)
-    func callsAdmittedInEveryState(_ state: AgentState) {
+    func gateFollowsTheTable(_ state: AgentState) {
         let machine = Self.machine(in: state)
-        for call in AgentCall.allCases where call != .getToken {
-            #expect((try? machine.admit(call).get()) != nil, "\(call) in \(state)")
+        for call in AgentCall.allCases {
+            let expected = Self.table[call]?[state] ?? nil
+            switch machine.admit(call) {
+            case .success: #expect(expected == nil, "\(call) admitted in \(state)")
+            case .failure(let error): #expect(error.kind == expected, "\(call) in \(state): \(error)")
+            }
         }
     }
 
