@@ -60,9 +60,10 @@ public struct EventLog: Sendable {
         let current = try await read(pcr, platform)
         let expected = algorithm.digest(current + digest)
         let offset = try fileSize()
+        let record = WriteAheadRecord(offset: UInt64(offset), expected: expected, event: event)
         try io { () throws(FileError) in
             // All at once: a crash leaves no record or a whole one.
-            try LocalFile.replace(walPath, Self.be64(UInt64(offset)) + expected + Array(event.text.utf8))
+            try LocalFile.replace(walPath, record.bytes)
         }
         do {
             try await platform.extendRuntimeMeasurement(index: pcr, digest: digest)
@@ -79,27 +80,19 @@ public struct EventLog: Sendable {
     /// the register shows the extension, else refuse to go on.
     public func recover(platform: any TEEPlatform, pcr: UInt64) async throws(AgentError) {
         guard let wal = try? LocalFile.read(walPath) else { return }
-        let size = algorithm.size
-        guard wal.count >= 8 + size else {
-            throw AgentError(.internal, "\(walPath) is truncated; remove it and restart the agent")
-        }
-        let offset = wal.prefix(8).reduce(0) { $0 << 8 | UInt64($1) }
-        let expected = Array(wal[8..<8 + size])
-        let text = String(decoding: wal[(8 + size)...], as: UTF8.self)
-        let parts = text.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
-        guard parts.count == 3 else { throw AgentError(.internal, "\(walPath) holds no event; remove it and restart the agent") }
-        let event = try RuntimeEvent(domain: parts[0], operation: parts[1], content: parts[2])
-        let (bytes, digest) = Self.entry(event, register: UInt32(platform.eventLogRegister(forPCR: pcr)), algorithm: algorithm)
+        let record = try WriteAheadRecord(parsing: wal, digestSize: algorithm.size, path: walPath)
+        let offset = try record.appendOffset(logSize: try fileSize(), logPath: path)
+        let (bytes, digest) = Self.entry(record.event, register: UInt32(platform.eventLogRegister(forPCR: pcr)), algorithm: algorithm)
         let current = try await read(pcr, platform)
-        if current != expected {
-            guard algorithm.digest(current + digest) == expected else {
+        if current != record.expected {
+            guard algorithm.digest(current + digest) == record.expected else {
                 throw AgentError(.internal, "\(path) does not match PCR \(pcr): the log is corrupt or someone else extended the register")
             }
             do { try await platform.extendRuntimeMeasurement(index: pcr, digest: digest) } catch {
                 throw AgentError(.unavailable, "cannot finish the interrupted extension of PCR \(pcr): \(error)")
             }
         }
-        try io { () throws(FileError) in try LocalFile.append(path, bytes, at: Int(offset)) }
+        try io { () throws(FileError) in try LocalFile.append(path, bytes, at: offset) }
         LocalFile.remove(walPath)
     }
 
@@ -120,7 +113,6 @@ public struct EventLog: Sendable {
 
     static func le(_ value: UInt32) -> [UInt8] { withUnsafeBytes(of: value.littleEndian, Array.init) }
     static func le(_ value: UInt16) -> [UInt8] { withUnsafeBytes(of: value.littleEndian, Array.init) }
-    static func be64(_ value: UInt64) -> [UInt8] { withUnsafeBytes(of: value.bigEndian, Array.init) }
 }
 
 extension EventLogAlgorithm {

@@ -90,6 +90,32 @@ import Testing
             #expect(error.message.contains("corrupt"))
         }
     }
+
+    /// A record whose offset lies past the end of the log (the log was cut
+    /// short, or the record is garbage) is refused: it used to be appended
+    /// there, leaving a hole no replayer can read, and an offset of 2^63 or
+    /// more trapped converting it to Int.
+    @Test(arguments: [UInt64(4096), 1 << 63, UInt64.max])
+    func aRecordPointingPastTheLogIsRefused(_ offset: UInt64) async throws {
+        let kernel = PlatformTests.tdxKernel()
+        let directory = Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let event = try RuntimeEvent(domain: "d", operation: "o", content: "lost")
+        let (_, digest) = EventLog.entry(event, register: 4, algorithm: .sha384)
+        let expected = Array(SHA384.hash(data: [UInt8](repeating: 0, count: 48) + digest))
+        let record = withUnsafeBytes(of: offset.bigEndian, Array.init) + expected + Array("d o lost".utf8)
+        try Data(record).write(to: URL(fileURLWithPath: directory + "/.wal_event_entry"))
+        let agent = await Self.agent(kernel, directory: directory)
+        do {
+            _ = try await agent.extendRuntimeMeasurement(domain: "d", operation: "o", content: "y", registerIndex: nil)
+            Issue.record("a record past the end of the log was appended")
+        } catch {
+            #expect(error.kind == .internal)
+            #expect(error.message.contains("holds 0 bytes"), "\(error.message)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: directory + "/eventlog"), "nothing was written")
+    }
 }
 
 /// GetEvidence on TDX after runtime measurements: an independent replayer
