@@ -34,7 +34,7 @@ seeds_for() {
     toml|initdata|config) echo Tests/Fixtures/initdata/initdata.toml; ls deploy/*.toml ;;
     inspect|snp-evidence|cca-token|hcl) ls Tests/Fixtures/reports/*.bin Tests/Fixtures/reports/*.cbor
       [ -d ../shared/vectors ] && ls ../shared/vectors/*.bin ../shared/vectors/*.dat ../shared/vectors/*.cbor 2>/dev/null || true ;;
-    frames|envelope|messages) find Tests/Fixtures/frames -name '*.bin' ;;
+    frames|connection|envelope|messages) find Tests/Fixtures/frames -name '*.bin' ;;
     *) ;;
   esac
 }

@@ -19,8 +19,8 @@ public enum FuzzTargets {
         ("json", json), ("toml", toml), ("base64", base64), ("hex", hex),
         ("initdata", initdata), ("config", config),
         ("inspect", inspect), ("snp-evidence", snpEvidence), ("snp-certs", snpCertificates),
-        ("cca-token", ccaToken), ("hcl", hcl), ("ccel", ccel),
-        ("frames", frames), ("envelope", envelope), ("messages", messages),
+        ("cca-token", ccaToken), ("hcl", hcl), ("ccel", ccel), ("wal", writeAheadRecord),
+        ("frames", frames), ("connection", ConnectionTarget.run), ("envelope", envelope), ("messages", messages),
     ]
 
     public static func named(_ name: String) -> Target? {
@@ -76,6 +76,23 @@ public enum FuzzTargets {
         guard let trimmed = try? CCEventLog.trimmed(bytes) else { return }
         precondition(bytes.starts(with: trimmed), "the trimmed table is not a prefix")
         _ = try? CCEventLog.assemble(ccel: bytes, aael: bytes)
+    }
+
+    // MARK: The agent's own files
+
+    /// The event log's write-ahead record, read back after a crash (the
+    /// first byte picks the digest size, the second the log's size): what
+    /// parses writes back to the same record, and is never appended past the
+    /// end of the log.
+    static let writeAheadRecord: Target = { bytes in
+        guard bytes.count >= 2 else { return }
+        let digestSize = bytes[0] & 1 == 0 ? 32 : 48
+        let logSize = Int(bytes[1]) * 61
+        guard let record = try? WriteAheadRecord(parsing: Array(bytes.dropFirst(2)), digestSize: digestSize, path: "wal") else { return }
+        precondition((try? WriteAheadRecord(parsing: record.bytes, digestSize: digestSize, path: "wal")) == record, "the record does not round-trip")
+        if let offset = try? record.appendOffset(logSize: logSize, logPath: "log") {
+            precondition(offset >= 0 && offset <= logSize, "appends at \(offset) in a log of \(logSize) bytes")
+        }
     }
 
     // MARK: The wire
