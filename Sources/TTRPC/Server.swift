@@ -44,6 +44,8 @@ public final class TTRPCServer: Sendable {
         var listeners: [(channel: Channel, address: SocketURI)] = []
         var connections: [ObjectIdentifier: Channel] = [:]
         var connectionsPerListener: [String: Int] = [:]
+        /// A release of freed memory is scheduled (see FreeMemoryRelease).
+        var memoryReleaseScheduled = false
     }
 
     private let services: TTRPCServiceSet
@@ -114,10 +116,20 @@ public final class TTRPCServer: Sendable {
                 "listener": "\(listener)", "limit": "\(config.maxConnections)"])
             throw TTRPCTransportError("\(listener) holds \(config.maxConnections) connections already")
         }
-        channel.closeFuture.whenComplete { [state] _ in
-            state.withLockedValue { state in
+        channel.closeFuture.whenComplete { [state, eventLoop = channel.eventLoop] _ in
+            let scheduleRelease = state.withLockedValue { state in
                 state.connections.removeValue(forKey: id)
                 state.connectionsPerListener[listener, default: 1] -= 1
+                defer { state.memoryReleaseScheduled = true }
+                return !state.memoryReleaseScheduled
+            }
+            // What a closed connection buffered is freed now; its pages go
+            // back to the system a second later, once for a burst of closes.
+            if scheduleRelease {
+                eventLoop.scheduleTask(in: .seconds(1)) {
+                    state.withLockedValue { $0.memoryReleaseScheduled = false }
+                    FreeMemoryRelease.now()
+                }
             }
         }
         let handler = TTRPCServerConnectionHandler(

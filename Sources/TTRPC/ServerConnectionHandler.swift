@@ -7,12 +7,13 @@ import NIOCore
 /// are answered on the offending stream, as containerd's Go server does, and
 /// the connection goes on. All state lives on the channel's event loop.
 ///
-/// Back-pressure: no more bytes are read from the client while its answers
-/// are unwritten beyond NIO's high-water mark (64 KiB by default) or while
-/// `pauseReadsAt` of its calls are in flight, so a client that pipelines and
-/// never reads holds a bounded number of calls and answers. Frames already
-/// read in one burst still start calls, up to `maxConcurrentStreams`; past
-/// that they are answered RESOURCE_EXHAUSTED.
+/// Back-pressure: at most `maxCallsInFlight` calls of one connection run at
+/// once; frames that arrive in the same read past that wait, in order, for a
+/// call to finish (one read is at most 16 KiB). No more bytes are read from
+/// the client while frames wait, while its calls are at the limit, or while
+/// its answers are unwritten beyond NIO's high-water mark (64 KiB by
+/// default). So a client that pipelines and never reads holds at most
+/// `maxCallsInFlight` calls and their answers, plus one read.
 final class TTRPCServerConnectionHandler: ChannelDuplexHandler {
     typealias InboundIn = TTRPCInboundFrame
     typealias OutboundIn = TTRPCFrame
@@ -36,6 +37,9 @@ final class TTRPCServerConnectionHandler: ChannelDuplexHandler {
     /// A read was asked for while reading was paused (see `mayRead`); it is
     /// passed on once the client has taken its answers and calls have finished.
     private var readHeldBack = false
+    /// Frames read while the connection's calls were at `maxCallsInFlight`,
+    /// handled in arrival order as calls finish.
+    private var waiting = CircularBuffer<TTRPCInboundFrame>()
 
     init(services: TTRPCServiceSet, filter: TTRPCMethodFilter, listenerName: String,
          tracker: CallTracker, maxConcurrentStreams: Int, logger: Logger) {
@@ -52,20 +56,24 @@ final class TTRPCServerConnectionHandler: ChannelDuplexHandler {
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
+        waiting.removeAll()
         abandonActiveCalls()
         self.context = nil
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        waiting.removeAll()
         abandonActiveCalls()
         context.fireChannelInactive()
     }
 
-    /// Calls in flight on one connection at which reading from it pauses.
-    static let pauseReadsAt = 64
+    /// Calls of one connection that run at once; more wait (see above).
+    static let maxCallsInFlight = 64
+
+    private var atCallLimit: Bool { active.count >= Self.maxCallsInFlight }
 
     private func mayRead(_ context: ChannelHandlerContext) -> Bool {
-        context.channel.isWritable && active.count < Self.pauseReadsAt
+        context.channel.isWritable && !atCallLimit && waiting.isEmpty
     }
 
     func read(context: ChannelHandlerContext) {
@@ -89,7 +97,23 @@ final class TTRPCServerConnectionHandler: ChannelDuplexHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
+        let frame = unwrapInboundIn(data)
+        if atCallLimit || !waiting.isEmpty {
+            waiting.append(frame)
+        } else {
+            handle(frame)
+        }
+    }
+
+    /// Handles waiting frames while calls may start.
+    private func handleWaiting() {
+        while !atCallLimit, let frame = waiting.popFirst() {
+            handle(frame)
+        }
+    }
+
+    private func handle(_ inbound: TTRPCInboundFrame) {
+        switch inbound {
         case .oversized(let streamID, let length):
             reject(streamID, TTRPCError(.resourceExhausted,
                 "message length \(length) exceeds maximum message size of \(TTRPCFrame.maxDataLength)"))
@@ -192,7 +216,10 @@ final class TTRPCServerConnectionHandler: ChannelDuplexHandler {
         call.deadlineTimer?.cancel()
         call.task.cancel()
         tracker.end()
-        defer { resumeReading() }
+        defer {
+            handleWaiting()
+            resumeReading()
+        }
         switch result {
         case .success(let payload):
             if payload.count > TTRPCFrame.maxDataLength - 16 {
