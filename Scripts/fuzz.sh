@@ -59,13 +59,16 @@ for name in $targets; do
   done
   log="$scratch/$name.log"
   set +e
+  # CPU seconds (user + system) of the fuzzing process, its threads included.
+  start_cpu=$(awk '{print $14 + $15 + $16 + $17}' /proc/$$/stat)
   AA_FUZZ_TARGET=$name "$fuzzer" "${limit[@]}" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 \
     -artifact_prefix="$scratch/crashes/$name-" "$corpus" >"$log" 2>&1
   status=$?
   set -e
+  cpu=$(( ($(awk '{print $14 + $15 + $16 + $17}' /proc/$$/stat) - start_cpu) / $(getconf CLK_TCK) ))
   runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo "?")
   if [ "$status" -eq 0 ]; then
-    echo "$name: $runs executions ($done_what), no crash"
+    echo "$name: $runs executions ($done_what, $cpu CPU-s), no crash"
   else
     failed=1
     artifact=$(sed -n 's/.*Test unit written to //p' "$log" | head -1 || true)

@@ -101,6 +101,9 @@ final class TTRPCClientHandler: ChannelInboundHandler {
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
 
+    /// The context holds this handler: keeping it after removal would leak both.
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+
     func send(data: [UInt8], promise: EventLoopPromise<TTRPCFrame>) {
         let streamID = nextStreamID
         nextStreamID &+= 2

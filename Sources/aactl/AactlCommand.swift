@@ -50,11 +50,18 @@ struct ConnectionOptions: ParsableArguments {
             printError("\(error)")
             throw ExitCode(2)
         }
-        defer { Task { [client] in await client.close() } }
+        let answer: Result<[UInt8], any Error>
+        do {
+            answer = .success(try await client.call(service: AttestationAgentMethod.service, method: method.rawValue,
+                                                    payload: request.protobufBytes(), timeout: .nanoseconds(Int64(timeout * 1e9))))
+        } catch {
+            answer = .failure(error)
+        }
+        // Closed before the process exits, so nothing of the connection is left behind.
+        await client.close()
         let payload: [UInt8]
         do {
-            payload = try await client.call(service: AttestationAgentMethod.service, method: method.rawValue,
-                                            payload: request.protobufBytes(), timeout: .nanoseconds(Int64(timeout * 1e9)))
+            payload = try answer.get()
         } catch let error as TTRPCError {
             printError(error.description)
             throw ExitCode(1)

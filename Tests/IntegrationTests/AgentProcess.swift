@@ -18,6 +18,15 @@ final class AgentProcess: @unchecked Sendable {
 
     static let fixtures = packageRoot + "/Tests/Fixtures"
 
+    /// The sanitizer the binaries were built with (Scripts/sanitize.sh sets
+    /// AA_SANITIZER), nil for a plain build. Sanitized binaries are several
+    /// times slower and their memory is the sanitizer's: time budgets
+    /// stretch and RSS bounds are reported, not checked.
+    static let sanitizer: String? = ProcessInfo.processInfo.environment["AA_SANITIZER"]
+
+    /// How much longer than a plain build a sanitized one may take.
+    static let timeScale: Double = sanitizer == nil ? 1 : 5
+
     let directory: String
     let socketPath: String
     let process = Process()

@@ -63,7 +63,9 @@ import TTRPC
         print("never-reading clients: agent RSS \(idle) KiB idle, \(attacked) KiB after \(sent) bytes of pipelined GetEvidence on 8 connections")
         let honest = try await client.status()
         #expect(honest.tee == "sample", "the agent still answers others")
-        #expect(attacked - idle < 24 * 1024, "RSS went from \(idle) KiB to \(attacked) KiB after \(sent) bytes of requests")
+        if AgentProcess.sanitizer == nil {
+            #expect(attacked - idle < 24 * 1024, "RSS went from \(idle) KiB to \(attacked) KiB after \(sent) bytes of requests")
+        }
         await client.close()
     }
 }
