@@ -3,23 +3,11 @@ import NIOEmbedded
 import Testing
 @testable import TTRPC
 
-@Suite final class FrameCodecTests {
-    /// Every channel a test made, finished when the test ends: an unfinished
-    /// EmbeddedChannel keeps its pipeline alive (LeakSanitizer reports it).
-    private var channels: [EmbeddedChannel] = []
-
-    deinit {
-        for channel in channels { _ = try? channel.finish(acceptAlreadyClosed: true) }
-    }
-
-    private func embedded() -> EmbeddedChannel {
-        let channel = EmbeddedChannel()
-        channels.append(channel)
-        return channel
-    }
+@Suite struct FrameCodecTests {
+    private let channels = EmbeddedChannels()
 
     private func decoderChannel() throws -> EmbeddedChannel {
-        let channel = embedded()
+        let channel = channels.make()
         try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(TTRPCFrameDecoder()))
         return channel
     }
@@ -34,7 +22,7 @@ import Testing
     }
 
     @Test func encoderWritesTheTenByteHeader() throws {
-        let channel = embedded()
+        let channel = channels.make()
         try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(TTRPCFrameEncoder()))
         try channel.writeOutbound(TTRPCFrame(streamID: 0x0102_0304, type: .response, flags: .remoteClosed, data: [0xAA, 0xBB]))
         let out = try #require(try channel.readOutbound(as: ByteBuffer.self))
@@ -87,7 +75,7 @@ import Testing
     // MARK: A frame that starts and stalls (virtual time on EmbeddedEventLoop)
 
     private func timedDecoderChannel() throws -> EmbeddedChannel {
-        let channel = embedded()
+        let channel = channels.make()
         try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(TTRPCFrameDecoder(frameTimeout: .seconds(10))))
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         return channel

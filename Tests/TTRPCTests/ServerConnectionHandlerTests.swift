@@ -5,20 +5,8 @@ import Testing
 @testable import TTRPC
 
 /// The connection handler's answers to protocol violations, without sockets.
-@Suite final class ServerConnectionHandlerTests {
-    /// Every channel a test made, finished when the test ends: an unfinished
-    /// EmbeddedChannel keeps its pipeline alive (LeakSanitizer reports it).
-    private var channels: [EmbeddedChannel] = []
-
-    deinit {
-        for channel in channels { _ = try? channel.finish(acceptAlreadyClosed: true) }
-    }
-
-    private func embedded() -> EmbeddedChannel {
-        let channel = EmbeddedChannel()
-        channels.append(channel)
-        return channel
-    }
+@Suite struct ServerConnectionHandlerTests {
+    private let channels = EmbeddedChannels()
 
     private func channel(filter: TTRPCMethodFilter = .allowAll, maxStreams: Int = 8) throws -> EmbeddedChannel {
         var services = TTRPCServiceSet()
@@ -27,7 +15,7 @@ import Testing
         let handler = TTRPCServerConnectionHandler(
             services: services, filter: filter, listenerName: "test", tracker: CallTracker(),
             maxConcurrentStreams: maxStreams, logger: Logger(label: "test"))
-        let channel = embedded()
+        let channel = channels.make()
         try channel.pipeline.syncOperations.addHandler(handler)
         return channel
     }
