@@ -3,7 +3,8 @@
 # short fuzz run of every target, then the Swift test suite (codec and
 # handler tests, state machine and its property test, integration tests that
 # launch the built binaries on real sockets, interop with containerd's Go
-# ttrpc and the Rust ttrpc crate, recorded frames), then the hostile clients.
+# ttrpc and the Rust ttrpc crate, recorded frames), then the hostile clients,
+# then the suite again under AddressSanitizer and ThreadSanitizer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x /opt/swift/usr/bin/swift ] && export PATH="/opt/swift/usr/bin:$PATH"
@@ -31,6 +32,21 @@ set -e
 # agent's and not the parallel suites'.
 if [ "$status" -eq 0 ]; then
   python3 Tests/Hostile/hostile.py "$AA_BIN_DIR" || status=1
+fi
+# The whole suite again under AddressSanitizer (with leak checks) and
+# ThreadSanitizer, each in its own build folder.
+if [ "$status" -eq 0 ]; then
+  Scripts/sanitize.sh address >.build/sanitize-address.log 2>&1 || status=1
+  tail -1 .build/sanitize-address.log
+fi
+if [ "$status" -eq 0 ]; then
+  Scripts/sanitize.sh thread >.build/sanitize-thread.log 2>&1 || status=1
+  tail -1 .build/sanitize-thread.log
+fi
+if [ "$status" -ne 0 ]; then
+  for log in .build/sanitize-address.log .build/sanitize-thread.log; do
+    [ -f "$log" ] && grep -E "^✘|ERROR: AddressSanitizer|WARNING: ThreadSanitizer|LeakSanitizer" "$log" | head -40 || true
+  done
 fi
 count=$(grep -oE 'Test run with [0-9]+ tests' .build/test-output.log | grep -oE '[0-9]+' | tail -1)
 if [ "$status" -eq 0 ] && [ -n "$count" ]; then

@@ -1,5 +1,6 @@
 import AgentCore
 import Crypto
+import Foundation
 import Logging
 import Platform
 import PropertyBased
@@ -12,8 +13,12 @@ import Testing
 /// (a field, a PCR that really extends, or nothing); everything above it is
 /// the product.
 @Suite struct GatePropertyTests {
+    /// 100,000 sequences; 20,000 under a sanitizer (Scripts/sanitize.sh),
+    /// which runs them ten times slower and is there for the concurrent ones.
+    static let count = ProcessInfo.processInfo.environment["AA_SANITIZER"] == nil ? 100_000 : 20_000
+
     @Test func randomCallSequencesFollowTheTable() async {
-        await propertyCheck(count: 100_000, input: Scenario.generator) { scenario in
+        await propertyCheck(count: Self.count, input: Scenario.generator) { scenario in
             await scenario.run()
         }
     }

@@ -24,7 +24,14 @@ final class AgentProcess: @unchecked Sendable {
     /// stretch and RSS bounds are reported, not checked.
     static let sanitizer: String? = ProcessInfo.processInfo.environment["AA_SANITIZER"]
 
-    /// How much longer than a plain build a sanitized one may take.
+    /// The sanitizers' settings (Scripts/sanitize.sh), passed on to every
+    /// process a test launches so that a report there halts it too.
+    static let sanitizerOptions: [String: String] = ProcessInfo.processInfo.environment.filter {
+        ["ASAN_OPTIONS", "LSAN_OPTIONS", "TSAN_OPTIONS"].contains($0.key)
+    }
+
+    /// How much longer than a plain build a sanitized one may take: every
+    /// wait below is stretched by it.
     static let timeScale: Double = sanitizer == nil ? 1 : 5
 
     let directory: String
@@ -45,7 +52,7 @@ final class AgentProcess: @unchecked Sendable {
         try setUp?(directory)
         process.executableURL = URL(fileURLWithPath: Self.binDir + "/attestation-agent")
         process.arguments = (listeners?(directory) ?? ["--attestation_sock", "unix://" + socketPath]) + arguments
-        var env = ["PATH": "/usr/bin:/bin", "AA_PLATFORM_ROOT": directory + "/root"]
+        var env = Self.sanitizerOptions.merging(["PATH": "/usr/bin:/bin", "AA_PLATFORM_ROOT": directory + "/root"]) { $1 }
         env.merge(environment) { $1 }
         process.environment = env
         process.standardError = FileHandle(forWritingAtPath: stderrPath)
@@ -67,7 +74,7 @@ final class AgentProcess: @unchecked Sendable {
 
     /// Waits until the agent answers on the Unix socket `path`, or it exits.
     func waitUntilListeningAt(_ path: String, seconds: Double = 20) async throws -> TTRPCClient {
-        let giveUp = Date().addingTimeInterval(seconds)
+        let giveUp = Date().addingTimeInterval(seconds * Self.timeScale)
         while Date() < giveUp {
             if !process.isRunning { throw AgentExited(status: process.terminationStatus, stderr: stderr) }
             if FileManager.default.fileExists(atPath: path), let client = try? await TTRPCClient.connect(to: .unix(path: path)) {
@@ -82,7 +89,7 @@ final class AgentProcess: @unchecked Sendable {
 
     /// Waits for the process to end and returns its exit status.
     func waitForExit(seconds: Double = 20) async -> Int32 {
-        let giveUp = Date().addingTimeInterval(seconds)
+        let giveUp = Date().addingTimeInterval(seconds * Self.timeScale)
         while process.isRunning && Date() < giveUp { try? await Task.sleep(nanoseconds: 20_000_000) }
         if process.isRunning { process.terminate(); process.waitUntilExit() }
         return process.terminationStatus
@@ -137,7 +144,7 @@ struct CommandResult {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
-        var env = ["PATH": "/usr/bin:/bin"]
+        var env = AgentProcess.sanitizerOptions.merging(["PATH": "/usr/bin:/bin"]) { $1 }
         env.merge(environment) { $1 }
         process.environment = env
         if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }

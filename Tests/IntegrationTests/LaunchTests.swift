@@ -38,8 +38,10 @@ import TTRPC
              "-c", "\(directory)/run/confidential-containers/initdata/aa.toml"]
         })
         let socket = agent.directory + "/run/confidential-containers/attestation-agent/attestation-agent.sock"
-        let client = try await agent.waitUntilListeningAt(socket, seconds: 6 * AgentProcess.timeScale)
-        #expect(Date().timeIntervalSince(started) < 6 * AgentProcess.timeScale)
+        let client = try await agent.waitUntilListeningAt(socket, seconds: 6)
+        // Kata's budget is the plain build's; a sanitized test process is too
+        // slow itself for the figure to say anything about the agent.
+        if AgentProcess.sanitizer == nil { #expect(Date().timeIntervalSince(started) < 6) }
         let status = try await client.status()
         #expect(status.state == "Configured")
         #expect(status.binding == "matched")
