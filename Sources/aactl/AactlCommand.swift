@@ -3,6 +3,7 @@ import ArgumentParser
 import AttestationAgentAPI
 import DataEncoding
 import NIOCore
+import NIOPosix
 import Platform
 import ProtobufCSupport
 import TTRPC
@@ -43,10 +44,14 @@ struct ConnectionOptions: ParsableArguments {
     /// Calls `method` and decodes the answer; exits 1 on a ttrpc error, 2 on a transport error.
     func call<Response: ProtobufCodable>(_ method: AttestationAgentMethod, _ request: some ProtobufCodable,
                                          as: Response.Type) async throws -> Response {
+        // One event loop of its own, shut down before the process exits, so
+        // that nothing of the connection is still being torn down then.
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let client: TTRPCClient
         do {
-            client = try await TTRPCClient.connect(to: try SocketURI(parsing: socket))
+            client = try await TTRPCClient.connect(to: try SocketURI(parsing: socket), group: group)
         } catch {
+            try? await group.shutdownGracefully()
             printError("\(error)")
             throw ExitCode(2)
         }
@@ -57,8 +62,8 @@ struct ConnectionOptions: ParsableArguments {
         } catch {
             answer = .failure(error)
         }
-        // Closed before the process exits, so nothing of the connection is left behind.
         await client.close()
+        try? await group.shutdownGracefully()
         let payload: [UInt8]
         do {
             payload = try answer.get()

@@ -122,7 +122,11 @@ struct AttestationAgentCommand: AsyncParsableCommand {
 
         var services = TTRPCServiceSet()
         AttestationServiceHandlers.register(agent: agent, in: &services, logger: logger)
-        let server = TTRPCServer(services: services, group: MultiThreadedEventLoopGroup.singleton, logger: logger)
+        // The agent's own event loops, shut down before it exits: a channel
+        // closed just before exit would otherwise still be torn down on a
+        // loop thread while the process ends.
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        let server = TTRPCServer(services: services, group: group, logger: logger)
         let hostFacingFilter = hostFacingMethodFilter(logger: logger)
         do {
             for (text, restricted) in listeners {
@@ -134,6 +138,7 @@ struct AttestationAgentCommand: AsyncParsableCommand {
             }
         } catch {
             await server.shutdown(gracePeriod: .zero)
+            try? await group.shutdownGracefully()
             throw Failure("\(error)")
         }
 
@@ -147,6 +152,7 @@ struct AttestationAgentCommand: AsyncParsableCommand {
         let signal = await ShutdownSignal.wait()
         logger.info("stopping: letting calls in flight finish", metadata: ["signal": "\(signal)", "calls": "\(server.callsInFlight)"])
         await server.shutdown()
+        try? await group.shutdownGracefully()
         logger.info("stopped")
     }
 

@@ -48,7 +48,7 @@ struct TPMInitDataTests {
             #expect(try tpm.pcr(8) == document.pcr8, "round \(round): PCR 8 holds trustee's value, extended once")
             await client.close()
             agent.signal(SIGTERM)
-            #expect(await agent.waitForExit() == 0)
+            #expect(await agent.waitForExit() == 0, "round \(round): \(agent.stderr)")
         }
 
         let other = try Self.initdata(in: tpm.directory, marker: "b")
