@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the shipping binary (release, static Swift runtime, stripped) in its
 # own scratch folder and measures it: size, what it links, start-up, memory,
-# calls per second. Prints numbers only; compare runs side by side.
+# calls per second; then the same loads against the Rust ttrpc server of
+# Tests/Interop (Scripts/bench-vs-rust.py). Prints numbers only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x /opt/swift/usr/bin/swift ] && export PATH="/opt/swift/usr/bin:$PATH"
@@ -20,3 +21,6 @@ else
   echo "full Foundation (ICU): not linked"
 fi
 python3 Scripts/bench.py "$bin" "$@"
+# Side by side with the Rust ttrpc server kata's crates use, one load generator.
+Scripts/build-peers.sh >/dev/null
+python3 Scripts/bench-vs-rust.py "$bin" .build/interop/aa-peer-rust

@@ -3,6 +3,10 @@
 //!
 //!   aa-peer-rust client SOCKET_PATH  < commands    one call per line, one result per line
 //!   aa-peer-rust serve SOCKET_PATH                 the sample TEE's answers
+//!   aa-peer-rust load SOCKET_PATH METHOD CONNECTIONS SECONDS
+//!                                                  calls METHOD (GetTeeType, GetStatus or
+//!                                                  GetEvidence) back to back on each connection;
+//!                                                  prints calls, calls/s and latency percentiles
 //!
 //! Commands and results are those of the Go peer (../README.md).
 //! ttrpc 0.5.2 reads `unix://` as an abstract socket, so this peer opens the
@@ -262,11 +266,65 @@ async fn serve(path: &str) {
     let _ = server.shutdown().await;
 }
 
+/// The load generator of Scripts/bench.sh: the same client code for every
+/// server, so that servers are compared and not clients.
+async fn load(path: &str, method: &str, connections: usize, seconds: f64) {
+    let payload = match method {
+        "GetEvidence" => {
+            let mut req = aa::GetEvidenceRequest::new();
+            req.set_RuntimeData(vec![7u8; 64]);
+            req.write_to_bytes().expect("encode")
+        }
+        "GetTeeType" | "GetStatus" => vec![],
+        other => {
+            eprintln!("load: unsupported method {}", other);
+            std::process::exit(2);
+        }
+    };
+    let started = std::time::Instant::now();
+    let deadline = started + std::time::Duration::from_secs_f64(seconds);
+    let mut tasks = vec![];
+    for _ in 0..connections {
+        let stream = UnixStream::connect(path).expect("connect");
+        let mut client = Client::new(stream.into_raw_fd());
+        let (method, payload) = (method.to_string(), payload.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies: Vec<u64> = Vec::new();
+            while std::time::Instant::now() < deadline {
+                let mut creq = ttrpc::Request::new();
+                creq.set_service(SERVICE.to_string());
+                creq.set_method(method.clone());
+                creq.set_timeout_nano(10_000_000_000);
+                creq.set_payload(payload.clone());
+                let start = std::time::Instant::now();
+                let res = client.request(creq).await.expect("call");
+                latencies.push(start.elapsed().as_nanos() as u64);
+                assert!(!res.has_status() || res.get_status().get_code() == Code::OK, "call failed");
+            }
+            latencies
+        }));
+    }
+    let mut all: Vec<u64> = vec![];
+    for task in tasks {
+        all.extend(task.await.expect("load task"));
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    all.sort_unstable();
+    let at = |q: f64| all[((all.len() as f64 * q) as usize).min(all.len() - 1)] as f64 / 1000.0;
+    println!("calls {} calls_per_s {:.0} p50_us {:.1} p99_us {:.1}", all.len(), all.len() as f64 / elapsed, at(0.5), at(0.99));
+}
+
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if args.len() == 6 && args[1] == "load" {
+        let connections = args[4].parse().expect("CONNECTIONS");
+        let seconds = args[5].parse().expect("SECONDS");
+        load(&args[2], &args[3], connections, seconds).await;
+        return;
+    }
     if args.len() != 3 {
-        eprintln!("usage: aa-peer-rust client|serve SOCKET_PATH");
+        eprintln!("usage: aa-peer-rust client|serve SOCKET_PATH, or load SOCKET_PATH METHOD CONNECTIONS SECONDS");
         std::process::exit(2);
     }
     match args[1].as_str() {
