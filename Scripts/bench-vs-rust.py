@@ -13,6 +13,7 @@ import argparse
 import os
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import tempfile
@@ -41,7 +42,6 @@ class Server:
             os.unlink(self.path)
         started = time.perf_counter()
         self.process = subprocess.Popen(self.argv_for(self.path), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        import socket
         while True:
             try:
                 with socket.socket(socket.AF_UNIX) as probe:
