@@ -13,7 +13,7 @@ public struct CoCoASTokenProvider: TokenProvider {
         }
         let service = try RemoteService(name: "attestation service", url: settings.url, pinnedCertificate: nil,
                                         timeoutSeconds: settings.timeoutSeconds, callerLimit: request.timeLimit)
-        return try await service.run { service throws(AgentError) in try await attest(request, service: service) }
+        return try await attest(request, service: service)
     }
 
     private func attest(_ request: TokenRequest, service: RemoteService) async throws(AgentError) -> [UInt8] {

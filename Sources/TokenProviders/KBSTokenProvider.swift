@@ -24,21 +24,19 @@ public struct KBSTokenProvider: TokenProvider {
         }
         let service = try RemoteService(name: "KBS", url: kbs.url, pinnedCertificate: kbs.cert,
                                         timeoutSeconds: kbs.timeoutSeconds, callerLimit: request.timeLimit)
-        return try await service.run { service throws(AgentError) in
-            var attempt = 1
-            while true {
-                do throws(AgentError) {
-                    return try await handshake(request, kbs: kbs, service: service)
-                } catch {
-                    // The last error keeps its code and the KBS's reason.
-                    let timeLeft = service.deadline > NIODeadline.now() + .seconds(2)
-                    guard attempt < Self.attempts, timeLeft, error.kind != .deadlineExceeded else {
-                        throw AgentError(error.kind, error.message + " (attempt \(attempt) of \(Self.attempts))")
-                    }
+        var attempt = 1
+        while true {
+            do throws(AgentError) {
+                return try await handshake(request, kbs: kbs, service: service)
+            } catch {
+                // The last error keeps its code and the KBS's reason.
+                let timeLeft = service.deadline > NIODeadline.now() + .seconds(2)
+                guard attempt < Self.attempts, timeLeft, error.kind != .deadlineExceeded else {
+                    throw AgentError(error.kind, error.message + " (attempt \(attempt) of \(Self.attempts))")
                 }
-                attempt += 1
-                try? await Task.sleep(nanoseconds: 1_000_000_000)
             }
+            attempt += 1
+            try? await Task.sleep(nanoseconds: 1_000_000_000)
         }
     }
 

@@ -1,13 +1,12 @@
 import AgentCore
-import AsyncHTTPClient
 import DataEncoding
 import NIOCore
 import NIOHTTP1
 import NIOSSL
 
 /// One remote service (a KBS, an attestation service) for the length of one
-/// GetToken call: its own HTTP client, so that cookies and connections never
-/// leak between calls, every request bounded by one deadline, and errors
+/// GetToken call: a connection per request (HTTPExchange), so that nothing
+/// leaks between calls, every request bounded by one deadline, and errors
 /// turned into status codes that name the URL.
 struct RemoteService {
     struct Answer {
@@ -30,7 +29,8 @@ struct RemoteService {
 
     let name: String
     let baseURL: String
-    let client: HTTPClient
+    let url: ServiceURL
+    let tls: NIOSSLContext?
     let deadline: NIODeadline
     let timeLimit: TimeAmount
 
@@ -40,6 +40,10 @@ struct RemoteService {
         var base = url
         while base.hasSuffix("/") { base.removeLast() }
         self.baseURL = base
+        guard let parsed = ServiceURL(base) else {
+            throw AgentError(.invalidArgument, "the \(name) URL '\(url)' is not an http:// or https:// URL with a host and an optional port")
+        }
+        self.url = parsed
         var limit = TimeAmount.seconds(timeoutSeconds)
         if let callerLimit {
             let (seconds, attoseconds) = callerLimit.components
@@ -47,56 +51,44 @@ struct RemoteService {
         }
         self.timeLimit = limit
         self.deadline = .now() + limit
-        var tls = TLSConfiguration.makeClientConfiguration()
+        guard parsed.secure else {
+            tls = nil
+            return
+        }
+        var configuration = TLSConfiguration.makeClientConfiguration()
         if let pinnedCertificate {
             do {
-                tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(pinnedCertificate.utf8)))
+                configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(pinnedCertificate.utf8)))
             } catch {
                 throw AgentError(.invalidArgument, "the configured \(name) certificate is not PEM: \(error)")
             }
         }
-        var configuration = HTTPClient.Configuration(tlsConfiguration: tls, redirectConfiguration: .disallow)
-        configuration.timeout = .init(connect: limit, read: limit)
-        // A refused connection or a certificate that does not verify is the
-        // answer: retrying until the deadline would hide it behind a timeout.
-        configuration.connectionPool.retryConnectionEstablishment = false
-        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-    }
-
-    func post(_ path: String, json body: JSON, headers: [(String, String)] = []) async throws(AgentError) -> Answer {
-        let url = baseURL + path
-        var request = HTTPClientRequest(url: url)
-        request.method = .POST
-        request.headers.add(name: "Content-Type", value: "application/json")
-        for (name, value) in headers { request.headers.add(name: name, value: value) }
-        request.body = .bytes(ByteBuffer(string: body.serialized()))
         do {
-            let response = try await client.execute(request, deadline: deadline)
-            let collected = try await response.body.collect(upTo: Self.maxAnswerSize)
-            return Answer(status: response.status, headers: response.headers, body: Array(collected.readableBytesView))
-        } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
-            throw AgentError(.deadlineExceeded, "the \(name) at \(url) did not answer within \(timeLimit.nanoseconds / 1_000_000) ms")
-        } catch let error as NIOTooManyBytesError {
-            throw AgentError(.internal, "the \(name) at \(url) answered more than \(Self.maxAnswerSize) bytes: \(error)")
+            tls = try NIOSSLContext(configuration: configuration)
         } catch {
-            throw AgentError(.unavailable, "cannot reach the \(name) at \(url): \(error)")
+            throw AgentError(.internal, "cannot set up TLS for the \(name) at \(base): \(error)")
         }
     }
 
-    func shutdown() async {
-        try? await client.shutdown()
+    /// POSTs `body` to `path`. A refused connection or a certificate that does
+    /// not verify is the answer at once: retrying until the deadline would hide
+    /// it behind a timeout.
+    func post(_ path: String, json body: JSON, headers: [(String, String)] = []) async throws(AgentError) -> Answer {
+        let target = baseURL + path
+        do {
+            let answer = try await HTTPExchange.send(
+                .POST, path, to: url, headers: [("Content-Type", "application/json")] + headers,
+                body: Array(body.serialized().utf8), tls: tls, deadline: deadline, maxAnswerSize: Self.maxAnswerSize)
+            return Answer(status: answer.status, headers: answer.headers, body: answer.body)
+        } catch HTTPExchange.Failure.timedOut {
+            throw AgentError(.deadlineExceeded, "the \(name) at \(target) did not answer within \(timeLimit.nanoseconds / 1_000_000) ms")
+        } catch HTTPExchange.Failure.tooLarge(let limit) {
+            throw AgentError(.internal, "the \(name) at \(target) answered more than \(limit) bytes")
+        } catch is CancellationError {
+            throw AgentError(.deadlineExceeded, "the call was cancelled while waiting for the \(name) at \(target)")
+        } catch {
+            throw AgentError(.unavailable, "cannot reach the \(name) at \(target): \(error)")
+        }
     }
 
-    /// Runs `body` with this service and shuts its client down afterwards,
-    /// whatever `body` did.
-    func run<T>(_ body: (RemoteService) async throws(AgentError) -> T) async throws(AgentError) -> T {
-        let result: Result<T, AgentError>
-        do throws(AgentError) {
-            result = .success(try await body(self))
-        } catch {
-            result = .failure(error)
-        }
-        await shutdown()
-        return try result.get()
-    }
 }
