@@ -16,4 +16,14 @@ public enum AttestationAgentMethod: String, CaseIterable, Sendable {
     /// The methods a listener facing the untrusted host allows by default:
     /// they reveal nothing a host could use to impersonate the guest.
     public static let hostSafe: Set<AttestationAgentMethod> = [.getTeeType, .getAdditionalTees, .getStatus]
+
+    /// True when the agent answers from its own state, with no device, file
+    /// or network: such calls may run on the event loop that read them.
+    public var answersFromMemory: Bool {
+        switch self {
+        case .getTeeType, .getAdditionalTees, .getStatus: true
+        case .getEvidence, .getAdditionalEvidence, .getToken, .extendRuntimeMeasurement, .bindInitData, .checkInitData,
+             .updateConfiguration: false
+        }
+    }
 }

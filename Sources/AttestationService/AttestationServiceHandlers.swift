@@ -14,7 +14,10 @@ public enum AttestationServiceHandlers {
             _ method: AttestationAgentMethod,
             _ body: @escaping @Sendable (Request, TTRPCCallContext) async throws(AgentError) -> Response
         ) {
-            services.register(service: AttestationAgentMethod.service, method: method.rawValue) { context, payload in
+            // Answers from the agent's state run on the event loop; anything
+            // that may reach a device, a file or the network runs off it.
+            let placement: TTRPCHandlerPlacement = method.answersFromMemory ? .eventLoop : .concurrentPool
+            services.register(service: AttestationAgentMethod.service, method: method.rawValue, placement: placement) { context, payload in
                 let request: Request
                 do {
                     request = try Request(protobufBytes: payload)

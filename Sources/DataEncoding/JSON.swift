@@ -56,8 +56,12 @@ public indirect enum JSON: Sendable, Equatable {
     }
 
     private func write(to out: inout String, indent: String?, level: Int) {
-        let newline = indent == nil ? "" : "\n"
-        let pad = { (level: Int) in String(repeating: indent ?? "", count: level) }
+        // A new line and the indentation of `level`, when printing for people.
+        func breakLine(_ level: Int) {
+            guard let indent else { return }
+            out += "\n"
+            for _ in 0..<level { out += indent }
+        }
         switch self {
         case .null: out += "null"
         case .bool(let value): out += value ? "true" : "false"
@@ -66,24 +70,26 @@ public indirect enum JSON: Sendable, Equatable {
         case .string(let value): JSON.writeString(value, to: &out)
         case .array(let items):
             guard !items.isEmpty else { out += "[]"; return }
-            out += "[" + newline
+            out += "["
             for (index, item) in items.enumerated() {
-                out += pad(level + 1)
+                if index > 0 { out += "," }
+                breakLine(level + 1)
                 item.write(to: &out, indent: indent, level: level + 1)
-                out += (index < items.count - 1 ? "," : "") + newline
             }
-            out += pad(level) + "]"
+            breakLine(level)
+            out += "]"
         case .object(let members):
             guard !members.isEmpty else { out += "{}"; return }
-            out += "{" + newline
+            out += "{"
             for (index, (key, value)) in members.enumerated() {
-                out += pad(level + 1)
+                if index > 0 { out += "," }
+                breakLine(level + 1)
                 JSON.writeString(key, to: &out)
                 out += indent == nil ? ":" : ": "
                 value.write(to: &out, indent: indent, level: level + 1)
-                out += (index < members.count - 1 ? "," : "") + newline
             }
-            out += pad(level) + "}"
+            breakLine(level)
+            out += "}"
         }
     }
 
@@ -94,19 +100,34 @@ public indirect enum JSON: Sendable, Equatable {
     }
 
     /// Minimal escapes, as RFC 8785 prescribes them (so canonical output shares this).
+    /// Runs of bytes that need no escape are copied whole: every byte of a
+    /// multi-byte UTF-8 sequence is 0x80 or more, so cutting at the ASCII
+    /// bytes below keeps each run valid UTF-8.
     static func writeString(_ value: String, to out: inout String) {
         out += "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\u{08}": out += "\\b"
-            case "\u{0C}": out += "\\f"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case let s where s.value < 0x20: out += "\\u00" + Hex.encode([UInt8(s.value)])
-            default: out.unicodeScalars.append(scalar)
+        var value = value
+        value.withUTF8 { bytes in
+            var runStart = 0
+            for index in bytes.indices {
+                let byte = bytes[index]
+                guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
+                if runStart < index {
+                    out += String(decoding: UnsafeBufferPointer(rebasing: bytes[runStart..<index]), as: UTF8.self)
+                }
+                switch byte {
+                case UInt8(ascii: "\""): out += "\\\""
+                case UInt8(ascii: "\\"): out += "\\\\"
+                case 0x08: out += "\\b"
+                case 0x0C: out += "\\f"
+                case UInt8(ascii: "\n"): out += "\\n"
+                case UInt8(ascii: "\r"): out += "\\r"
+                case UInt8(ascii: "\t"): out += "\\t"
+                default: out += "\\u00" + Hex.encode([byte])
+                }
+                runStart = index + 1
+            }
+            if runStart < bytes.count {
+                out += String(decoding: UnsafeBufferPointer(rebasing: bytes[runStart...]), as: UTF8.self)
             }
         }
         out += "\""

@@ -34,6 +34,7 @@ final class TTRPCServerConnectionHandler: ChannelDuplexHandler {
     private var lastStreamID: UInt32 = 0
     private var active: [UInt32: ActiveCall] = [:]
     private var context: ChannelHandlerContext?
+    private var executor: EventLoopTaskExecutor?
     /// A read was asked for while reading was paused (see `mayRead`); it is
     /// passed on once the client has taken its answers and calls have finished.
     private var readHeldBack = false
@@ -53,6 +54,7 @@ final class TTRPCServerConnectionHandler: ChannelDuplexHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        executor = EventLoopTaskExecutor(context.eventLoop)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -158,13 +160,13 @@ final class TTRPCServerConnectionHandler: ChannelDuplexHandler {
             reject(streamID, TTRPCError(.invalidArgument, "unmarshal request error: \(error)"))
             return
         }
-        let handler: TTRPCMethodHandler
-        switch services.handler(service: request.service, method: request.method) {
+        let method: TTRPCMethodEntry
+        switch services.lookup(service: request.service, method: request.method) {
         case .failure(let error):
             reject(streamID, error)
             return
         case .success(let found):
-            handler = found
+            method = found
         }
         guard filter.allows(method: request.method) else {
             reject(streamID, TTRPCError(.permissionDenied,
@@ -176,18 +178,21 @@ final class TTRPCServerConnectionHandler: ChannelDuplexHandler {
                 "too many calls in flight on this connection (limit \(maxConcurrentStreams))"))
             return
         }
-        guard let context else { return }
-        start(streamID: streamID, request: request, handler: handler, eventLoop: context.eventLoop)
+        guard let context, let executor else { return }
+        start(streamID: streamID, request: request, method: method, eventLoop: context.eventLoop, executor: executor)
     }
 
-    private func start(streamID: UInt32, request: TTRPCRequest, handler: @escaping TTRPCMethodHandler, eventLoop: EventLoop) {
+    private func start(streamID: UInt32, request: TTRPCRequest, method: TTRPCMethodEntry, eventLoop: EventLoop,
+                       executor: EventLoopTaskExecutor) {
         let deadline: NIODeadline? = request.timeoutNano > 0 ? .now() + .nanoseconds(request.timeoutNano) : nil
         let callContext = TTRPCCallContext(service: request.service, method: request.method,
                                            metadata: request.metadata, deadline: deadline, listener: listenerName)
         let payload = request.payload
         let loopBoundSelf = NIOLoopBound(self, eventLoop: eventLoop)
         tracker.begin()
-        let task = Task {
+        let handler = method.handler
+        let preferred: (any TaskExecutor)? = method.placement == .eventLoop ? executor : nil
+        let task = Task(executorPreference: preferred) {
             let result: Result<[UInt8], TTRPCError>
             do {
                 result = .success(try await handler(callContext, payload))

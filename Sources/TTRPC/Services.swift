@@ -23,25 +23,48 @@ public struct TTRPCCallContext: Sendable {
 /// `TTRPCError` to answer with a status code; any other error is INTERNAL.
 public typealias TTRPCMethodHandler = @Sendable (TTRPCCallContext, [UInt8]) async throws -> [UInt8]
 
+/// Where a method's task runs.
+public enum TTRPCHandlerPlacement: Sendable {
+    /// On the connection's event loop, with no thread hop: only for handlers
+    /// that answer from memory and never block (a blocking call there would
+    /// stall every connection of that loop).
+    case eventLoop
+    /// On Swift's global concurrent pool, off the event loops: for handlers
+    /// that may block on files, devices or a TPM.
+    case concurrentPool
+}
+
+/// A registered method: its handler and where it runs.
+public struct TTRPCMethodEntry: Sendable {
+    public let handler: TTRPCMethodHandler
+    public let placement: TTRPCHandlerPlacement
+}
+
 /// The services a server offers, by service name then method name.
 public struct TTRPCServiceSet: Sendable {
-    private var services: [String: [String: TTRPCMethodHandler]] = [:]
+    private var services: [String: [String: TTRPCMethodEntry]] = [:]
 
     public init() {}
 
-    public mutating func register(service: String, method: String, handler: @escaping TTRPCMethodHandler) {
-        services[service, default: [:]][method] = handler
+    public mutating func register(service: String, method: String, placement: TTRPCHandlerPlacement = .concurrentPool,
+                                  handler: @escaping TTRPCMethodHandler) {
+        services[service, default: [:]][method] = TTRPCMethodEntry(handler: handler, placement: placement)
     }
 
-    /// The handler for a call, or UNIMPLEMENTED as containerd's server words it.
-    public func handler(service: String, method: String) -> Result<TTRPCMethodHandler, TTRPCError> {
+    /// The method a call names, or UNIMPLEMENTED as containerd's server words it.
+    public func lookup(service: String, method: String) -> Result<TTRPCMethodEntry, TTRPCError> {
         guard let methods = services[service] else {
             return .failure(TTRPCError(.unimplemented, "service \(service)"))
         }
-        guard let handler = methods[method] else {
+        guard let entry = methods[method] else {
             return .failure(TTRPCError(.unimplemented, "method \(method)"))
         }
-        return .success(handler)
+        return .success(entry)
+    }
+
+    /// The handler of a call (see `lookup`).
+    public func handler(service: String, method: String) -> Result<TTRPCMethodHandler, TTRPCError> {
+        lookup(service: service, method: method).map(\.handler)
     }
 }
 

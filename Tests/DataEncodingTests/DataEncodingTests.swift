@@ -40,6 +40,25 @@ import Testing
         let value = JSON.object([("svn", .string("1")), ("a\"b", .array([.number(3), .bool(true), .null])),
                                  ("ctl", .string("line\n\u{01}"))])
         #expect(value.serialized() == #"{"svn":"1","a\"b":[3,true,null],"ctl":"line\n\u0001"}"#)
+        // Escapes between multi-byte characters, at both ends, and none at all.
+        #expect(JSON.string("\"é\u{1F}ü\\x\t").serialized() == #""\"é\u001fü\\x\t""#)
+        #expect(JSON.string("plain ascii").serialized() == #""plain ascii""#)
+    }
+
+    @Test func prettyPrintsTwoSpacesAMember() {
+        let value = JSON.object([("a", .array([.number(1), .object([("b", .null)])])), ("c", .object([])), ("d", .array([]))])
+        #expect(value.prettyPrinted() == """
+            {
+              "a": [
+                1,
+                {
+                  "b": null
+                }
+              ],
+              "c": {},
+              "d": []
+            }
+            """)
     }
 
     @Test func parsesWhatItWrites() throws {

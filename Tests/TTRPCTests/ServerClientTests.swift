@@ -29,6 +29,10 @@ import Glibc
         }
         services.register(service: "svc", method: "Fail") { _, _ in throw TTRPCError(.notFound, "nothing here") }
         services.register(service: "svc", method: "Crash") { _, _ in struct Boom: Error {}; throw Boom() }
+        // Answer 1 when the handler runs on an event loop thread, else 0.
+        let whereItRuns: TTRPCMethodHandler = { _, _ in [MultiThreadedEventLoopGroup.currentEventLoop == nil ? 0 : 1] }
+        services.register(service: "svc", method: "OnLoop", placement: .eventLoop, handler: whereItRuns)
+        services.register(service: "svc", method: "OffLoop", handler: whereItRuns)
         return services
     }
 
@@ -57,6 +61,17 @@ import Glibc
             await #expect(throws: TTRPCError.self) { try await client.call(service: "svc", method: "Crash", payload: []) }
             // The connection is still good after errors.
             #expect(try await client.call(service: "svc", method: "Echo", payload: [9]) == [9])
+            await client.close()
+        }
+    }
+
+    @Test func handlersRunWhereTheirPlacementSays() async throws {
+        try await withServer { address, _ in
+            let client = try await TTRPCClient.connect(to: address)
+            for _ in 0..<20 {
+                #expect(try await client.call(service: "svc", method: "OnLoop", payload: []) == [1])
+                #expect(try await client.call(service: "svc", method: "OffLoop", payload: []) == [0], "off the loop by default")
+            }
             await client.close()
         }
     }

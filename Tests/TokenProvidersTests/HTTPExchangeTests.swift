@@ -8,6 +8,9 @@ import Testing
 /// with fixed bytes, written by hand from RFC 9112, so that each way an
 /// answer can end is seen exactly as a peer would send it.
 @Suite struct HTTPExchangeTests {
+    /// Its own loop: other suites running at once may keep the singleton's loops busy.
+    static let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+
     /// A TCP server that reads the request head, then writes `reply` and
     /// closes (or, with `reply` nil, says nothing and keeps the connection).
     final class RawServer: @unchecked Sendable {
@@ -15,7 +18,7 @@ import Testing
         var port: Int { channel.localAddress!.port! }
 
         init(reply: [UInt8]?) async throws {
-            channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            channel = try await ServerBootstrap(group: HTTPExchangeTests.group)
                 .childChannelInitializer { child in
                     child.eventLoop.makeCompletedFuture {
                         try child.pipeline.syncOperations.addHandler(Replier(reply: reply))
@@ -50,7 +53,7 @@ import Testing
         let url = try #require(ServiceURL("http://127.0.0.1:\(server.port)/base/"))
         return try await HTTPExchange.send(.POST, "/kbs/v0/auth", to: url, headers: [("Content-Type", "application/json")],
                                            body: Array("{}".utf8), tls: nil, deadline: .now() + .seconds(seconds),
-                                           maxAnswerSize: limit)
+                                           maxAnswerSize: limit, group: group)
     }
 
     @Test func contentLengthAndChunkedBodiesAndInformationalHeads() async throws {
@@ -87,7 +90,7 @@ import Testing
 
     @Test func theRequestIsWhatAKBSExpects() async throws {
         // A server that echoes the request it received as its body.
-        let recorder = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        let recorder = try await ServerBootstrap(group: Self.group)
             .childChannelInitializer { child in
                 child.eventLoop.makeCompletedFuture {
                     try child.pipeline.syncOperations.configureHTTPServerPipeline()
@@ -99,7 +102,7 @@ import Testing
         let url = try #require(ServiceURL("http://127.0.0.1:\(recorder.localAddress!.port!)/prefix"))
         let answer = try await HTTPExchange.send(.POST, "/kbs/v0/attest", to: url, headers: [("Cookie", "kbs-session-id=1")],
                                                  body: Array("{\"a\":1}".utf8), tls: nil, deadline: .now() + .seconds(5),
-                                                 maxAnswerSize: 1 << 20)
+                                                 maxAnswerSize: 1 << 20, group: Self.group)
         let lines = String(decoding: answer.body, as: UTF8.self).split(separator: "\n").map(String.init)
         #expect(lines.first == "POST /prefix/kbs/v0/attest")
         #expect(lines.contains("host: 127.0.0.1:\(recorder.localAddress!.port!)"))
