@@ -1,15 +1,11 @@
 #!/usr/bin/env bash
-# Builds the shipping binary (release, static Swift runtime, stripped) in its
-# own scratch folder and measures it: size, what it links, start-up, memory,
+# Builds the shipping binaries (Scripts/build-release.sh) and measures them: size, what it links, start-up, memory,
 # calls per second; then the same loads against the Rust ttrpc server of
 # Tests/Interop (Scripts/bench-vs-rust.py). Prints numbers only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x /opt/swift/usr/bin/swift ] && export PATH="/opt/swift/usr/bin:$PATH"
-Scripts/install-deps.sh
-scratch=.build-static
-swift build -c release --static-swift-stdlib --scratch-path "$scratch" -Xlinker -s >&2
-bin=$(swift build -c release --static-swift-stdlib --scratch-path "$scratch" --show-bin-path)
+bin=$(Scripts/build-release.sh)
 for exe in attestation-agent aactl; do
   awk -v n="$(stat -c %s "$bin/$exe")" -v e="$exe" 'BEGIN { printf "%s: %.1f MiB stripped\n", e, n / 1048576 }'
 done

@@ -1,3 +1,5 @@
+#include <dlfcn.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,6 +8,68 @@
 #include <tss2/tss2_rc.h>
 #include <tss2/tss2_tctildr.h>
 #include "CTPM.h"
+
+// tpm2-tss (and the libcrypto it links) is loaded with dlopen the first time
+// a TPM is opened, not at exec: most guests have no TPM, and those libraries
+// would cost every launch their loading time and memory. Each function is
+// called through a pointer of the header's own type.
+#define TSS_FUNCTIONS(X) \
+    X(esys, Esys_Initialize) X(esys, Esys_Finalize) X(esys, Esys_Free) X(esys, Esys_FlushContext) \
+    X(esys, Esys_CreatePrimary) X(esys, Esys_NV_Read) X(esys, Esys_NV_ReadPublic) X(esys, Esys_PCR_Extend) \
+    X(esys, Esys_PCR_Read) X(esys, Esys_Quote) X(esys, Esys_ReadPublic) X(esys, Esys_TR_FromTPMPublic) \
+    X(mu, Tss2_MU_TPMT_SIGNATURE_Marshal) X(rc, Tss2_RC_Decode) \
+    X(tctildr, Tss2_TctiLdr_Initialize) X(tctildr, Tss2_TctiLdr_Finalize)
+
+static struct {
+#define DECLARE(library, name) __typeof__(&name) name;
+    TSS_FUNCTIONS(DECLARE)
+#undef DECLARE
+} tss;
+
+static const char *const tss_libraries[] = {"libtss2-esys.so.0", "libtss2-mu.so.0", "libtss2-rc.so.0", "libtss2-tctildr.so.0"};
+static char tss_load_error[512];
+static pthread_once_t tss_once = PTHREAD_ONCE_INIT;
+
+static void tss_load(void) {
+    void *handles[4] = {0};
+    for (int i = 0; i < 4; i++) {
+        handles[i] = dlopen(tss_libraries[i], RTLD_NOW | RTLD_LOCAL);
+        if (!handles[i]) {
+            snprintf(tss_load_error, sizeof tss_load_error,
+                     "a TPM needs tpm2-tss, which could not be loaded (the guest image needs libtss2-esys.so.0, "
+                     "libtss2-mu.so.0, libtss2-rc.so.0, libtss2-tctildr.so.0 and their libraries): %s", dlerror());
+            return;
+        }
+    }
+    void *esys = handles[0], *mu = handles[1], *rc = handles[2], *tctildr = handles[3];
+#define RESOLVE(library, name) \
+    tss.name = (__typeof__(tss.name))dlsym(library, #name); \
+    if (!tss.name) { \
+        snprintf(tss_load_error, sizeof tss_load_error, "tpm2-tss lacks %s: %s", #name, dlerror()); \
+        return; \
+    }
+    TSS_FUNCTIONS(RESOLVE)
+#undef RESOLVE
+    (void)esys; (void)mu; (void)rc; (void)tctildr;
+}
+
+// From here on, the TSS names call through the loaded pointers.
+#define Esys_Initialize tss.Esys_Initialize
+#define Esys_Finalize tss.Esys_Finalize
+#define Esys_Free tss.Esys_Free
+#define Esys_FlushContext tss.Esys_FlushContext
+#define Esys_CreatePrimary tss.Esys_CreatePrimary
+#define Esys_NV_Read tss.Esys_NV_Read
+#define Esys_NV_ReadPublic tss.Esys_NV_ReadPublic
+#define Esys_PCR_Extend tss.Esys_PCR_Extend
+#define Esys_PCR_Read tss.Esys_PCR_Read
+#define Esys_Quote tss.Esys_Quote
+#define Esys_ReadPublic tss.Esys_ReadPublic
+#define Esys_TR_FromTPMPublic tss.Esys_TR_FromTPMPublic
+#define Tss2_MU_TPMT_SIGNATURE_Marshal tss.Tss2_MU_TPMT_SIGNATURE_Marshal
+#define Tss2_RC_Decode tss.Tss2_RC_Decode
+#define Tss2_TctiLdr_Initialize tss.Tss2_TctiLdr_Initialize
+#define Tss2_TctiLdr_Finalize tss.Tss2_TctiLdr_Finalize
 
 struct aa_tpm {
     TSS2_TCTI_CONTEXT *tcti;
@@ -22,6 +86,11 @@ int aa_tpm_open(const char *tcti, aa_tpm **tpm, char *error, size_t error_size) 
     // Azure's HCL report) to stderr; every failure comes back in `error`
     // instead. A TSS2_LOG the user set still wins.
     setenv("TSS2_LOG", "all+NONE", 0);
+    pthread_once(&tss_once, tss_load);
+    if (tss_load_error[0]) {
+        snprintf(error, error_size, "%s", tss_load_error);
+        return -1;
+    }
     aa_tpm *t = calloc(1, sizeof *t);
     if (!t) return fail(error, error_size, "out of memory", 0);
     TSS2_RC rc = Tss2_TctiLdr_Initialize(tcti, &t->tcti);

@@ -49,6 +49,19 @@ import TTRPC
         await client.close()
     }
 
+    /// Most guests have no TPM: tpm2-tss and the libcrypto it brings are
+    /// loaded when a TPM is opened, not at exec, and HTTP needs no zlib.
+    @Test func aListeningAgentHasNoLibraryItDoesNotUse() async throws {
+        let agent = try AgentProcess([])
+        let client = try await agent.waitUntilListening()
+        let _: GetTeeTypeResponse = try await client.call(.getTeeType, EmptyMessage())
+        let maps = try String(contentsOfFile: "/proc/\(agent.process.processIdentifier)/maps", encoding: .utf8)
+        for library in ["libtss2", "libcrypto", "libssl", "libz.so"] {
+            #expect(!maps.contains(library), "\(library) is loaded by an agent on the sample TEE")
+        }
+        await client.close()
+    }
+
     @Test func versionFlags() throws {
         for flag in ["--version", "-V"] {
             let result = try CommandResult.run("attestation-agent", [flag])

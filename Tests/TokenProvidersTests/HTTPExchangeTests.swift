@@ -49,7 +49,9 @@ import Testing
         }
     }
 
-    static func send(_ server: RawServer, limit: Int = 1 << 20, seconds: Int64 = 5) async throws -> HTTPExchange.Answer {
+    /// The deadline is generous: the test's own task may wait long for a
+    /// thread while other suites keep the cooperative pool busy.
+    static func send(_ server: RawServer, limit: Int = 1 << 20, seconds: Int64 = 60) async throws -> HTTPExchange.Answer {
         let url = try #require(ServiceURL("http://127.0.0.1:\(server.port)/base/"))
         return try await HTTPExchange.send(.POST, "/kbs/v0/auth", to: url, headers: [("Content-Type", "application/json")],
                                            body: Array("{}".utf8), tls: nil, deadline: .now() + .seconds(seconds),
@@ -101,7 +103,7 @@ import Testing
         defer { recorder.close(promise: nil) }
         let url = try #require(ServiceURL("http://127.0.0.1:\(recorder.localAddress!.port!)/prefix"))
         let answer = try await HTTPExchange.send(.POST, "/kbs/v0/attest", to: url, headers: [("Cookie", "kbs-session-id=1")],
-                                                 body: Array("{\"a\":1}".utf8), tls: nil, deadline: .now() + .seconds(5),
+                                                 body: Array("{\"a\":1}".utf8), tls: nil, deadline: .now() + .seconds(60),
                                                  maxAnswerSize: 1 << 20, group: Self.group)
         let lines = String(decoding: answer.body, as: UTF8.self).split(separator: "\n").map(String.init)
         #expect(lines.first == "POST /prefix/kbs/v0/attest")

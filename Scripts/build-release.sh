@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Builds the binaries that ship into guest images: release, the Swift runtime
+# linked in (--static-swift-stdlib), Debian's libprotobuf-c linked in from its
+# static archive, stripped. Prints the folder that holds them.
+#
+#   Scripts/build-release.sh            (scratch folder .build-static)
+#
+# What the agent still loads besides glibc, libstdc++ and libgcc: nothing at
+# exec; tpm2-tss (and its libcrypto) with dlopen when a TPM is opened.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -x /opt/swift/usr/bin/swift ] && export PATH="/opt/swift/usr/bin:$PATH"
+Scripts/install-deps.sh >&2
+scratch=.build-static
+# The linker takes the first libprotobuf-c it finds along -L: a folder that
+# holds only the static archive comes before the system's shared library.
+static_libs="$PWD/$scratch/static-libs"
+mkdir -p "$static_libs"
+archive=/usr/lib/$(uname -m)-linux-gnu/libprotobuf-c.a
+[ -f "$archive" ] || { echo "build-release: $archive is missing (libprotobuf-c-dev)" >&2; exit 1; }
+ln -sf "$archive" "$static_libs/libprotobuf-c.a"
+flags=(-c release --static-swift-stdlib --scratch-path "$scratch" -Xlinker -L"$static_libs" -Xlinker -s)
+swift build "${flags[@]}" --product attestation-agent >&2
+swift build "${flags[@]}" --product aactl >&2
+swift build "${flags[@]}" --show-bin-path
