@@ -19,7 +19,8 @@ mkdir -p "$static_libs"
 archive=/usr/lib/$(uname -m)-linux-gnu/libprotobuf-c.a
 [ -f "$archive" ] || { echo "build-release: $archive is missing (libprotobuf-c-dev)" >&2; exit 1; }
 ln -sf "$archive" "$static_libs/libprotobuf-c.a"
-flags=(-c release --static-swift-stdlib --scratch-path "$scratch" -Xlinker -L"$static_libs" -Xlinker -s)
+flags=(-c release --static-swift-stdlib --scratch-path "$scratch" -Xlinker -L"$static_libs" -Xlinker -s
+  -Xlinker --no-export-dynamic)
 swift build "${flags[@]}" --product attestation-agent >&2
 swift build "${flags[@]}" --product aactl >&2
 swift build "${flags[@]}" --show-bin-path
