@@ -50,7 +50,6 @@ static void tss_load(void) {
     }
     TSS_FUNCTIONS(RESOLVE)
 #undef RESOLVE
-    (void)esys; (void)mu; (void)rc; (void)tctildr;
 }
 
 // From here on, the TSS names call through the loaded pointers.
