@@ -44,8 +44,6 @@ public final class TTRPCServer: Sendable {
         var listeners: [(channel: Channel, address: SocketURI)] = []
         var connections: [ObjectIdentifier: Channel] = [:]
         var connectionsPerListener: [String: Int] = [:]
-        /// A release of freed memory is scheduled (see FreeMemoryRelease).
-        var memoryReleaseScheduled = false
     }
 
     private let services: TTRPCServiceSet
@@ -54,6 +52,7 @@ public final class TTRPCServer: Sendable {
     private let maxConcurrentStreams: Int
     private let frameTimeout: TimeAmount
     private let tracker = CallTracker()
+    private let memoryRelease: FreeMemoryRelease
     private let state = NIOLockedValueBox(State())
 
     public init(services: TTRPCServiceSet, group: EventLoopGroup, logger: Logger,
@@ -64,6 +63,7 @@ public final class TTRPCServer: Sendable {
         self.logger = logger
         self.maxConcurrentStreams = maxConcurrentStreams
         self.frameTimeout = frameTimeout
+        self.memoryRelease = FreeMemoryRelease(callsInFlight: { [tracker] in tracker.inFlight })
     }
 
     /// Starts listening; throws with a message a person can act on when the
@@ -116,21 +116,14 @@ public final class TTRPCServer: Sendable {
                 "listener": "\(listener)", "limit": "\(config.maxConnections)"])
             throw TTRPCTransportError("\(listener) holds \(config.maxConnections) connections already")
         }
-        channel.closeFuture.whenComplete { [state, eventLoop = channel.eventLoop] _ in
-            let scheduleRelease = state.withLockedValue { state in
+        channel.closeFuture.whenComplete { [state, memoryRelease, eventLoop = channel.eventLoop] _ in
+            state.withLockedValue { state in
                 state.connections.removeValue(forKey: id)
                 state.connectionsPerListener[listener, default: 1] -= 1
-                defer { state.memoryReleaseScheduled = true }
-                return !state.memoryReleaseScheduled
             }
             // What a closed connection buffered is freed now; its pages go
-            // back to the system a second later, once for a burst of closes.
-            if scheduleRelease {
-                eventLoop.scheduleTask(in: .seconds(1)) {
-                    state.withLockedValue { $0.memoryReleaseScheduled = false }
-                    FreeMemoryRelease.now()
-                }
-            }
+            // back to the system once the server is quiet.
+            memoryRelease.connectionClosed(on: eventLoop)
         }
         let handler = TTRPCServerConnectionHandler(
             services: services, filter: config.filter, listenerName: listener,

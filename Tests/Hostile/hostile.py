@@ -11,7 +11,11 @@ during the attack, the agent's RSS before and after. A case fails when an
 honest call fails or takes over a second, the agent dies, the attack does
 not get the answer ttrpc's rules give it, or the agent's RSS stays more than
 RSS_SLACK_KIB above what it was before the case once the attacker is gone.
-The p99 ratio is reported against its goal (under 2x), not enforced: this
+"Idle" is measured after a warm-up in which 8 well-behaved clients make
+pipelined GetEvidence and GetTeeType calls at once, as a busy guest would: the
+first such load grows the C allocator's per-thread arenas once (about
+1.5 MiB), and later loads reuse that memory; the bound is on what an attack
+adds beyond it. The p99 ratio is reported against its goal (under 2x), not enforced: this
 machine is shared, and one noisy neighbour would make it fail at random.
 
 Standard library only; frames and envelopes are encoded here by hand from
@@ -209,6 +213,30 @@ class Honest:
 # --- the attacks ----------------------------------------------------------------
 # Each runs in its own process until `stop` is set, and puts what it saw
 # (a list of problems, empty when the agent behaved) on `report`.
+
+def warm_up(agent):
+    """Eight clients at once, each 20 rounds of 64 pipelined calls, all read."""
+    import threading
+
+    def client():
+        sock = connect(agent.open_path, timeout=30)
+        stream_id = 1
+        for round_number in range(20):
+            method, payload = (("GetEvidence", field_bytes(1, b"\x07" * 64)) if round_number % 2 == 0
+                               else ("GetTeeType", b""))
+            batch = [frame(stream_id + 2 * k, REQUEST, request_envelope(method, payload)) for k in range(64)]
+            stream_id += 128
+            sock.sendall(b"".join(batch))
+            for _ in batch:
+                read_frame(sock)
+        sock.close()
+
+    clients = [threading.Thread(target=client) for _ in range(8)]
+    for thread in clients:
+        thread.start()
+    for thread in clients:
+        thread.join()
+
 
 def attack_oversized(agent, stop, report):
     problems = []
@@ -453,7 +481,8 @@ def main():
     with tempfile.TemporaryDirectory(prefix="aa-hostile-") as directory:
         agent = Agent(bin_dir, directory)
         honest = Honest(agent.open_path)
-        honest.run(300)  # warm up
+        honest.run(300)
+        warm_up(agent)
         alone_p99, _, failures = honest.run(HONEST_CALLS)
         if failures:
             print(f"honest client alone failed: {failures[0]}")
