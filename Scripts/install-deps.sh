@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the agent builds with, if missing; with
 # --test, also those its tests run (a software TPM and tpm2-tools, FUSE for
-# the fake kernel) and, from PyPI into .build/python, mfusepy.
+# the fake kernel, QEMU, busybox and cpio for the guest test) and, from PyPI into .build/python, mfusepy.
 # Swift itself (6.x, at /opt/swift or on PATH) is expected on the machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +16,9 @@ if [ "${1:-}" = "--test" ]; then
   command -v openssl >/dev/null || need+=(openssl)
   command -v python3 >/dev/null || need+=(python3)
   command -v fusermount3 >/dev/null || need+=(fuse3)
+  command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
+  [ -x /bin/busybox ] || need+=(busybox-static)
+  command -v cpio >/dev/null || need+=(cpio)
 fi
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"

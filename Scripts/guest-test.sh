@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Boots the release agent in a QEMU guest, as kata runs it, and checks it
+# there (issue 11): Debian's kernel, an initramfs holding busybox, the agent,
+# aactl and only the libraries deploy/assemble-guest-root.sh copies, swtpm as
+# the guest's TPM (tpm-tis: the kernel's driver, /dev/tpmrm0, the sysfs PCR
+# files). Two boots: one where kata delivered initdata, one where it did not.
+# Tests/Guest/init.sh runs inside; Tests/Guest/check_guest.py judges the
+# serial console. Prints the durations; exits 1 on any failed check.
+#
+#   Scripts/guest-test.sh [BIN_DIR]     (default: Scripts/build-release.sh)
+#
+# KVM is used when /dev/kvm answers a probe boot within 15 s, software
+# emulation (TCG) otherwise, so the test never skips.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -x /opt/swift/usr/bin/swift ] && export PATH="/opt/swift/usr/bin:$PATH"
+Scripts/install-deps.sh --test >&2
+bin_dir=${1:-$(Scripts/build-release.sh)}
+work=$PWD/.build/guest
+mkdir -p "$work"
+started=$(date +%s.%N)
+
+# Debian's kernel, unpacked once (not installed on this machine).
+package=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
+kernel_dir=$work/kernel/$package
+if [ ! -d "$kernel_dir/boot" ]; then
+  rm -rf "$kernel_dir" && mkdir -p "$kernel_dir"
+  (cd "$kernel_dir" && apt-get download "$package" >/dev/null 2>&1 && dpkg-deb -x ./*.deb . && rm -f ./*.deb)
+fi
+vmlinuz=$(ls "$kernel_dir"/boot/vmlinuz-*)
+modules=$(ls -d "$kernel_dir"/lib/modules/*)
+
+# The initramfs: what a guest image builder copies, busybox, three modules,
+# the initdata kata would deliver, and the scenario as /init.
+root=$work/root
+rm -rf "$root" && mkdir -p "$root"/{bin,modules,scenario,proc,sys,dev,run,tmp}
+deploy/assemble-guest-root.sh "$bin_dir" "$root" >"$work/files.txt"
+cp /bin/busybox "$root/bin/busybox"
+for module in vsock vmw_vsock_virtio_transport_common vsock_loopback; do
+  find "$modules" -name "$module.ko" -exec cp {} "$root/modules/" \;
+done
+cat >"$root/scenario/aa.toml" <<'TOML'
+[token_configs.kbs]
+url = "http://127.0.0.1:8080"
+
+[log]
+level = "info"
+TOML
+{
+  printf 'version = "0.1.0"\nalgorithm = "sha256"\n\n[data]\n"aa.toml" = '"'''"'\n'
+  cat "$root/scenario/aa.toml"
+  printf "'''\n"
+} >"$root/scenario/initdata.toml"
+cp Tests/Guest/init.sh "$root/init"
+(cd "$root" && find . | cpio -o -H newc --quiet) >"$work/initramfs.cpio"
+
+# One software TPM for both boots, as one machine's TPM across a reboot.
+tpm_state=$work/tpm
+rm -rf "$tpm_state" && mkdir -p "$tpm_state"
+boot() {  # boot ACCEL MODE LOG [TIMEOUT]
+  local accel=$1 mode=$2 log=$3 limit=${4:-300}
+  swtpm socket --tpm2 --tpmstate dir="$tpm_state" --ctrl type=unixio,path="$work/swtpm.sock" \
+    >"$work/swtpm.log" 2>&1 &
+  local tpm=$!
+  for _ in $(seq 100); do [ -S "$work/swtpm.sock" ] && break; sleep 0.05; done
+  local status=0
+  timeout "$limit" qemu-system-x86_64 -accel "$accel" -m 1024 -smp 2 -nographic -no-reboot \
+    -kernel "$vmlinuz" -initrd "$work/initramfs.cpio" \
+    -append "console=ttyS0 quiet loglevel=1 panic=-1 aa_test=$mode" \
+    -chardev socket,id=tpmchar,path="$work/swtpm.sock" -tpmdev emulator,id=tpm0,chardev=tpmchar \
+    -device tpm-tis,tpmdev=tpm0 >"$log" 2>&1 </dev/null || status=$?
+  kill "$tpm" 2>/dev/null || true
+  wait "$tpm" 2>/dev/null || true
+  rm -f "$work/swtpm.sock"
+  return $status
+}
+
+accel=tcg
+if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
+  if boot kvm absent "$work/probe.log" 15 && grep -q "AA-GUEST done" "$work/probe.log"; then
+    accel=kvm
+  fi
+  rm -rf "$tpm_state" && mkdir -p "$tpm_state"
+fi
+for mode in initdata absent; do
+  boot_started=$(date +%s.%N)
+  boot "$accel" "$mode" "$work/console-$mode.log" || echo "guest-test: the $mode boot ended with status $?" >&2
+  awk -v s="$boot_started" -v e="$(date +%s.%N)" -v m="$mode" -v a="$accel" \
+    'BEGIN { printf "guest boot (%s, %s): %.1f s\n", m, a, e - s }'
+done
+status=0
+python3 Tests/Guest/check_guest.py "$root/scenario/initdata.toml" "$work/console-initdata.log" "$work/console-absent.log" || status=1
+awk -v s="$started" -v e="$(date +%s.%N)" -v a="$accel" 'BEGIN { printf "guest test: %.1f s in all (%s)\n", e - s, a }'
+exit $status

@@ -1,0 +1,132 @@
+#!/usr/bin/env python3
+"""Judges the guest test's serial consoles (Scripts/guest-test.sh).
+
+    check_guest.py INITDATA_TOML CONSOLE_INITDATA CONSOLE_ABSENT
+
+The expected values come from the rules of the agent's consumers, not from
+its code: kata waits 6 s for the socket; on a TPM the initdata digest (the
+document's SHA-256, as its `algorithm` says) is extended into PCR 8 of the
+SHA-256 bank, so a fresh PCR 8 reads SHA-256(0^32 || digest), which is what
+trustee's TPM verifier and the kernel's sysfs file see; the host-facing vsock
+listener answers GetTeeType, GetAdditionalTees and GetStatus and refuses the
+rest with PERMISSION_DENIED. Prints one line per check; exits 1 if any fails.
+"""
+import hashlib
+import json
+import sys
+
+failures = []
+
+
+def check(what, ok, detail=""):
+    print(f"  {'ok  ' if ok else 'FAIL'} {what}" + (f": {detail}" if detail else ""))
+    if not ok:
+        failures.append(what)
+
+
+def read_console(path):
+    """AA-GUEST lines as {key: [values]}, in order."""
+    results = {}
+    with open(path, errors="replace") as console:
+        for line in console:
+            line = line.rstrip("\r\n")
+            at = line.find("AA-GUEST ")
+            if at < 0:
+                continue
+            key, _, value = line[at + len("AA-GUEST "):].partition(" ")
+            results.setdefault(key, []).append(value)
+    return results
+
+
+def value(results, key):
+    return results.get(key, [None])[0]
+
+
+def call_result(results, key):
+    """(exit status, output) of an aactl call the guest reported."""
+    text = value(results, key)
+    if text is None:
+        return None, ""
+    status, _, output = text.partition(" ")
+    return int(status), output
+
+
+def json_of(output):
+    try:
+        return json.loads(output)
+    except ValueError:
+        return None
+
+
+def main():
+    document, initdata_log, absent_log = sys.argv[1:4]
+    digest = hashlib.sha256(open(document, "rb").read()).digest()
+    expected_pcr8 = hashlib.sha256(bytes(32) + digest).hexdigest()
+
+    print("boot with initdata:")
+    guest = read_console(initdata_log)
+    check("the guest ran the scenario to its end", value(guest, "done") is not None)
+    check("the kernel's TPM driver gives /dev/tpmrm0", "/dev/tpmrm0" in (value(guest, "tpm-devices") or ""),
+          value(guest, "tpm-devices") or "no TPM device")
+    check("no AA_TPM_TCTI in the environment", value(guest, "environment-tcti") == "unset")
+    check("started with kata's argument vector",
+          value(guest, "argv") == "--attestation_sock unix:///run/confidential-containers/attestation-agent/"
+          "attestation-agent.sock --initdata-toml /run/confidential-containers/initdata/initdata.toml "
+          "-c /run/confidential-containers/initdata/aa.toml", value(guest, "argv"))
+    listening = value(guest, "listening-ms")
+    check("the socket listens within kata's 6 s", listening not in (None, "timeout") and int(listening) <= 6000,
+          f"{listening} ms after exec")
+    status, output = call_result(guest, "status")
+    state = json_of(output) or {}
+    check("GetStatus: Configured, bound to PCR 8 with the document's digest",
+          status == 0 and state.get("state") == "Configured" and state.get("init_data_digest") == digest.hex(),
+          output[:300])
+    status, output = call_result(guest, "evidence")
+    evidence = (json_of(output) or {}).get("evidence", {})
+    pcrs = evidence.get("tpm_quote", {}).get("pcrs", []) if isinstance(evidence, dict) else []
+    quoted_pcr8 = pcrs[8].lower() if len(pcrs) > 8 else None
+    check("GetEvidence over the Unix socket", status == 0 and quoted_pcr8 is not None, output[:200])
+    check("PCR 8 in the evidence is SHA-256(0^32 || digest)", quoted_pcr8 == expected_pcr8,
+          f"{quoted_pcr8} vs {expected_pcr8}")
+    sysfs_pcr8 = (value(guest, "pcr8") or "").lower()
+    check("the kernel's /sys/class/tpm/tpm0/pcr-sha256/8 shows the same", sysfs_pcr8 == expected_pcr8, sysfs_pcr8)
+    check("SIGTERM: exit status 0", value(guest, "exit-after-sigterm") == "0", value(guest, "exit-after-sigterm"))
+    check("SIGTERM: the socket file is removed", value(guest, "socket-left") == "no")
+    listening = value(guest, "restart-listening-ms")
+    check("restart (PCR 8 already holds the digest) listens within 6 s",
+          listening not in (None, "timeout") and int(listening) <= 6000, f"{listening} ms")
+    status, output = call_result(guest, "restart-status")
+    check("restart: Configured again", status == 0 and (json_of(output) or {}).get("state") == "Configured", output[:300])
+    for method in ("get-tee-type", "get-additional-tees", "status"):
+        status, output = call_result(guest, f"vsock-{method}")
+        check(f"vsock (CID 1, a real AF_VSOCK connection): {method} answered", status == 0, output[:200])
+    for method in ("get-evidence", "get-token"):
+        status, output = call_result(guest, f"vsock-{method}")
+        check(f"vsock: {method} refused with PERMISSION_DENIED", status == 1 and "PERMISSION_DENIED" in output,
+              output[:200])
+    check("restart: SIGTERM exit status 0", value(guest, "restart-exit-after-sigterm") == "0")
+    if failures:
+        print("  agent log:", value(guest, "agent-log"))
+
+    print("boot without initdata:")
+    guest = read_console(absent_log)
+    check("the guest ran the scenario to its end", value(guest, "done") is not None)
+    check("started with kata's argument vector, no initdata",
+          value(guest, "argv") == "--attestation_sock unix:///run/confidential-containers/attestation-agent/"
+          "attestation-agent.sock", value(guest, "argv"))
+    check("the socket listens within 6 s", value(guest, "listening-ms") not in (None, "timeout"),
+          f"{value(guest, 'listening-ms')} ms")
+    status, output = call_result(guest, "status")
+    state = json_of(output) or {}
+    check("GetStatus: initdata absent (PCR 8 is zero after the reboot)",
+          status == 0 and state.get("binding") == "absent" and state.get("state") == "InitDataVerified", output[:300])
+    check("PCR 8 reads zero", (value(guest, "pcr8") or "").strip("0") == "", value(guest, "pcr8"))
+    if failures:
+        print("  agent log:", value(guest, "agent-log"))
+
+    print(f"guest checks: {'all passed' if not failures else f'{len(failures)} failed'}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
