@@ -3,7 +3,8 @@
 # there (issue 11): Debian's kernel, an initramfs holding busybox, the agent,
 # aactl and only the libraries deploy/assemble-guest-root.sh copies, swtpm as
 # the guest's TPM (tpm-tis: the kernel's driver, /dev/tpmrm0, the sysfs PCR
-# files). Two boots: one where kata delivered initdata, one where it did not.
+# files). Three boots: one where kata delivered initdata, one where it did
+# not, and one where systemd starts the agent from deploy/'s unit.
 # Tests/Guest/init.sh runs inside; Tests/Guest/check_guest.py judges the
 # serial console. Prints the durations; exits 1 on any failed check.
 #
@@ -21,7 +22,7 @@ mkdir -p "$work"
 started=$(date +%s.%N)
 
 # Debian's kernel, unpacked once (not installed on this machine).
-package=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
+package=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/ && !found { print $2; found = 1 }')
 kernel_dir=$work/kernel/$package
 if [ ! -d "$kernel_dir/boot" ]; then
   rm -rf "$kernel_dir" && mkdir -p "$kernel_dir"
@@ -30,43 +31,88 @@ fi
 vmlinuz=$(ls "$kernel_dir"/boot/vmlinuz-*)
 modules=$(ls -d "$kernel_dir"/lib/modules/*)
 
-# The initramfs: what a guest image builder copies, busybox, three modules,
-# the initdata kata would deliver, and the scenario as /init.
-root=$work/root
-rm -rf "$root" && mkdir -p "$root"/{bin,modules,scenario,proc,sys,dev,run,tmp}
-deploy/assemble-guest-root.sh "$bin_dir" "$root" >"$work/files.txt"
-cp /bin/busybox "$root/bin/busybox"
-for module in vsock vmw_vsock_virtio_transport_common vsock_loopback; do
-  find "$modules" -name "$module.ko" -exec cp {} "$root/modules/" \;
-done
-cat >"$root/scenario/aa.toml" <<'TOML'
+# Each initramfs: what a guest image builder copies (deploy/), busybox, and
+# the initdata kata would deliver. The busybox image runs Tests/Guest/init.sh
+# as /init, with three vsock modules; the systemd image runs Debian's
+# systemd (this machine's package) with the unit from deploy/.
+common_root() {  # common_root ROOT
+  local root=$1
+  rm -rf "$root" && mkdir -p "$root"/{bin,scenario,proc,sys,dev,run,tmp,etc}
+  deploy/assemble-guest-root.sh "$bin_dir" "$root" >"$root.files"
+  cat >"$root/scenario/aa.toml" <<'TOML'
 [token_configs.kbs]
 url = "http://127.0.0.1:8080"
 
 [log]
 level = "info"
 TOML
-{
-  printf 'version = "0.1.0"\nalgorithm = "sha256"\n\n[data]\n"aa.toml" = '"'''"'\n'
-  cat "$root/scenario/aa.toml"
-  printf "'''\n"
-} >"$root/scenario/initdata.toml"
+  {
+    printf 'version = "0.1.0"\nalgorithm = "sha256"\n\n[data]\n"aa.toml" = '"'''"'\n'
+    cat "$root/scenario/aa.toml"
+    printf "'''\n"
+  } >"$root/scenario/initdata.toml"
+}
+busybox_links() {  # busybox_links ROOT: an applet link wherever no file is
+  cp /bin/busybox "$1/bin/busybox"
+  for applet in $(/bin/busybox --list); do
+    [ -e "$1/bin/$applet" ] || [ -L "$1/bin/$applet" ] || ln -s busybox "$1/bin/$applet"
+  done
+}
+pack() {  # pack ROOT CPIO
+  (cd "$1" && find . | cpio -o -H newc --quiet) >"$2"
+}
+
+root=$work/root
+common_root "$root"
+busybox_links "$root"
+mkdir -p "$root/modules"
+for module in vsock vmw_vsock_virtio_transport_common vsock_loopback; do
+  find "$modules" -name "$module.ko" -exec cp {} "$root/modules/" \;
+done
 cp Tests/Guest/init.sh "$root/init"
-(cd "$root" && find . | cpio -o -H newc --quiet) >"$work/initramfs.cpio"
+pack "$root" "$work/initramfs.cpio"
+
+systemd_root=$work/root-systemd
+common_root "$systemd_root"
+for file in $(dpkg -L systemd libsystemd-shared libsystemd0 | grep -v '^/usr/share/'); do
+  if [ -L "$file" ] || [ -f "$file" ]; then
+    mkdir -p "$systemd_root$(dirname "$file")"
+    cp -P "$file" "$systemd_root$file"
+  fi
+done
+for elf in /lib/systemd/systemd /bin/systemctl; do
+  for library in $(ldd "$elf" | awk '/=> \// { print $3 }'); do
+    [ -e "$systemd_root$library" ] || { mkdir -p "$systemd_root$(dirname "$library")"; cp -L "$library" "$systemd_root$library"; }
+  done
+done
+busybox_links "$systemd_root"
+printf 'root:x:0:0:root:/root:/bin/sh\n' >"$systemd_root/etc/passwd"
+printf 'root:x:0:\n' >"$systemd_root/etc/group"
+cp /etc/os-release "$systemd_root/etc/os-release"
+mkdir -p "$systemd_root/etc/systemd/system"
+cp deploy/attestation-agent.service Tests/Guest/systemd/*.service Tests/Guest/systemd/*.target \
+  "$systemd_root/etc/systemd/system/"
+cp Tests/Guest/systemd/systemd-check.sh "$systemd_root/scenario/"
+pack "$systemd_root" "$work/initramfs-systemd.cpio"
 
 # One software TPM for both boots, as one machine's TPM across a reboot.
 tpm_state=$work/tpm
 rm -rf "$tpm_state" && mkdir -p "$tpm_state"
 boot() {  # boot ACCEL MODE LOG [TIMEOUT]
-  local accel=$1 mode=$2 log=$3 limit=${4:-300}
+  local accel=$1 mode=$2 log=$3 limit=${4:-300} initramfs=$work/initramfs.cpio
+  local append="console=ttyS0 quiet loglevel=1 panic=-1 aa_test=$mode"
+  if [ "$mode" = systemd ]; then
+    initramfs=$work/initramfs-systemd.cpio
+    append="console=ttyS0 quiet loglevel=1 panic=-1 rdinit=/lib/systemd/systemd systemd.unit=aa-test.target"
+    append+=" systemd.show_status=0 systemd.log_level=warning systemd.log_target=console"
+  fi
   swtpm socket --tpm2 --tpmstate dir="$tpm_state" --ctrl type=unixio,path="$work/swtpm.sock" \
     >"$work/swtpm.log" 2>&1 &
   local tpm=$!
   for _ in $(seq 100); do [ -S "$work/swtpm.sock" ] && break; sleep 0.05; done
   local status=0
   timeout "$limit" qemu-system-x86_64 -accel "$accel" -m 1024 -smp 2 -nographic -no-reboot \
-    -kernel "$vmlinuz" -initrd "$work/initramfs.cpio" \
-    -append "console=ttyS0 quiet loglevel=1 panic=-1 aa_test=$mode" \
+    -kernel "$vmlinuz" -initrd "$initramfs" -append "$append" \
     -chardev socket,id=tpmchar,path="$work/swtpm.sock" -tpmdev emulator,id=tpm0,chardev=tpmchar \
     -device tpm-tis,tpmdev=tpm0 >"$log" 2>&1 </dev/null || status=$?
   kill "$tpm" 2>/dev/null || true
@@ -82,13 +128,14 @@ if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
   fi
   rm -rf "$tpm_state" && mkdir -p "$tpm_state"
 fi
-for mode in initdata absent; do
+for mode in initdata absent systemd; do
   boot_started=$(date +%s.%N)
   boot "$accel" "$mode" "$work/console-$mode.log" || echo "guest-test: the $mode boot ended with status $?" >&2
   awk -v s="$boot_started" -v e="$(date +%s.%N)" -v m="$mode" -v a="$accel" \
     'BEGIN { printf "guest boot (%s, %s): %.1f s\n", m, a, e - s }'
 done
 status=0
-python3 Tests/Guest/check_guest.py "$root/scenario/initdata.toml" "$work/console-initdata.log" "$work/console-absent.log" || status=1
+python3 Tests/Guest/check_guest.py "$root/scenario/initdata.toml" "$work/console-initdata.log" "$work/console-absent.log" \
+  "$work/console-systemd.log" || status=1
 awk -v s="$started" -v e="$(date +%s.%N)" -v a="$accel" 'BEGIN { printf "guest test: %.1f s in all (%s)\n", e - s, a }'
 exit $status

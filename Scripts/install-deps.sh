@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the agent builds with, if missing; with
 # --test, also those its tests run (a software TPM and tpm2-tools, FUSE for
-# the fake kernel, QEMU, busybox and cpio for the guest test) and, from PyPI into .build/python, mfusepy.
+# the fake kernel, QEMU, busybox, cpio and systemd for the guest test) and, from PyPI into .build/python, mfusepy.
 # Swift itself (6.x, at /opt/swift or on PATH) is expected on the machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +19,7 @@ if [ "${1:-}" = "--test" ]; then
   command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
   [ -x /bin/busybox ] || need+=(busybox-static)
   command -v cpio >/dev/null || need+=(cpio)
+  [ -x /lib/systemd/systemd ] || need+=(systemd)
 fi
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"

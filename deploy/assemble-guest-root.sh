@@ -39,9 +39,12 @@ for exe in attestation-agent aactl; do
   echo "usr/local/bin/$exe"
   for library in $(libraries_of "$bin_dir/$exe"); do copy "$library"; done
 done
+# The loader's cache, read once (awk stopping early would cut ldconfig's pipe).
+cache=$(ldconfig -p)
 for name in "${tss[@]}"; do
-  path=$(ldconfig -p | awk -v n="$name" '$1 == n && /x86-64|x86_64|64bit|AArch64/ { print $NF; exit }')
-  [ -n "$path" ] || path=$(ldconfig -p | awk -v n="$name" '$1 == n { print $NF; exit }')
+  # This machine's architecture first, where several are installed.
+  path=$(awk -v n="$name" '$1 == n && /x86-64|AArch64/ && !found { print $NF; found = 1 }' <<<"$cache")
+  [ -n "$path" ] || path=$(awk -v n="$name" '$1 == n && !found { print $NF; found = 1 }' <<<"$cache")
   [ -n "$path" ] || { echo "assemble-guest-root: $name is not installed (Debian: libtss2-dev)" >&2; exit 1; }
   copy "$path"
   for library in $(libraries_of "$path"); do copy "$library"; done

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Judges the guest test's serial consoles (Scripts/guest-test.sh).
 
-    check_guest.py INITDATA_TOML CONSOLE_INITDATA CONSOLE_ABSENT
+    check_guest.py INITDATA_TOML CONSOLE_INITDATA CONSOLE_ABSENT CONSOLE_SYSTEMD
 
 The expected values come from the rules of the agent's consumers, not from
 its code: kata waits 6 s for the socket; on a TPM the initdata digest (the
@@ -9,7 +9,10 @@ document's SHA-256, as its `algorithm` says) is extended into PCR 8 of the
 SHA-256 bank, so a fresh PCR 8 reads SHA-256(0^32 || digest), which is what
 trustee's TPM verifier and the kernel's sysfs file see; the host-facing vsock
 listener answers GetTeeType, GetAdditionalTees and GetStatus and refuses the
-rest with PERMISSION_DENIED. Prints one line per check; exits 1 if any fails.
+rest with PERMISSION_DENIED; under systemd a Type=notify unit is started
+(and units after it run) only once it has said READY=1, which the agent may
+say only when its socket listens, and `systemctl stop` ends it cleanly.
+Prints one line per check; exits 1 if any fails.
 """
 import hashlib
 import json
@@ -59,7 +62,7 @@ def json_of(output):
 
 
 def main():
-    document, initdata_log, absent_log = sys.argv[1:4]
+    document, initdata_log, absent_log, systemd_log = sys.argv[1:5]
     digest = hashlib.sha256(open(document, "rb").read()).digest()
     expected_pcr8 = hashlib.sha256(bytes(32) + digest).hexdigest()
 
@@ -123,6 +126,24 @@ def main():
     check("PCR 8 reads zero", (value(guest, "pcr8") or "").strip("0") == "", value(guest, "pcr8"))
     if failures:
         print("  agent log:", value(guest, "agent-log"))
+
+    print("boot with systemd (deploy/attestation-agent.service):")
+    guest = read_console(systemd_log)
+    check("the guest ran the checks to their end", value(guest, "done") is not None)
+    check("the unit after the agent's found its socket listening (READY=1 after listen)",
+          value(guest, "socket-when-ready") == "yes", value(guest, "socket-when-ready"))
+    unit = value(guest, "unit") or ""
+    check("systemctl: Type=notify, active (running)",
+          all(part in unit for part in ("Type=notify", "ActiveState=active", "SubState=running")), unit)
+    status, output = call_result(guest, "status")
+    state = json_of(output) or {}
+    check("GetStatus: Configured from the initdata the unit found",
+          status == 0 and state.get("state") == "Configured" and state.get("init_data_digest") == digest.hex(),
+          output[:300])
+    stopped = value(guest, "after-stop") or ""
+    check("systemctl stop: inactive, result success, exit status 0",
+          all(part in stopped for part in ("ActiveState=inactive", "Result=success", "ExecMainStatus=0")), stopped)
+    check("systemctl stop: the socket file is removed", value(guest, "socket-left") == "no")
 
     print(f"guest checks: {'all passed' if not failures else f'{len(failures)} failed'}")
     return 1 if failures else 0
