@@ -1,4 +1,4 @@
-/// Where the agent is in proving initdata (DESIGN.md, "The state machine").
+/// Where the agent is in proving initdata (docs/design.md, "The state machine").
 public enum AgentState: String, Sendable, Equatable, CaseIterable {
     /// Initdata not yet proven: no configuration, no token.
     case booting = "Booting"

@@ -2,7 +2,7 @@ import Crypto
 import DataEncoding
 import Platform
 
-/// The initdata state machine as a value: every rule of DESIGN.md's table,
+/// The initdata state machine as a value: every rule of the state table of docs/design.md,
 /// no I/O. The agent reads what the platform says (the field), asks the
 /// machine, and carries out what it answers (extend a PCR, apply a config).
 public struct AgentStateMachine: Sendable, Equatable {
@@ -43,7 +43,7 @@ public struct AgentStateMachine: Sendable, Equatable {
 
     // MARK: Gate
 
-    /// Whether `call` may run now: DESIGN.md's table, the one place it is
+    /// Whether `call` may run now: the state table of docs/design.md, the one place it is
     /// written. Every call of the agent asks here first; a bind or an update
     /// that passes then follows its own rules below (which digest, which field).
     public func admit(_ call: AgentCall) -> Result<Void, AgentError> {

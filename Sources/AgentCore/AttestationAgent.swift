@@ -236,7 +236,7 @@ public actor AttestationAgent {
 
     // MARK: Helpers
 
-    /// The one gate: DESIGN.md's table, as the state machine holds it.
+    /// The one gate: the state table of docs/design.md, as the state machine holds it.
     private func admit(_ call: AgentCall) throws(AgentError) {
         if case .failure(let error) = machine.admit(call) { throw error }
     }

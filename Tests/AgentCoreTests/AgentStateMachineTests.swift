@@ -4,7 +4,7 @@ import DataEncoding
 import Platform
 import Testing
 
-/// Every (state, call) pair of DESIGN.md's table, for each kind of anchor.
+/// Every (state, call) pair of the state table of docs/design.md, for each kind of anchor.
 @Suite struct AgentStateMachineTests {
     static let field = [UInt8](repeating: 0xAB, count: 48)
     static let tdx = InitDataAnchor.hardwareField(size: 48)
@@ -24,7 +24,7 @@ import Testing
         return machine
     }
 
-    /// DESIGN.md's table, row by row: what the gate answers for each call
+    /// the state table of docs/design.md, row by row: what the gate answers for each call
     /// in each state (nil: admitted).
     static let table: [AgentCall: [AgentState: AgentError.Kind?]] = {
         let always: [AgentState: AgentError.Kind?] = [.booting: nil, .initDataVerified: nil, .configured: nil, .rejected: nil]

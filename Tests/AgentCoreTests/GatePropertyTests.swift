@@ -8,7 +8,7 @@ import Synchronization
 import Testing
 
 /// Random call sequences against the real `AttestationAgent`, checked
-/// against a model of DESIGN.md's state table written here from the table,
+/// against a model of the state table of docs/design.md written here from the table,
 /// not from the agent's code. The platform is a stand-in for the hardware
 /// (a field, a PCR that really extends, or nothing); everything above it is
 /// the product.
@@ -173,7 +173,7 @@ enum Outcome: Sendable, Equatable, CustomStringConvertible {
 
 // MARK: The model
 
-/// DESIGN.md's table ("The state machine") restated as a value.
+/// the state table of docs/design.md ("The state machine") restated as a value.
 struct GateModel: Sendable {
     let anchor: Scenario.Anchor
     var state: AgentState = .booting
