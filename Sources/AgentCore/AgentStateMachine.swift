@@ -43,8 +43,8 @@ public struct AgentStateMachine: Sendable, Equatable {
 
     // MARK: Gate
 
-    /// Whether `call` may run now: the state table of docs/design.md, the one place it is
-    /// written. Every call of the agent asks here first; a bind or an update
+    /// Whether `call` may run now: the state table of docs/design.md, written
+    /// in code here and nowhere else. Every call of the agent asks here first; a bind or an update
     /// that passes then follows its own rules below (which digest, which field).
     public func admit(_ call: AgentCall) -> Result<Void, AgentError> {
         switch call {

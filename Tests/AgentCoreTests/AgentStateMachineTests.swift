@@ -24,7 +24,7 @@ import Testing
         return machine
     }
 
-    /// the state table of docs/design.md, row by row: what the gate answers for each call
+    /// The state table of docs/design.md, row by row: what the gate answers for each call
     /// in each state (nil: admitted).
     static let table: [AgentCall: [AgentState: AgentError.Kind?]] = {
         let always: [AgentState: AgentError.Kind?] = [.booting: nil, .initDataVerified: nil, .configured: nil, .rejected: nil]

@@ -173,7 +173,7 @@ enum Outcome: Sendable, Equatable, CustomStringConvertible {
 
 // MARK: The model
 
-/// the state table of docs/design.md ("The state machine") restated as a value.
+/// The state table of docs/design.md ("The state machine") restated as a value.
 struct GateModel: Sendable {
     let anchor: Scenario.Anchor
     var state: AgentState = .booting
