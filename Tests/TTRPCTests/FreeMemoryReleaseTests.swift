@@ -21,6 +21,8 @@ import Testing
 
     @Test func aBurstOfClosesIsReleasedOnceASecondAfterTheLast() {
         let loop = EmbeddedEventLoop()
+        // Cancels what is still scheduled: a pending check holds the release object.
+        defer { try? loop.syncShutdownGracefully() }
         let probe = Probe()
         let release = probe.make()
         release.connectionClosed(on: loop)
@@ -36,6 +38,8 @@ import Testing
 
     @Test func callsStillRunningDelayTheRelease() {
         let loop = EmbeddedEventLoop()
+        // Cancels what is still scheduled: a pending check holds the release object.
+        defer { try? loop.syncShutdownGracefully() }
         let probe = Probe()
         let release = probe.make()
         probe.inFlight.withLockedValue { $0 = 3 }
@@ -49,6 +53,8 @@ import Testing
 
     @Test func aSteadyStreamOfClosesAndCallsDelaysItAtMostFiveSeconds() {
         let loop = EmbeddedEventLoop()
+        // Cancels what is still scheduled: a pending check holds the release object.
+        defer { try? loop.syncShutdownGracefully() }
         let probe = Probe()
         let release = probe.make()
         probe.inFlight.withLockedValue { $0 = 1 }
