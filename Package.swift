@@ -140,7 +140,7 @@ let package = Package(
         .testTarget(
             name: "TokenProvidersTests",
             dependencies: [
-                "TokenProviders",
+                "AgentCore", "TokenProviders",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

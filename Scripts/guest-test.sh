@@ -22,7 +22,17 @@ mkdir -p "$work"
 started=$(date +%s.%N)
 
 # Debian's kernel, unpacked once (not installed on this machine).
-package=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/ && !found { print $2; found = 1 }')
+kernel_package() {
+  apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ && !found { print $2; found = 1 }'
+}
+package=$(kernel_package)
+if [ -z "$package" ]; then  # a machine whose package lists were never fetched
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  package=$(kernel_package)
+fi
+[ -n "$package" ] || { echo "guest-test: apt knows no linux-image-amd64" >&2; exit 1; }
 kernel_dir=$work/kernel/$package
 if [ ! -d "$kernel_dir/boot" ]; then
   rm -rf "$kernel_dir" && mkdir -p "$kernel_dir"

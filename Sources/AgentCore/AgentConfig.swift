@@ -117,12 +117,11 @@ public struct AgentConfig: Sendable, Equatable {
         return seconds
     }
 
+    /// Refuses a URL the token client could not use (ServiceURL's rules).
     private static func checkURL(_ url: String, field: String, origin: String) throws(AgentError) {
-        let host = url.hasPrefix("https://") ? url.dropFirst(8) : url.hasPrefix("http://") ? url.dropFirst(7) : ""
-
-        guard !host.isEmpty else {
-            throw AgentError(.invalidArgument, "\(origin): \(field) must be an http:// or https:// URL, got '\(url)'")
-        }
+        guard ServiceURL(url) == nil else { return }
+        throw AgentError(.invalidArgument,
+            "\(origin): \(field) must be an http:// or https:// URL with a host, an optional port 1-65535 and no user name, got '\(url)'")
     }
 }
 

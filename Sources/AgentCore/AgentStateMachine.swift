@@ -2,8 +2,8 @@ import Crypto
 import DataEncoding
 import Platform
 
-/// The initdata state machine as a value: every rule of the state table of docs/design.md,
-/// no I/O. The agent reads what the platform says (the field), asks the
+/// The initdata state machine as a value: every rule of docs/design.md's
+/// state table, no I/O. The agent reads what the platform says (the field), asks the
 /// machine, and carries out what it answers (extend a PCR, apply a config).
 public struct AgentStateMachine: Sendable, Equatable {
     public let anchor: InitDataAnchor
@@ -44,8 +44,9 @@ public struct AgentStateMachine: Sendable, Equatable {
     // MARK: Gate
 
     /// Whether `call` may run now: the state table of docs/design.md, written
-    /// in code here and nowhere else. Every call of the agent asks here first; a bind or an update
-    /// that passes then follows its own rules below (which digest, which field).
+    /// in code here and nowhere else. Every call of the agent asks here
+    /// first; a bind or an update that passes then follows its own rules
+    /// below (which digest, which field).
     public func admit(_ call: AgentCall) -> Result<Void, AgentError> {
         switch call {
         case .getTeeType, .getAdditionalTees, .getStatus, .getEvidence, .getAdditionalEvidence,

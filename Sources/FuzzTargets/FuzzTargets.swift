@@ -17,7 +17,7 @@ public enum FuzzTargets {
 
     public static let all: [(name: String, run: Target)] = [
         ("json", json), ("toml", toml), ("base64", base64), ("hex", hex),
-        ("initdata", initdata), ("config", config),
+        ("initdata", initdata), ("config", config), ("service-url", serviceURL),
         ("inspect", inspect), ("snp-evidence", snpEvidence), ("snp-certs", snpCertificates),
         ("cca-token", ccaToken), ("hcl", hcl), ("ccel", ccel), ("wal", writeAheadRecord),
         ("frames", frames), ("connection", ConnectionTarget.run), ("envelope", envelope), ("messages", messages),
@@ -61,6 +61,16 @@ public enum FuzzTargets {
     static let config: Target = { bytes in
         guard let first = bytes.first else { return }
         _ = try? AgentConfig(text: text(Array(bytes.dropFirst())), format: first & 1 == 0 ? .toml : .json, origin: "fuzz")
+    }
+
+    /// A KBS or attestation-service URL from a configuration: what parses
+    /// has a host and a port in range, and written back as scheme, Host
+    /// header and path prefix, parses to the same value.
+    static let serviceURL: Target = { bytes in
+        guard let url = ServiceURL(text(bytes)) else { return }
+        precondition(!url.host.isEmpty && (1...65535).contains(url.port), "parsed \(url)")
+        let written = (url.secure ? "https://" : "http://") + url.hostHeader + url.pathPrefix
+        precondition(ServiceURL(written) == url, "\(written) does not parse back to \(url)")
     }
 
     // MARK: Reports from the TEE's kernel interfaces

@@ -61,11 +61,6 @@ public struct TTRPCServiceSet: Sendable {
         }
         return .success(entry)
     }
-
-    /// The handler of a call (see `lookup`).
-    public func handler(service: String, method: String) -> Result<TTRPCMethodHandler, TTRPCError> {
-        lookup(service: service, method: method).map(\.handler)
-    }
 }
 
 /// Which methods one listener lets through. A listener facing an untrusted

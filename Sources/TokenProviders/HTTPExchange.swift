@@ -1,68 +1,14 @@
+import AgentCore
 import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
 
-/// Where one remote service listens: what the agent needs of an `http://` or
-/// `https://` URL (the configuration has checked the scheme).
-struct ServiceURL: Equatable {
-    let secure: Bool
-    /// The host as the socket wants it: an IPv6 literal without its brackets.
-    let host: String
-    let port: Int
-    /// What precedes each request path ("" or "/prefix"), with no trailing slash.
-    let pathPrefix: String
-
-    /// The `Host` header: the authority as written, the port only when not the scheme's own.
-    var hostHeader: String {
-        let name = host.contains(":") ? "[\(host)]" : host
-        return port == (secure ? 443 : 80) ? name : "\(name):\(port)"
-    }
-
+extension ServiceURL {
     /// True for a numeric address, which TLS may not name in SNI: NIOSSL then
     /// checks the certificate against the address it connected to.
     var hostIsAddress: Bool {
         (try? SocketAddress(ipAddress: host, port: 0)) != nil
-    }
-
-    init?(_ text: String) {
-        let rest: Substring
-        if text.hasPrefix("https://") {
-            secure = true
-            rest = text.dropFirst(8)
-        } else if text.hasPrefix("http://") {
-            secure = false
-            rest = text.dropFirst(7)
-        } else {
-            return nil
-        }
-        let authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
-        var prefix = String(rest.dropFirst(authority.count).prefix { $0 != "?" && $0 != "#" })
-        while prefix.hasSuffix("/") { prefix.removeLast() }
-        pathPrefix = prefix
-        guard !authority.contains("@") else { return nil }  // credentials in a URL are not supported
-        let portText: Substring?
-        if authority.hasPrefix("[") {
-            guard let close = authority.firstIndex(of: "]") else { return nil }
-            host = String(authority[authority.index(after: authority.startIndex)..<close])
-            let after = authority[authority.index(after: close)...]
-            guard after.isEmpty || after.hasPrefix(":") else { return nil }
-            portText = after.isEmpty ? nil : after.dropFirst()
-        } else {
-            let parts = authority.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
-            host = String(parts[0])
-            portText = parts.count == 2 ? parts[1] : nil
-        }
-        guard !host.isEmpty else { return nil }
-        if let portText {
-            // An empty port is the scheme's own (RFC 3986, 3.2.3).
-            guard portText.allSatisfy({ ("0"..."9").contains($0) }), portText.count <= 5 else { return nil }
-            let port = portText.isEmpty ? (secure ? 443 : 80) : Int(portText)!
-            guard (1...65535).contains(port) else { return nil }
-            self.port = port
-        } else {
-            port = secure ? 443 : 80
-        }
     }
 }
 

@@ -91,6 +91,12 @@ enum Fixtures {
     @Test(arguments: [
         ("[token_configs.kbs]\ncert = \"x\"\n", "token_configs.kbs.url is missing"),
         ("[token_configs.kbs]\nurl = \"kbs:8080\"\n", "http:// or https://"),
+        // URLs the token client could not use are refused here, not at GetToken.
+        ("[token_configs.kbs]\nurl = \"http://kbs:8a\"\n", "port 1-65535"),
+        ("[token_configs.kbs]\nurl = \"https://kbs:70000\"\n", "port 1-65535"),
+        ("[token_configs.kbs]\nurl = \"http://user:pw@kbs\"\n", "no user name"),
+        ("[token_configs.coco_as]\nurl = \"http://[fd00::1\"\n", "token_configs.coco_as.url must be"),
+        ("[token_configs.kbs]\nurl = \"https:///path\"\n", "with a host"),
         ("[token_configs.kbs]\nurl = 8080\n", "token_configs.kbs.url must be a string, found a integer"),
         ("token_configs = 1\n", "token_configs must be a table"),
         ("[eventlog_config]\ninit_pcr = 99\n", "0...23"),

@@ -20,7 +20,7 @@ import TTRPC
     }
 
     private func call(_ method: AttestationAgentMethod, _ payload: [UInt8]) async throws -> [UInt8] {
-        let handler = try services.handler(service: AttestationAgentMethod.service, method: method.rawValue).get()
+        let handler = try services.lookup(service: AttestationAgentMethod.service, method: method.rawValue).get().handler
         let context = TTRPCCallContext(service: AttestationAgentMethod.service, method: method.rawValue,
                                        metadata: [], deadline: nil, listener: "test")
         return try await handler(context, payload)
@@ -28,7 +28,7 @@ import TTRPC
 
     @Test func everyMethodIsRegistered() {
         for method in AttestationAgentMethod.allCases {
-            #expect((try? services.handler(service: AttestationAgentMethod.service, method: method.rawValue).get()) != nil, "\(method)")
+            #expect((try? services.lookup(service: AttestationAgentMethod.service, method: method.rawValue).get()) != nil, "\(method)")
         }
     }
 
