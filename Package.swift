@@ -65,7 +65,7 @@ let package = Package(
         .target(
             name: "AgentCore",
             dependencies: [
-                "Platform", "TOML", "DataEncoding",
+                "AttestationAgentAPI", "Platform", "TOML", "DataEncoding",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -168,7 +168,8 @@ let package = Package(
         .testTarget(
             name: "AttestationServiceTests",
             dependencies: [
-                "AttestationService", "AttestationAgentAPI", "AgentCore", "Platform", "TTRPC",
+                "AttestationService", "AttestationAgentAPI", "AgentCore", "CAttestationAgentProtos", "Platform",
+                "ProtobufCSupport", "TTRPC",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]

@@ -36,10 +36,3 @@ public enum ConfigSource: String, Sendable, Equatable {
     case kbcParams = "aa_kbc_params"
     case update
 }
-
-/// The calls the state machine rules on.
-public enum AgentCall: String, Sendable, CaseIterable {
-    case getTeeType, getAdditionalTees, getStatus
-    case getEvidence, getAdditionalEvidence, extendRuntimeMeasurement
-    case bindInitData, updateConfiguration, getToken
-}

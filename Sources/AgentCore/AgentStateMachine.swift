@@ -1,3 +1,4 @@
+import AttestationAgentAPI
 import Crypto
 import DataEncoding
 import Platform
@@ -43,16 +44,15 @@ public struct AgentStateMachine: Sendable, Equatable {
 
     // MARK: Gate
 
-    /// Whether `call` may run now: the state table of docs/design.md, written
-    /// in code here and nowhere else. Every call of the agent asks here
-    /// first; a bind or an update that passes then follows its own rules
-    /// below (which digest, which field).
-    public func admit(_ call: AgentCall) -> Result<Void, AgentError> {
-        switch call {
-        case .getTeeType, .getAdditionalTees, .getStatus, .getEvidence, .getAdditionalEvidence,
-             .extendRuntimeMeasurement:
+    /// Whether `method` may run now: the rule its descriptor names, decided
+    /// here and nowhere else (the state table of docs/design.md). Every call
+    /// of the agent asks here first; a bind or an update that passes then
+    /// follows its own rules below (which digest, which field).
+    public func admit(_ method: AttestationAgentMethod) -> Result<Void, AgentError> {
+        switch method.descriptor.gate {
+        case .always:
             return .success(())
-        case .bindInitData:
+        case .bind:
             if state == .rejected {
                 return .failure(AgentError(.failedPrecondition,
                     "initdata was already rejected (digest did not match the hardware field); restart the guest with matching initdata"))
@@ -61,7 +61,7 @@ public struct AgentStateMachine: Sendable, Equatable {
                 return .failure(AgentError(.failedPrecondition, "another BindInitData is being measured; retry when it is done"))
             }
             return .success(())
-        case .updateConfiguration:
+        case .configure:
             switch state {
             case .booting:
                 return .failure(AgentError(.failedPrecondition,
@@ -74,7 +74,7 @@ public struct AgentStateMachine: Sendable, Equatable {
             case .initDataVerified:
                 return .success(())
             }
-        case .getToken:
+        case .token:
             switch state {
             case .configured: return .success(())
             case .rejected:

@@ -1,3 +1,4 @@
+import AttestationAgentAPI
 import DataEncoding
 import Logging
 import Platform
@@ -237,8 +238,8 @@ public actor AttestationAgent {
     // MARK: Helpers
 
     /// The one gate: the state table of docs/design.md, as the state machine holds it.
-    private func admit(_ call: AgentCall) throws(AgentError) {
-        if case .failure(let error) = machine.admit(call) { throw error }
+    private func admit(_ method: AttestationAgentMethod) throws(AgentError) {
+        if case .failure(let error) = machine.admit(method) { throw error }
     }
 
     private func readField() async throws(AgentError) -> [UInt8] {

@@ -10,69 +10,93 @@ import TTRPC
 /// call the agent core, encode the answer. No decisions are made here.
 public enum AttestationServiceHandlers {
     public static func register(agent: AttestationAgent, in services: inout TTRPCServiceSet, logger: Logger) {
-        func unary<Request: ProtobufCodable & Sendable, Response: ProtobufCodable & SendableMetatype>(
-            _ method: AttestationAgentMethod,
-            _ body: @escaping @Sendable (Request, TTRPCCallContext) async throws(AgentError) -> Response
-        ) {
-            // Answers from the agent's state run on the event loop; anything
-            // that may reach a device, a file or the network runs off it.
-            let placement: TTRPCHandlerPlacement = method.answersFromMemory ? .eventLoop : .concurrentPool
-            services.register(service: AttestationAgentMethod.service, method: method.rawValue, placement: placement) { context, payload in
-                let request: Request
-                do {
-                    request = try Request(protobufBytes: payload)
-                } catch {
-                    throw TTRPCError(.invalidArgument, "\(method.rawValue): \(error)")
-                }
-                do throws(AgentError) {
-                    return try await body(request, context).protobufBytes()
-                } catch {
-                    logger.debug("call refused", metadata: ["method": "\(method.rawValue)", "error": "\(error)"])
-                    throw TTRPCError(error)
-                }
-            }
+        // Every method of the table, each by the switch below (a method
+        // added to the table and not here does not compile).
+        for method in AttestationAgentMethod.allCases {
+            services.register(service: AttestationAgentMethod.service, method: method.rawValue,
+                              placement: method.descriptor.answersFromMemory ? .eventLoop : .concurrentPool,
+                              handler: handler(for: method, agent: agent, logger: logger))
         }
+    }
 
-        unary(.getEvidence) { (request: GetEvidenceRequest, _: TTRPCCallContext) throws(AgentError) in
-            GetEvidenceResponse(evidence: try await agent.evidence(runtimeData: request.runtimeData))
-        }
-        unary(.getAdditionalEvidence) { (request: GetAdditionalEvidenceRequest, _: TTRPCCallContext) throws(AgentError) in
-            GetEvidenceResponse(evidence: try await agent.additionalEvidence(runtimeData: request.runtimeData))
-        }
-        unary(.getToken) { (request: GetTokenRequest, context: TTRPCCallContext) throws(AgentError) in
-            // The remote calls get what is left of the caller's deadline.
-            let timeLimit = context.deadline.map { Duration.nanoseconds(max(0, Int64($0.uptimeNanoseconds) - Int64(NIODeadline.now().uptimeNanoseconds))) }
-            return GetTokenResponse(token: try await agent.token(type: request.tokenType, timeLimit: timeLimit))
-        }
-        unary(.extendRuntimeMeasurement) { (request: ExtendRuntimeMeasurementRequest, _: TTRPCCallContext) throws(AgentError) in
-            let outcome = try await agent.extendRuntimeMeasurement(
-                domain: request.domain, operation: request.operation, content: request.content, registerIndex: request.registerIndex)
-            switch outcome {
-            case .ok: return ExtendRuntimeMeasurementResponse(result: .ok)
-            case .notSupported: return ExtendRuntimeMeasurementResponse(result: .notSupported)
-            case .notEnabled: return ExtendRuntimeMeasurementResponse(result: .notEnabled)
+    static func handler(for method: AttestationAgentMethod, agent: AttestationAgent, logger: Logger) -> TTRPCMethodHandler {
+        switch method {
+        case .getEvidence:
+            return unary(method, logger) { (request: GetEvidenceRequest, _) throws(AgentError) in
+                GetEvidenceResponse(evidence: try await agent.evidence(runtimeData: request.runtimeData))
             }
-        }
-        for method in [AttestationAgentMethod.bindInitData, .checkInitData] {
-            unary(method) { (request: InitDataDigestRequest, _: TTRPCCallContext) throws(AgentError) in
+        case .getAdditionalEvidence:
+            return unary(method, logger) { (request: GetAdditionalEvidenceRequest, _) throws(AgentError) in
+                GetEvidenceResponse(evidence: try await agent.additionalEvidence(runtimeData: request.runtimeData))
+            }
+        case .getToken:
+            return unary(method, logger) { (request: GetTokenRequest, context) throws(AgentError) in
+                // The remote calls get what is left of the caller's deadline.
+                let timeLimit = context.deadline.map {
+                    Duration.nanoseconds(max(0, Int64($0.uptimeNanoseconds) - Int64(NIODeadline.now().uptimeNanoseconds)))
+                }
+                return GetTokenResponse(token: try await agent.token(type: request.tokenType, timeLimit: timeLimit))
+            }
+        case .extendRuntimeMeasurement:
+            return unary(method, logger) { (request: ExtendRuntimeMeasurementRequest, _) throws(AgentError) in
+                let outcome = try await agent.extendRuntimeMeasurement(
+                    domain: request.domain, operation: request.operation, content: request.content,
+                    registerIndex: request.registerIndex)
+                switch outcome {
+                case .ok: return ExtendRuntimeMeasurementResponse(result: .ok)
+                case .notSupported: return ExtendRuntimeMeasurementResponse(result: .notSupported)
+                case .notEnabled: return ExtendRuntimeMeasurementResponse(result: .notEnabled)
+                }
+            }
+        case .bindInitData, .checkInitData:
+            return unary(method, logger) { (request: InitDataDigestRequest, _) throws(AgentError) in
                 try await agent.bindInitData(digest: request.digest)
                 return EmptyMessage()
             }
+        case .updateConfiguration:
+            return unary(method, logger) { (request: UpdateConfigurationRequest, _) throws(AgentError) in
+                try await agent.updateConfiguration(request.config)
+                return EmptyMessage()
+            }
+        case .getTeeType:
+            return unary(method, logger) { (_: EmptyMessage, _) throws(AgentError) in
+                GetTeeTypeResponse(tee: try await agent.teeType().rawValue)
+            }
+        case .getAdditionalTees:
+            return unary(method, logger) { (_: EmptyMessage, _) throws(AgentError) in
+                GetAdditionalTeesResponse(additionalTees: try await agent.additionalTees().map(\.rawValue))
+            }
+        case .getStatus:
+            return unary(method, logger) { (_: EmptyMessage, _) throws(AgentError) in
+                let status = try await agent.statusReport()
+                return GetStatusResponse(state: status.state.rawValue, binding: status.binding.rawValue,
+                                         tee: status.tee.rawValue, configSource: status.configSource.rawValue,
+                                         initDataDigest: status.boundDigest.map(Hex.encode) ?? "")
+            }
         }
-        unary(.updateConfiguration) { (request: UpdateConfigurationRequest, _: TTRPCCallContext) throws(AgentError) in
-            try await agent.updateConfiguration(request.config)
-            return EmptyMessage()
-        }
-        unary(.getTeeType) { (_: EmptyMessage, _: TTRPCCallContext) throws(AgentError) in
-            GetTeeTypeResponse(tee: try await agent.teeType().rawValue)
-        }
-        unary(.getAdditionalTees) { (_: EmptyMessage, _: TTRPCCallContext) throws(AgentError) in
-            GetAdditionalTeesResponse(additionalTees: try await agent.additionalTees().map(\.rawValue))
-        }
-        unary(.getStatus) { (_: EmptyMessage, _: TTRPCCallContext) throws(AgentError) in
-            let status = try await agent.statusReport()
-            return GetStatusResponse(state: status.state.rawValue, binding: status.binding.rawValue, tee: status.tee.rawValue,
-                                     configSource: status.configSource.rawValue, initDataDigest: status.boundDigest.map(Hex.encode) ?? "")
+    }
+
+    /// A method's bytes in and out: decode the request through protobuf-c,
+    /// run `body`, encode its answer; an agent refusal becomes its status.
+    private static func unary<Request: ProtobufCodable & Sendable, Response: ProtobufCodable & SendableMetatype>(
+        _ method: AttestationAgentMethod, _ logger: Logger,
+        _ body: @escaping @Sendable (Request, TTRPCCallContext) async throws(AgentError) -> Response
+    ) -> TTRPCMethodHandler {
+        precondition(method.descriptor.carries(Request.self, Response.self),
+                     "\(method.rawValue): the handler's messages are not the method table's")
+        return { context, payload in
+            let request: Request
+            do {
+                request = try Request(protobufBytes: payload)
+            } catch {
+                throw TTRPCError(.invalidArgument, "\(method.rawValue): \(error)")
+            }
+            do throws(AgentError) {
+                return try await body(request, context).protobufBytes()
+            } catch {
+                logger.debug("call refused", metadata: ["method": "\(method.rawValue)", "error": "\(error)"])
+                throw TTRPCError(error)
+            }
         }
     }
 }

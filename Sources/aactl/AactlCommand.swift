@@ -20,12 +20,25 @@ struct Aactl: AsyncParsableCommand {
         commandName: "aactl",
         abstract: "Calls the Attestation Agent over ttrpc, and works out initdata digests.",
         discussion: "Results print as JSON on stdout. A ttrpc error prints as 'CODE_NAME (n): message' on stderr with exit status 1; a transport error exits with status 2.",
-        subcommands: [
-            GetTeeType.self, GetAdditionalTees.self, Status.self, GetEvidence.self, GetAdditionalEvidence.self,
-            GetToken.self, BindInitData.self, CheckInitData.self, UpdateConfiguration.self,
-            ExtendRuntimeMeasurement.self, InitData.self, Inspect.self,
-        ]
+        subcommands: AttestationAgentMethod.allCases.map(command(calling:)) + [InitData.self, Inspect.self]
     )
+
+    /// The subcommand that calls each method of the table (a method added
+    /// there and not here does not compile).
+    static func command(calling method: AttestationAgentMethod) -> any ParsableCommand.Type {
+        switch method {
+        case .getTeeType: GetTeeType.self
+        case .getAdditionalTees: GetAdditionalTees.self
+        case .getStatus: Status.self
+        case .getEvidence: GetEvidence.self
+        case .getAdditionalEvidence: GetAdditionalEvidence.self
+        case .getToken: GetToken.self
+        case .bindInitData: BindInitData.self
+        case .checkInitData: CheckInitData.self
+        case .updateConfiguration: UpdateConfiguration.self
+        case .extendRuntimeMeasurement: ExtendRuntimeMeasurement.self
+        }
+    }
 }
 
 /// Options every calling subcommand shares.
@@ -42,8 +55,10 @@ struct ConnectionOptions: ParsableArguments {
     }
 
     /// Calls `method` and decodes the answer; exits 1 on a ttrpc error, 2 on a transport error.
-    func call<Response: ProtobufCodable>(_ method: AttestationAgentMethod, _ request: some ProtobufCodable,
-                                         as: Response.Type) async throws -> Response {
+    func call<Request: ProtobufCodable, Response: ProtobufCodable>(_ method: AttestationAgentMethod, _ request: Request,
+                                                                   as: Response.Type) async throws -> Response {
+        precondition(method.descriptor.carries(Request.self, Response.self),
+                     "\(method.rawValue): these messages are not the method table's")
         // One event loop of its own, shut down before the process exits, so
         // that nothing of the connection is still being torn down then.
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)

@@ -1,4 +1,5 @@
 @testable import AgentCore
+import AttestationAgentAPI
 import Crypto
 import DataEncoding
 import Platform
@@ -24,14 +25,15 @@ import Testing
         return machine
     }
 
-    /// The state table of docs/design.md, row by row: what the gate answers for each call
-    /// in each state (nil: admitted).
-    static let table: [AgentCall: [AgentState: AgentError.Kind?]] = {
+    /// The state table of docs/design.md, row by row, by wire method: what the
+    /// gate answers for each call in each state (nil: admitted).
+    static let table: [AttestationAgentMethod: [AgentState: AgentError.Kind?]] = {
         let always: [AgentState: AgentError.Kind?] = [.booting: nil, .initDataVerified: nil, .configured: nil, .rejected: nil]
         return [
             .getTeeType: always, .getAdditionalTees: always, .getStatus: always,
             .getEvidence: always, .getAdditionalEvidence: always, .extendRuntimeMeasurement: always,
             .bindInitData: [.booting: nil, .initDataVerified: nil, .configured: nil, .rejected: .failedPrecondition],
+            .checkInitData: [.booting: nil, .initDataVerified: nil, .configured: nil, .rejected: .failedPrecondition],
             .updateConfiguration: [.booting: .failedPrecondition, .initDataVerified: nil, .configured: .failedPrecondition,
                                    .rejected: .failedPrecondition],
             .getToken: [.booting: .failedPrecondition, .initDataVerified: .failedPrecondition, .configured: nil,
@@ -42,8 +44,12 @@ import Testing
     @Test(arguments: AgentState.allCases)
     func gateFollowsTheTable(_ state: AgentState) {
         let machine = Self.machine(in: state)
-        for call in AgentCall.allCases {
-            let expected = Self.table[call]?[state] ?? nil
+        for call in AttestationAgentMethod.allCases {
+            guard let row = Self.table[call] else {
+                Issue.record("the state table has no row for \(call.rawValue)")
+                continue
+            }
+            let expected = row[state] ?? nil
             switch machine.admit(call) {
             case .success: #expect(expected == nil, "\(call) admitted in \(state)")
             case .failure(let error): #expect(error.kind == expected, "\(call) in \(state): \(error)")

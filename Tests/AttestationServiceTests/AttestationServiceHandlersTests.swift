@@ -26,12 +26,6 @@ import TTRPC
         return try await handler(context, payload)
     }
 
-    @Test func everyMethodIsRegistered() {
-        for method in AttestationAgentMethod.allCases {
-            #expect((try? services.lookup(service: AttestationAgentMethod.service, method: method.rawValue).get()) != nil, "\(method)")
-        }
-    }
-
     @Test func payloadThatDoesNotDecodeIsInvalidArgument() async {
         do {
             _ = try await call(.getEvidence, [0x0A, 0x7F])
