@@ -40,10 +40,12 @@ let package = Package(
         // it loads with dlopen when a TPM is opened (headers from libtss2-dev).
         .target(name: "CTPM", linkerSettings: [.linkedLibrary("dl")]),
 
+        // The status codes and the errors that choose one, without sockets.
+        .target(name: "RPCStatus"),
         .target(
             name: "TTRPC",
             dependencies: [
-                "CAllocatorShims", "CTTRPCProtos", "ProtobufCSupport",
+                "CAllocatorShims", "CTTRPCProtos", "ProtobufCSupport", "RPCStatus",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -57,7 +59,7 @@ let package = Package(
         .target(
             name: "Platform",
             dependencies: [
-                "CKernelShims", "CTPM", "DataEncoding",
+                "CKernelShims", "CTPM", "DataEncoding", "RPCStatus",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -65,7 +67,7 @@ let package = Package(
         .target(
             name: "AgentCore",
             dependencies: [
-                "AttestationAgentAPI", "Platform", "TOML", "DataEncoding",
+                "AttestationAgentAPI", "Platform", "RPCStatus", "TOML", "DataEncoding",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -150,7 +152,7 @@ let package = Package(
         .testTarget(
             name: "AgentCoreTests",
             dependencies: [
-                "AgentCore", "Platform", "DataEncoding",
+                "AgentCore", "Platform", "DataEncoding", "RPCStatus",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "PropertyBased", package: "swift-property-based"),

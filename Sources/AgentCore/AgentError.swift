@@ -1,23 +1,31 @@
-/// A refusal or failure of the agent, with the status the wire should carry
-/// and a message a person can act on.
-public struct AgentError: Error, Sendable, Equatable, CustomStringConvertible {
-    public enum Kind: String, Sendable, Equatable {
-        case invalidArgument = "INVALID_ARGUMENT"
-        case failedPrecondition = "FAILED_PRECONDITION"
-        case permissionDenied = "PERMISSION_DENIED"
-        case unimplemented = "UNIMPLEMENTED"
-        case unavailable = "UNAVAILABLE"
-        case deadlineExceeded = "DEADLINE_EXCEEDED"
-        case `internal` = "INTERNAL"
-    }
+import RPCStatus
 
-    public let kind: Kind
+/// A refusal or failure of the agent: the status the wire carries, a message
+/// a person can act on, and the error from a layer below it came from.
+public struct AgentError: RPCErrorConvertible, Equatable, CustomStringConvertible {
+    public let code: StatusCode
     public let message: String
+    /// What failed underneath (a file, a device, a remote service), for logs.
+    public let cause: (any Error & Sendable)?
 
-    public init(_ kind: Kind, _ message: String) {
-        self.kind = kind
+    public init(_ code: StatusCode, _ message: String, cause: (any Error & Sendable)? = nil) {
+        self.code = code
         self.message = message
+        self.cause = cause
     }
 
-    public var description: String { "\(kind.rawValue): \(message)" }
+    /// An error of a layer below with the status it chose itself;
+    /// `context`, when given, says what the agent was doing.
+    public init(_ error: some RPCErrorConvertible, context: String? = nil) {
+        self.init(error.rpcCode, context.map { "\($0): \(error.rpcMessage)" } ?? error.rpcMessage, cause: error)
+    }
+
+    public var rpcCode: StatusCode { code }
+    public var rpcMessage: String { message }
+    public var description: String { "\(code.name): \(message)" }
+
+    /// Equal when the caller would read the same; the cause is not compared.
+    public static func == (lhs: AgentError, rhs: AgentError) -> Bool {
+        lhs.code == rhs.code && lhs.message == rhs.message
+    }
 }

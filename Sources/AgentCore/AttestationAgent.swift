@@ -122,12 +122,12 @@ public actor AttestationAgent {
                 try await platform.measureInitData(fitted)
             } catch {
                 machine.measurementFailed()
-                throw AgentError(.unavailable, "cannot extend the init-data PCR: \(error)")
+                throw AgentError(.unavailable, "cannot extend the init-data PCR: \(error)", cause: error)
             }
             machine.measured(digest: digest)
             logger.info("initdata measured into the PCR", metadata: ["digest": "\(Hex.encode(fitted))"])
         case .refused(let error):
-            if machine.binding == .mismatch && error.kind == .permissionDenied {
+            if machine.binding == .mismatch && error.code == .permissionDenied {
                 logger.error("initdata rejected: \(error.message)")
             }
             throw error
@@ -149,7 +149,7 @@ public actor AttestationAgent {
             do throws(PlatformError) {
                 return try await platform.evidence(reportData: runtimeData)
             } catch {
-                throw Self.agentError(error)
+                throw AgentError(error)
             }
         }
     }
@@ -163,7 +163,7 @@ public actor AttestationAgent {
         var members: [(String, JSON)] = []
         for attester in additionalAttesters {
             let bytes: [UInt8]
-            do { bytes = try await attester.evidence(reportData: runtimeData) } catch { throw Self.agentError(error) }
+            do { bytes = try await attester.evidence(reportData: runtimeData) } catch { throw AgentError(error) }
             do {
                 members.append((attester.tee.rawValue, try JSON(parsing: String(decoding: bytes, as: UTF8.self))))
             } catch {
@@ -214,7 +214,7 @@ public actor AttestationAgent {
     private func openEventLog(algorithm: EventLogAlgorithm, initPCR: UInt64) async throws(AgentError) -> EventLog {
         if let eventLog { return eventLog }
         do { try LocalFile.makeDirectories(eventLogDirectory) } catch {
-            throw AgentError(.unavailable, "cannot create the event log directory: \(error)")
+            throw AgentError(.unavailable, "cannot create the event log directory: \(error)", cause: error)
         }
         let log = EventLog(directory: eventLogDirectory, algorithm: algorithm)
         try await log.recover(platform: platform, pcr: initPCR)
@@ -247,17 +247,9 @@ public actor AttestationAgent {
             return try await platform.readInitDataField()
         } catch {
             if case .pcr(let index, _) = platform.initDataAnchor {
-                throw AgentError(.unavailable, "cannot read the init-data PCR \(index): \(error)")
+                throw AgentError(.unavailable, "cannot read the init-data PCR \(index): \(error)", cause: error)
             }
-            throw AgentError(.unavailable, "cannot read the \(platform.tee.rawValue) init-data field: \(error)")
-        }
-    }
-
-    private static func agentError(_ error: PlatformError) -> AgentError {
-        switch error.kind {
-        case .invalidInput: AgentError(.invalidArgument, error.description)
-        case .unsupported: AgentError(.unimplemented, error.description)
-        case .deviceFailure: AgentError(.unavailable, error.description)
+            throw AgentError(.unavailable, "cannot read the \(platform.tee.rawValue) init-data field: \(error)", cause: error)
         }
     }
 }

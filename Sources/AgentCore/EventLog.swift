@@ -69,8 +69,7 @@ public struct EventLog: Sendable {
             try await platform.extendRuntimeMeasurement(index: pcr, digest: digest)
         } catch {
             LocalFile.remove(walPath)
-            throw AgentError(error.kind == .invalidInput ? .invalidArgument : .unavailable,
-                             "cannot extend the register for PCR \(pcr): \(error)")
+            throw AgentError(error, context: "cannot extend the register for PCR \(pcr)")
         }
         try io { () throws(FileError) in try LocalFile.append(path, bytes, at: offset) }
         LocalFile.remove(walPath)
@@ -108,7 +107,7 @@ public struct EventLog: Sendable {
     }
 
     private func io(_ body: () throws(FileError) -> Void) throws(AgentError) {
-        do { try body() } catch { throw AgentError(.unavailable, "event log: \(error)") }
+        do { try body() } catch { throw AgentError(error, context: "event log") }
     }
 
     static func le(_ value: UInt32) -> [UInt8] { withUnsafeBytes(of: value.littleEndian, Array.init) }

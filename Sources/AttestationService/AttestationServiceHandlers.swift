@@ -77,7 +77,7 @@ public enum AttestationServiceHandlers {
     }
 
     /// A method's bytes in and out: decode the request through protobuf-c,
-    /// run `body`, encode its answer; an agent refusal becomes its status.
+    /// run `body`, encode its answer.
     private static func unary<Request: ProtobufCodable & Sendable, Response: ProtobufCodable & SendableMetatype>(
         _ method: AttestationAgentMethod, _ logger: Logger,
         _ body: @escaping @Sendable (Request, TTRPCCallContext) async throws(AgentError) -> Response
@@ -94,25 +94,10 @@ public enum AttestationServiceHandlers {
             do throws(AgentError) {
                 return try await body(request, context).protobufBytes()
             } catch {
+                // The error carries its status; the server asks it for it.
                 logger.debug("call refused", metadata: ["method": "\(method.rawValue)", "error": "\(error)"])
-                throw TTRPCError(error)
+                throw error
             }
         }
-    }
-}
-
-extension TTRPCError {
-    /// The wire status for an agent refusal.
-    init(_ error: AgentError) {
-        let code: StatusCode = switch error.kind {
-        case .invalidArgument: .invalidArgument
-        case .failedPrecondition: .failedPrecondition
-        case .permissionDenied: .permissionDenied
-        case .unimplemented: .unimplemented
-        case .unavailable: .unavailable
-        case .deadlineExceeded: .deadlineExceeded
-        case .internal: .internal
-        }
-        self.init(code, error.message)
     }
 }

@@ -1,3 +1,5 @@
+import RPCStatus
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -6,11 +8,13 @@ import Musl
 import Darwin
 #endif
 
-/// A file that could not be read, with the path and the system's reason.
-public struct FileError: Error, Sendable, Equatable, CustomStringConvertible {
+/// A file that could not be read or written, with the path and the system's
+/// reason: UNAVAILABLE on the wire (the call may work once the file does).
+public struct FileError: RPCErrorConvertible, Equatable, CustomStringConvertible {
     public let path: String
     public let reason: String
     public var description: String { "\(path): \(reason)" }
+    public var rpcCode: StatusCode { .unavailable }
 }
 
 /// Whole-file reads without Foundation.

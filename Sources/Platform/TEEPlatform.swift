@@ -1,3 +1,5 @@
+import RPCStatus
+
 /// What a platform's hardware signs that initdata can be bound to.
 public enum InitDataAnchor: Sendable, Equatable {
     /// A field set by the host at launch and signed into every report
@@ -61,7 +63,7 @@ extension TEEPlatform {
 }
 
 /// Why the platform could not do what was asked.
-public struct PlatformError: Error, Sendable, Equatable, CustomStringConvertible {
+public struct PlatformError: RPCErrorConvertible, Equatable, CustomStringConvertible {
     public enum Kind: Sendable, Equatable {
         /// The caller's input does not fit the platform (e.g. report data too long).
         case invalidInput
@@ -77,5 +79,15 @@ public struct PlatformError: Error, Sendable, Equatable, CustomStringConvertible
     public init(_ kind: Kind, _ description: String) {
         self.kind = kind
         self.description = description
+    }
+}
+
+extension PlatformError {
+    public var rpcCode: StatusCode {
+        switch kind {
+        case .invalidInput: .invalidArgument
+        case .unsupported: .unimplemented
+        case .deviceFailure: .unavailable
+        }
     }
 }

@@ -196,12 +196,10 @@ final class TTRPCServerConnectionHandler: ChannelDuplexHandler {
             let result: Result<[UInt8], TTRPCError>
             do {
                 result = .success(try await handler(callContext, payload))
-            } catch let error as TTRPCError {
-                result = .failure(error)
             } catch is CancellationError {
                 result = .failure(TTRPCError(.cancelled, "call cancelled"))
             } catch {
-                result = .failure(TTRPCError(.internal, "\(error)"))
+                result = .failure(TTRPCError(answering: error))
             }
             eventLoop.execute { loopBoundSelf.value.finish(streamID, result) }
         }

@@ -20,7 +20,8 @@ public struct TTRPCCallContext: Sendable {
 }
 
 /// A unary method: the decoded payload in, the encoded result out. Throw
-/// `TTRPCError` to answer with a status code; any other error is INTERNAL.
+/// `TTRPCError` or an `RPCErrorConvertible` to answer with a status code;
+/// any other error is INTERNAL.
 public typealias TTRPCMethodHandler = @Sendable (TTRPCCallContext, [UInt8]) async throws -> [UInt8]
 
 /// Where a method's task runs.

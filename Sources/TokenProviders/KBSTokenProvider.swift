@@ -31,8 +31,8 @@ public struct KBSTokenProvider: TokenProvider {
             } catch {
                 // The last error keeps its code and the KBS's reason.
                 let timeLeft = service.deadline > NIODeadline.now() + .seconds(2)
-                guard attempt < Self.attempts, timeLeft, error.kind != .deadlineExceeded else {
-                    throw AgentError(error.kind, error.message + " (attempt \(attempt) of \(Self.attempts))")
+                guard attempt < Self.attempts, timeLeft, error.code != .deadlineExceeded else {
+                    throw AgentError(error.code, error.message + " (attempt \(attempt) of \(Self.attempts))")
                 }
             }
             attempt += 1

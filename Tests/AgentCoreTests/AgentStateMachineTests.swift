@@ -3,6 +3,7 @@ import AttestationAgentAPI
 import Crypto
 import DataEncoding
 import Platform
+import RPCStatus
 import Testing
 
 /// Every (state, call) pair of the state table of docs/design.md, for each kind of anchor.
@@ -27,8 +28,8 @@ import Testing
 
     /// The state table of docs/design.md, row by row, by wire method: what the
     /// gate answers for each call in each state (nil: admitted).
-    static let table: [AttestationAgentMethod: [AgentState: AgentError.Kind?]] = {
-        let always: [AgentState: AgentError.Kind?] = [.booting: nil, .initDataVerified: nil, .configured: nil, .rejected: nil]
+    static let table: [AttestationAgentMethod: [AgentState: StatusCode?]] = {
+        let always: [AgentState: StatusCode?] = [.booting: nil, .initDataVerified: nil, .configured: nil, .rejected: nil]
         return [
             .getTeeType: always, .getAdditionalTees: always, .getStatus: always,
             .getEvidence: always, .getAdditionalEvidence: always, .extendRuntimeMeasurement: always,
@@ -52,23 +53,23 @@ import Testing
             let expected = row[state] ?? nil
             switch machine.admit(call) {
             case .success: #expect(expected == nil, "\(call) admitted in \(state)")
-            case .failure(let error): #expect(error.kind == expected, "\(call) in \(state): \(error)")
+            case .failure(let error): #expect(error.code == expected, "\(call) in \(state): \(error)")
             }
         }
     }
 
-    @Test(arguments: [(AgentState.booting, AgentError.Kind.failedPrecondition), (.initDataVerified, .failedPrecondition),
-                      (.configured, nil), (.rejected, .permissionDenied)] as [(AgentState, AgentError.Kind?)])
-    func getToken(_ state: AgentState, _ refusal: AgentError.Kind?) {
+    @Test(arguments: [(AgentState.booting, StatusCode.failedPrecondition), (.initDataVerified, .failedPrecondition),
+                      (.configured, nil), (.rejected, .permissionDenied)] as [(AgentState, StatusCode?)])
+    func getToken(_ state: AgentState, _ refusal: StatusCode?) {
         switch Self.machine(in: state).admit(.getToken) {
         case .success: #expect(refusal == nil)
-        case .failure(let error): #expect(error.kind == refusal)
+        case .failure(let error): #expect(error.code == refusal)
         }
     }
 
-    @Test(arguments: [(AgentState.booting, AgentError.Kind.failedPrecondition), (.initDataVerified, nil),
-                      (.configured, .failedPrecondition), (.rejected, .failedPrecondition)] as [(AgentState, AgentError.Kind?)])
-    func updateConfiguration(_ state: AgentState, _ refusal: AgentError.Kind?) {
+    @Test(arguments: [(AgentState.booting, StatusCode.failedPrecondition), (.initDataVerified, nil),
+                      (.configured, .failedPrecondition), (.rejected, .failedPrecondition)] as [(AgentState, StatusCode?)])
+    func updateConfiguration(_ state: AgentState, _ refusal: StatusCode?) {
         var machine = Self.machine(in: state)
         switch machine.update() {
         case .success:
@@ -76,7 +77,7 @@ import Testing
             #expect(machine.state == .configured)
             #expect(machine.configSource == .update)
         case .failure(let error):
-            #expect(error.kind == refusal)
+            #expect(error.code == refusal)
             #expect(machine.state == state, "a refused update changes nothing")
         }
     }
@@ -106,7 +107,7 @@ import Testing
             Issue.record("mismatch accepted")
             return
         }
-        #expect(error.kind == .permissionDenied)
+        #expect(error.code == .permissionDenied)
         #expect(error.message.contains("01" + String(repeating: "00", count: 47)))
         #expect(error.message.contains(String(repeating: "ab", count: 48)))
         #expect(machine.state == .rejected)
@@ -116,7 +117,7 @@ import Testing
             Issue.record("rejected machine accepted a bind")
             return
         }
-        #expect(again.kind == .failedPrecondition)
+        #expect(again.code == .failedPrecondition)
         #expect(machine.state == .rejected)
     }
 
@@ -145,7 +146,7 @@ import Testing
             Issue.record("empty digest accepted against a set field")
             return
         }
-        #expect(error.kind == .permissionDenied)
+        #expect(error.code == .permissionDenied)
     }
 
     // MARK: Field-less platforms
@@ -166,7 +167,7 @@ import Testing
             Issue.record("a different digest was accepted")
             return
         }
-        #expect(error.kind == .failedPrecondition)
+        #expect(error.code == .failedPrecondition)
         #expect(machine.state == .initDataVerified)
     }
 
@@ -189,7 +190,7 @@ import Testing
             Issue.record("a digest the PCR does not hold was accepted")
             return
         }
-        #expect(error.kind == .permissionDenied)
+        #expect(error.code == .permissionDenied)
         #expect(machine.state == .rejected)
     }
 
@@ -209,7 +210,7 @@ import Testing
             Issue.record("a second different bind was accepted")
             return
         }
-        #expect(error.kind == .permissionDenied)
+        #expect(error.code == .permissionDenied)
         #expect(error.message.contains(Hex.encode(Self.pcr8([7]))) && error.message.contains(Hex.encode(Self.pcr8([8]))))
     }
 

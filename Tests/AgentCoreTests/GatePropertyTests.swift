@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import Platform
 import PropertyBased
+import RPCStatus
 import Synchronization
 import Testing
 
@@ -151,21 +152,21 @@ struct Scenario: Sendable, CustomStringConvertible {
             }
             return .ok
         } catch {
-            return .refused(error.kind)
+            return .refused(error.code)
         }
     }
 }
 
 enum Outcome: Sendable, Equatable, CustomStringConvertible {
     case ok
-    case refused(AgentError.Kind)
+    case refused(StatusCode)
     /// A token came back, but not the provider's.
     case wrongToken
 
     var description: String {
         switch self {
         case .ok: "ok"
-        case .refused(let kind): kind.rawValue
+        case .refused(let code): code.name
         case .wrongToken: "wrong token"
         }
     }

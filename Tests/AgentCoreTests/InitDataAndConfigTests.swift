@@ -50,7 +50,7 @@ enum Fixtures {
             _ = try InitDataDocument(text: text)
             Issue.record("accepted \(text.debugDescription)")
         } catch {
-            #expect(error.kind == .invalidArgument)
+            #expect(error.code == .invalidArgument)
             #expect(error.message.contains(mention), "\(error)")
         }
     }
@@ -108,7 +108,7 @@ enum Fixtures {
             _ = try AgentConfig(text: text, format: .toml, origin: "config file /etc/aa.toml")
             Issue.record("accepted \(text.debugDescription)")
         } catch {
-            #expect(error.kind == .invalidArgument)
+            #expect(error.code == .invalidArgument)
             #expect(error.message.hasPrefix("config file /etc/aa.toml"), "\(error)")
             #expect(error.message.contains(mention), "\(error)")
         }

@@ -23,7 +23,8 @@ import TTRPC
         let handler = try services.lookup(service: AttestationAgentMethod.service, method: method.rawValue).get().handler
         let context = TTRPCCallContext(service: AttestationAgentMethod.service, method: method.rawValue,
                                        metadata: [], deadline: nil, listener: "test")
-        return try await handler(context, payload)
+        // The status the server would send for what the handler throws.
+        do { return try await handler(context, payload) } catch { throw TTRPCError(answering: error) }
     }
 
     @Test func payloadThatDoesNotDecodeIsInvalidArgument() async {

@@ -45,7 +45,7 @@ import Testing
                 try await agent.bindInitData(digest: wrong)
                 Issue.record("\(platform.tee): a wrong digest was accepted")
             } catch {
-                #expect(error.kind == .permissionDenied)
+                #expect(error.code == .permissionDenied)
                 #expect(error.message.contains(Hex.encode(field)))
             }
             #expect(await agent.status.state == .rejected)

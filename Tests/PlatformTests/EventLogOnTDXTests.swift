@@ -111,7 +111,7 @@ import Testing
             _ = try await agent.extendRuntimeMeasurement(domain: "d", operation: "o", content: "y", registerIndex: nil)
             Issue.record("a record past the end of the log was appended")
         } catch {
-            #expect(error.kind == .internal)
+            #expect(error.code == .internal)
             #expect(error.message.contains("holds 0 bytes"), "\(error.message)")
         }
         #expect(!FileManager.default.fileExists(atPath: directory + "/eventlog"), "nothing was written")

@@ -28,7 +28,8 @@ import Glibc
             return payload
         }
         services.register(service: "svc", method: "Fail") { _, _ in throw TTRPCError(.notFound, "nothing here") }
-        services.register(service: "svc", method: "Crash") { _, _ in struct Boom: Error {}; throw Boom() }
+        services.register(service: "svc", method: "Crash") { _, _ in throw Boom() }
+        services.register(service: "svc", method: "Busy") { _, _ in throw Busy() }
         // Answer 1 when the handler runs on an event loop thread, else 0.
         let whereItRuns: TTRPCMethodHandler = { _, _ in [MultiThreadedEventLoopGroup.currentEventLoop == nil ? 0 : 1] }
         services.register(service: "svc", method: "OnLoop", placement: .eventLoop, handler: whereItRuns)
@@ -58,7 +59,13 @@ import Glibc
             await #expect(throws: TTRPCError(.notFound, "nothing here")) {
                 try await client.call(service: "svc", method: "Fail", payload: [])
             }
-            await #expect(throws: TTRPCError.self) { try await client.call(service: "svc", method: "Crash", payload: []) }
+            await #expect(throws: TTRPCError(.internal, "Boom()")) {
+                try await client.call(service: "svc", method: "Crash", payload: [])
+            }
+            // An error that chose its status keeps it on the wire.
+            await #expect(throws: TTRPCError(.unavailable, "the device is busy")) {
+                try await client.call(service: "svc", method: "Busy", payload: [])
+            }
             // The connection is still good after errors.
             #expect(try await client.call(service: "svc", method: "Echo", payload: [9]) == [9])
             await client.close()
@@ -180,4 +187,11 @@ actor Gate {
         waiters.forEach { $0.resume() }
         waiters = []
     }
+}
+
+private struct Boom: Error {}
+
+private struct Busy: RPCErrorConvertible, CustomStringConvertible {
+    var rpcCode: StatusCode { .unavailable }
+    var description: String { "the device is busy" }
 }
