@@ -1,7 +1,11 @@
 // swift-tools-version:6.0
-// The Attestation Agent for confidential containers. Layers, bottom to top:
-// protobuf-c (C) -> ProtobufCSupport -> TTRPC / AttestationAgentAPI ->
-// Platform -> AgentCore -> AttestationService -> executables.
+// The Attestation Agent for confidential containers. Layers, bottom to top
+// (each target imports only targets above it in this file; docs/design.md,
+// "How the code is layered"):
+// C (protobuf-c, generated protos, shims) -> ProtobufCSupport, RPCStatus,
+// DataEncoding, TOML, LocalFiles -> TTRPC, AttestationAgentAPI ->
+// AttestationFormats -> Platform -> AgentCore -> TokenClients, AgentService
+// -> executables (attestation-agent, aactl, aa-fuzz).
 import PackageDescription
 
 let package = Package(
@@ -56,25 +60,35 @@ let package = Package(
         .target(name: "TOML"),
         // Hex, base64 and ordered JSON without Foundation.
         .target(name: "DataEncoding"),
+        // Whole-file reads and writes without Foundation.
+        .target(name: "LocalFiles", dependencies: ["RPCStatus"]),
+        // The formats attestation deals in, parsed without I/O: TEE reports,
+        // evidence, event logs, TEE names, initdata documents.
+        .target(
+            name: "AttestationFormats",
+            dependencies: [
+                "DataEncoding", "RPCStatus", "TOML",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         .target(
             name: "Platform",
             dependencies: [
-                "CKernelShims", "CTPM", "DataEncoding", "RPCStatus",
-                .product(name: "Crypto", package: "swift-crypto"),
+                "AttestationFormats", "CKernelShims", "CTPM", "DataEncoding", "LocalFiles", "RPCStatus",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(
             name: "AgentCore",
             dependencies: [
-                "AttestationAgentAPI", "Platform", "RPCStatus", "TOML", "DataEncoding",
+                "AttestationAgentAPI", "AttestationFormats", "LocalFiles", "Platform", "RPCStatus", "TOML", "DataEncoding",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // GetToken's remote side: the KBS handshake and the CoCo attestation service.
         .target(
-            name: "TokenProviders",
+            name: "TokenClients",
             dependencies: [
                 "AgentCore", "Platform", "DataEncoding",
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -87,7 +101,7 @@ let package = Package(
             ]
         ),
         .target(
-            name: "AttestationService",
+            name: "AgentService",
             dependencies: [
                 "AgentCore", "AttestationAgentAPI", "DataEncoding", "ProtobufCSupport", "TTRPC",
                 .product(name: "Logging", package: "swift-log"),
@@ -97,7 +111,7 @@ let package = Package(
         .executableTarget(
             name: "attestation-agent",
             dependencies: [
-                "AttestationService", "AgentCore", "CSignalShims", "Platform", "TokenProviders", "TTRPC",
+                "AgentService", "AgentCore", "CSignalShims", "Platform", "TokenClients", "TTRPC",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -109,8 +123,8 @@ let package = Package(
         .target(
             name: "FuzzTargets",
             dependencies: [
-                "AgentCore", "AttestationAgentAPI", "AttestationService", "DataEncoding", "Platform", "ProtobufCSupport",
-                "TOML", "TTRPC",
+                "AgentCore", "AttestationAgentAPI", "AttestationFormats", "AgentService", "DataEncoding",
+                "LocalFiles", "Platform", "ProtobufCSupport", "TOML", "TTRPC",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
@@ -122,7 +136,7 @@ let package = Package(
         .executableTarget(
             name: "aactl",
             dependencies: [
-                "AttestationAgentAPI", "AgentCore", "DataEncoding", "Platform", "ProtobufCSupport", "TTRPC",
+                "AttestationAgentAPI", "AttestationFormats", "DataEncoding", "LocalFiles", "ProtobufCSupport", "TTRPC",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
@@ -140,9 +154,9 @@ let package = Package(
         ),
         .testTarget(name: "TOMLTests", dependencies: ["TOML"]),
         .testTarget(
-            name: "TokenProvidersTests",
+            name: "TokenClientsTests",
             dependencies: [
-                "AgentCore", "TokenProviders",
+                "AgentCore", "TokenClients",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -152,7 +166,8 @@ let package = Package(
         .testTarget(
             name: "AgentCoreTests",
             dependencies: [
-                "AgentCore", "Platform", "DataEncoding", "RPCStatus",
+                "AgentCore", "AttestationAgentAPI", "AttestationFormats", "LocalFiles", "Platform", "DataEncoding",
+                "RPCStatus",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
@@ -161,16 +176,16 @@ let package = Package(
         .testTarget(
             name: "PlatformTests",
             dependencies: [
-                "Platform", "AgentCore", "DataEncoding",
+                "Platform", "AgentCore", "AttestationFormats", "DataEncoding", "LocalFiles",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
         .testTarget(
-            name: "AttestationServiceTests",
+            name: "AgentServiceTests",
             dependencies: [
-                "AttestationService", "AttestationAgentAPI", "AgentCore", "CAttestationAgentProtos", "Platform",
+                "AgentService", "AttestationAgentAPI", "AgentCore", "CAttestationAgentProtos", "Platform",
                 "ProtobufCSupport", "TTRPC",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),

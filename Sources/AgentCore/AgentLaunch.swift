@@ -1,4 +1,6 @@
+import AttestationFormats
 import DataEncoding
+import LocalFiles
 import Platform
 
 /// What the agent is given at launch: flags, environment, kernel command line.
@@ -37,7 +39,8 @@ public struct LaunchPlan: Sendable {
     /// `AA_KBC_PARAMS`; `--initdata_toml` wins over `--initdata_digest`, as upstream.
     public init(_ inputs: LaunchInputs) throws(AgentError) {
         if let path = inputs.initDataTOMLPath {
-            binding = .document(try InitDataDocument(text: try Self.readText(path, what: "initdata document")))
+            let text = try Self.readText(path, what: "initdata document")
+            do { binding = .document(try InitDataDocument(text: text)) } catch { throw AgentError(error) }
         } else if let text = inputs.initDataDigestBase64 {
             guard let digest = Base64.decode(text) else {
                 throw AgentError(.invalidArgument, "--initdata_digest '\(text)' is not standard base64")

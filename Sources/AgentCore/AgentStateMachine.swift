@@ -1,4 +1,5 @@
 import AttestationAgentAPI
+import AttestationFormats
 import Crypto
 import DataEncoding
 import Platform

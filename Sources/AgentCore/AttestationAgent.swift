@@ -1,5 +1,7 @@
 import AttestationAgentAPI
+import AttestationFormats
 import DataEncoding
+import LocalFiles
 import Logging
 import Platform
 

@@ -1,4 +1,5 @@
 import Crypto
+import LocalFiles
 import Platform
 
 /// One runtime event: `domain operation content`, as upstream's AAEL records it.

@@ -1,3 +1,4 @@
+import AttestationFormats
 import Platform
 
 /// What a token provider gets from the agent for one GetToken call.

@@ -1,5 +1,5 @@
 import AgentCore
-import AttestationService
+import AgentService
 import Dispatch
 import Logging
 import NIOCore
@@ -95,7 +95,7 @@ enum ConnectionTarget {
         let logger = Logger(label: "fuzz") { _ in SwiftLogNoOpLogHandler() }
         var services = TTRPCServiceSet()
         let agent = AttestationAgent(platform: SampleTEE(simulatedField: nil), logger: logger)
-        AttestationServiceHandlers.register(agent: agent, in: &services, logger: logger)
+        AgentServiceHandlers.register(agent: agent, in: &services, logger: logger)
         let server = TTRPCServer(services: services, group: MultiThreadedEventLoopGroup.singleton, logger: logger)
         let listening = DispatchSemaphore(value: 0)
         Task {

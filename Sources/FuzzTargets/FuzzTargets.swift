@@ -1,5 +1,6 @@
 import AgentCore
 import AttestationAgentAPI
+import AttestationFormats
 import DataEncoding
 import NIOCore
 import NIOEmbedded

@@ -1,3 +1,4 @@
+import AttestationFormats
 import DataEncoding
 
 /// Arm CCA: realm tokens through configfs-tsm (provider `arm_cca_guest`);

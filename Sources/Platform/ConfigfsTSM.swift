@@ -1,3 +1,5 @@
+import LocalFiles
+
 /// Reports through the kernel's configfs-tsm interface
 /// (`/sys/kernel/config/tsm/report`), shared by TDX (`tdx_guest`), SEV-SNP
 /// (`sev_guest`) and Arm CCA (`arm_cca_guest`): create an entry, write

@@ -1,3 +1,5 @@
+import AttestationFormats
+
 /// TEEs with no init-data field this agent can read (AMD SEV and SEV-ES,
 /// IBM Secure Execution, Hygon CSV). Binding succeeds as "unsupported", as
 /// the seed asks, so that such guests are not blocked; evidence is refused

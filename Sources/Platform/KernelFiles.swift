@@ -1,3 +1,5 @@
+import LocalFiles
+
 /// The kernel interfaces the platforms use are files: sysfs attributes,
 /// configfs-tsm entries, device nodes. `PlatformRoot` is the real one; tests
 /// that need a kernel's behaviour (configfs answering a write) give their own.

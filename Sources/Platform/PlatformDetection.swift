@@ -1,3 +1,4 @@
+import AttestationFormats
 import Logging
 
 /// Finds the TEE this guest runs in, in upstream's order: hardware TEEs

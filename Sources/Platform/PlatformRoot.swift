@@ -1,3 +1,5 @@
+import LocalFiles
+
 /// The root under which every kernel path is read (`AA_PLATFORM_ROOT`,
 /// default `/`), so that tests can lay out a fake machine in a folder.
 public struct PlatformRoot: Sendable, Equatable {

@@ -1,3 +1,4 @@
+import AttestationFormats
 import CKernelShims
 import DataEncoding
 

@@ -1,3 +1,4 @@
+import AttestationFormats
 import DataEncoding
 
 /// upstream's sample confidential device (`sampledevice`): an additional

@@ -1,3 +1,4 @@
+import AttestationFormats
 import DataEncoding
 
 /// The TEE of a machine with none: evidence that proves nothing, for

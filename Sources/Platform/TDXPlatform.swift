@@ -1,5 +1,7 @@
+import AttestationFormats
 import CKernelShims
 import DataEncoding
+import LocalFiles
 
 #if canImport(Glibc)
 import Glibc

@@ -1,3 +1,4 @@
+import AttestationFormats
 import RPCStatus
 
 /// What a platform's hardware signs that initdata can be bound to.

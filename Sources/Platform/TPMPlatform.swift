@@ -1,3 +1,4 @@
+import AttestationFormats
 import CTPM
 import DataEncoding
 
@@ -31,7 +32,7 @@ public struct TPMPlatform: TEEPlatform {
     /// whose hardware report is SNP (type 2) or TDX (type 4); nil otherwise.
     public func azureConfidentialVM() throws(PlatformError) -> TEEType? {
         guard let report = try nvRead(Self.hclReportIndex) else { return nil }
-        return try HCLReport.teeType(report)
+        do { return try HCLReport.teeType(report) } catch { throw PlatformError(.deviceFailure, "\(error)") }
     }
 
     /// The contents of an NV index, nil when it is not defined.

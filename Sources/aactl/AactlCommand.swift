@@ -1,10 +1,10 @@
-import AgentCore
 import ArgumentParser
 import AttestationAgentAPI
+import AttestationFormats
 import DataEncoding
+import LocalFiles
 import NIOCore
 import NIOPosix
-import Platform
 import ProtobufCSupport
 import TTRPC
 
@@ -278,14 +278,14 @@ struct InitData: AsyncParsableCommand {
             let document: InitDataDocument
             do {
                 document = try InitDataDocument(text: try LocalFile.readText(file))
-            } catch let error as AgentError {
-                printError("\(file): \(error.message)")
+            } catch let error as InitDataError {
+                printError("\(file): \(error)")
                 throw ExitCode(1)
             } catch {
                 printError("cannot read \(error)")
                 throw ExitCode(1)
             }
-            let value = Platform.InitDataDigest.fitted(document.digest, to: size)
+            let value = InitDataDigest.fitted(document.digest, to: size)
             print(base64 ? Base64.encode(value) : Hex.encode(value))
         }
     }

@@ -1,12 +1,12 @@
 import AgentCore
 import ArgumentParser
 import AttestationAgentAPI
-import AttestationService
+import AgentService
 import Logging
 import NIOCore
 import NIOPosix
 import Platform
-import TokenProviders
+import TokenClients
 import TTRPC
 
 @main
@@ -121,7 +121,7 @@ struct AttestationAgentCommand: AsyncParsableCommand {
         }
 
         var services = TTRPCServiceSet()
-        AttestationServiceHandlers.register(agent: agent, in: &services, logger: logger)
+        AgentServiceHandlers.register(agent: agent, in: &services, logger: logger)
         // The agent's own event loops, shut down before it exits: a channel
         // closed just before exit would otherwise still be torn down on a
         // loop thread while the process ends.

@@ -1,4 +1,5 @@
 import AgentCore
+import AttestationFormats
 import Crypto
 import Foundation
 import Logging

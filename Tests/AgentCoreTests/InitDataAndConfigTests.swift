@@ -1,6 +1,8 @@
-import Logging
 @testable import AgentCore
+import AttestationFormats
 import DataEncoding
+import LocalFiles
+import Logging
 import Platform
 import Testing
 
@@ -50,8 +52,8 @@ enum Fixtures {
             _ = try InitDataDocument(text: text)
             Issue.record("accepted \(text.debugDescription)")
         } catch {
-            #expect(error.code == .invalidArgument)
-            #expect(error.message.contains(mention), "\(error)")
+            #expect(error.rpcCode == .invalidArgument)
+            #expect(error.description.contains(mention), "\(error)")
         }
     }
 }

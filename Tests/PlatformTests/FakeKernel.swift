@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import LocalFiles
 import NIOConcurrencyHelpers
 @testable import Platform
 
@@ -29,7 +30,7 @@ final class FakeKernel: KernelFiles, @unchecked Sendable {
     init(provider: String, makeReportFromFiles: @escaping @Sendable ([UInt8], [String: [UInt8]]) -> [UInt8]) {
         self.provider = provider
         self.makeReport = makeReportFromFiles
-        state.withLockedValue { $0.directories.insert(ConfigfsTSM.reportDirectory) }
+        _ = state.withLockedValue { $0.directories.insert(ConfigfsTSM.reportDirectory) }
     }
 
     func set(_ path: String, _ bytes: [UInt8]) { state.withLockedValue { $0.files[path] = bytes } }

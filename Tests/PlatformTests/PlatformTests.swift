@@ -1,3 +1,4 @@
+import AttestationFormats
 import Crypto
 import DataEncoding
 import Foundation

@@ -1,3 +1,4 @@
+import AttestationFormats
 import DataEncoding
 import Foundation
 @testable import Platform

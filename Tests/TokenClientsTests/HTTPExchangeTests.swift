@@ -3,7 +3,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import Testing
-@testable import TokenProviders
+@testable import TokenClients
 
 /// The token client's HTTP/1.1 against a server on loopback that answers
 /// with fixed bytes, written by hand from RFC 9112, so that each way an

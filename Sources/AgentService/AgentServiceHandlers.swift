@@ -8,7 +8,7 @@ import TTRPC
 
 /// The service glue: for each method, decode the request through protobuf-c,
 /// call the agent core, encode the answer. No decisions are made here.
-public enum AttestationServiceHandlers {
+public enum AgentServiceHandlers {
     public static func register(agent: AttestationAgent, in services: inout TTRPCServiceSet, logger: Logger) {
         // Every method of the table, each by the switch below (a method
         // added to the table and not here does not compile).

@@ -13,6 +13,10 @@ import Darwin
 public struct FileError: RPCErrorConvertible, Equatable, CustomStringConvertible {
     public let path: String
     public let reason: String
+    public init(path: String, reason: String) {
+        self.path = path
+        self.reason = reason
+    }
     public var description: String { "\(path): \(reason)" }
     public var rpcCode: StatusCode { .unavailable }
 }

@@ -1,4 +1,5 @@
 import Crypto
+import RPCStatus
 import TOML
 
 /// An initdata document as the host delivers it (trustee's initdata spec):
@@ -32,30 +33,30 @@ public struct InitDataDocument: Sendable, Equatable {
     public let algorithm: Algorithm
     public let data: [String: String]
 
-    public init(text: String) throws(AgentError) {
+    public init(text: String) throws(InitDataError) {
         let table: [String: TOMLValue]
         do {
             table = try TOMLParser.parse(text)
         } catch {
-            throw AgentError(.invalidArgument, "initdata is not valid TOML: \(error)")
+            throw InitDataError("initdata is not valid TOML: \(error)")
         }
         guard let version = table["version"]?.string else {
-            throw AgentError(.invalidArgument, "initdata has no `version` string (expected e.g. version = \"0.1.0\")")
+            throw InitDataError("initdata has no `version` string (expected e.g. version = \"0.1.0\")")
         }
         guard let name = table["algorithm"]?.string else {
-            throw AgentError(.invalidArgument, "initdata has no `algorithm` string (sha256, sha384 or sha512)")
+            throw InitDataError("initdata has no `algorithm` string (sha256, sha384 or sha512)")
         }
         guard let algorithm = Algorithm(rawValue: name) else {
-            throw AgentError(.invalidArgument, "initdata algorithm '\(name)' is not one of sha256, sha384, sha512")
+            throw InitDataError("initdata algorithm '\(name)' is not one of sha256, sha384, sha512")
         }
         var data: [String: String] = [:]
         if let entries = table["data"] {
             guard let entries = entries.table else {
-                throw AgentError(.invalidArgument, "initdata `data` must be a table of strings, found a \(entries.typeName)")
+                throw InitDataError("initdata `data` must be a table of strings, found a \(entries.typeName)")
             }
             for (key, value) in entries {
                 guard let string = value.string else {
-                    throw AgentError(.invalidArgument, "initdata data.\"\(key)\" must be a string, found a \(value.typeName)")
+                    throw InitDataError("initdata data.\"\(key)\" must be a string, found a \(value.typeName)")
                 }
                 data[key] = string
             }
@@ -71,4 +72,11 @@ public struct InitDataDocument: Sendable, Equatable {
 
     /// The agent's own configuration, when the document carries one.
     public var agentConfig: String? { data["aa.toml"] }
+}
+
+/// Why a text is not an initdata document: INVALID_ARGUMENT on the wire.
+public struct InitDataError: RPCErrorConvertible, Equatable, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+    public var rpcCode: StatusCode { .invalidArgument }
 }

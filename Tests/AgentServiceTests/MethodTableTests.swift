@@ -1,6 +1,6 @@
 import AgentCore
 import AttestationAgentAPI
-import AttestationService
+import AgentService
 import CAttestationAgentProtos
 import CProtobufC
 import Logging
@@ -56,7 +56,7 @@ import TTRPC
         let agent = AttestationAgent(platform: SampleTEE(simulatedField: [0x42]), logger: Logger(label: "test"))
         await agent.startWithoutInitData()
         var services = TTRPCServiceSet()
-        AttestationServiceHandlers.register(agent: agent, in: &services, logger: Logger(label: "test"))
+        AgentServiceHandlers.register(agent: agent, in: &services, logger: Logger(label: "test"))
         for proto in Self.protoMethods {
             guard let entry = try? services.lookup(service: AttestationAgentMethod.service, method: proto.name).get()
             else {

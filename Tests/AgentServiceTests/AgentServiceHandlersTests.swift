@@ -1,6 +1,6 @@
 import AgentCore
 import AttestationAgentAPI
-import AttestationService
+import AgentService
 import Logging
 import Platform
 import ProtobufCSupport
@@ -8,14 +8,14 @@ import Testing
 import TTRPC
 
 /// The service glue without sockets: handlers called with encoded payloads.
-@Suite struct AttestationServiceHandlersTests {
+@Suite struct AgentServiceHandlersTests {
     let services: TTRPCServiceSet
 
     init() async {
         let agent = AttestationAgent(platform: SampleTEE(simulatedField: [0x42]), logger: Logger(label: "test"))
         await agent.startWithoutInitData()
         var services = TTRPCServiceSet()
-        AttestationServiceHandlers.register(agent: agent, in: &services, logger: Logger(label: "test"))
+        AgentServiceHandlers.register(agent: agent, in: &services, logger: Logger(label: "test"))
         self.services = services
     }
 
