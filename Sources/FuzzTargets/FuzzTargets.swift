@@ -112,7 +112,7 @@ public enum FuzzTargets {
     /// the frame decoder; every frame's data into the request envelope.
     static let frames: Target = { bytes in
         let channel = EmbeddedChannel()
-        try? channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(TTRPCFrameDecoder(frameTimeout: .seconds(10))))
+        try? channel.pipeline.syncOperations.addHandler(TTRPCFrameReader(frameTimeout: .seconds(10)))
         let split = Int(bytes.first ?? 0) % max(bytes.count, 1)
         for piece in [bytes[..<split], bytes[split...]] {
             _ = try? channel.writeInbound(ByteBuffer(bytes: piece))

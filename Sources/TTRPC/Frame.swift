@@ -41,9 +41,12 @@ public struct TTRPCFrame: Sendable, Equatable {
     public var type: MessageType? { MessageType(rawValue: typeByte) }
 }
 
-/// What the frame decoder hands on: a whole frame, or the header of one whose
-/// data was over the limit and has been read past.
+/// What the frame decoder hands on: a whole frame, or the two ends of one
+/// whose data is over the limit and is read past.
 public enum TTRPCInboundFrame: Sendable, Equatable {
     case frame(TTRPCFrame)
+    /// The header of an oversized frame: its data follows and is skipped.
+    case oversizedStarted(streamID: UInt32, length: UInt32)
+    /// The oversized frame's data has all been read past: answer it now.
     case oversized(streamID: UInt32, length: UInt32)
 }

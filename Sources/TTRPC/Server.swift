@@ -129,7 +129,7 @@ public final class TTRPCServer: Sendable {
             services: services, filter: config.filter, listenerName: listener,
             tracker: tracker, maxConcurrentStreams: maxConcurrentStreams, logger: logger)
         try channel.pipeline.syncOperations.addHandlers([
-            ByteToMessageHandler(TTRPCFrameDecoder(frameTimeout: frameTimeout)),
+            TTRPCFrameReader(frameTimeout: frameTimeout),
             MessageToByteHandler(TTRPCFrameEncoder()),
             handler,
         ])

@@ -116,6 +116,8 @@ final class TTRPCServerConnectionHandler: ChannelDuplexHandler {
 
     private func handle(_ inbound: TTRPCInboundFrame) {
         switch inbound {
+        case .oversizedStarted:
+            break // answered once its data has been read past
         case .oversized(let streamID, let length):
             reject(streamID, TTRPCError(.resourceExhausted,
                 "message length \(length) exceeds maximum message size of \(TTRPCFrame.maxDataLength)"))

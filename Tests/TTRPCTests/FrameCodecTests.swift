@@ -1,5 +1,6 @@
 import NIOCore
 import NIOEmbedded
+import NIOTestUtils
 import Testing
 @testable import TTRPC
 
@@ -48,6 +49,7 @@ import Testing
         let length = UInt32(TTRPCFrame.maxDataLength + 1)
         var buffer = channel.allocator.buffer(bytes: header(length: length, stream: 5, type: 1))
         try channel.writeInbound(buffer)
+        #expect(try channel.readInbound(as: TTRPCInboundFrame.self) == .oversizedStarted(streamID: 5, length: length))
         // The data arrives in pieces and is never held whole.
         let piece = [UInt8](repeating: 0x41, count: 1 << 20)
         for _ in 0..<4 {
@@ -59,6 +61,32 @@ import Testing
         try channel.writeInbound(buffer)
         #expect(try channel.readInbound(as: TTRPCInboundFrame.self) == .oversized(streamID: 5, length: length))
         #expect(try channel.readInbound(as: TTRPCInboundFrame.self) == .frame(TTRPCFrame(streamID: 7, type: .request, data: [0x0A])))
+    }
+
+    /// NIO's verifier feeds the bytes whole, byte by byte and in random
+    /// pieces, and checks the frames are the same each time and nothing is
+    /// left over.
+    @Test func theDecoderPassesNIOsVerifier() throws {
+        let first = header(length: 3, stream: 1, type: 1) + [7, 8, 9]
+        let empty = header(length: 0, stream: 3, type: 3, flags: 5)
+        let unknownType = header(length: 1, stream: 5, type: 9, flags: 0xFF) + [0]
+        try ByteToMessageDecoderVerifier.verifyDecoder(
+            inputOutputPairs: [
+                (ByteBuffer(bytes: first), [.frame(TTRPCFrame(streamID: 1, type: .request, data: [7, 8, 9]))]),
+                (ByteBuffer(bytes: empty + unknownType), [
+                    .frame(TTRPCFrame(streamID: 3, type: .data, flags: [.remoteClosed, .noData], data: [])),
+                    .frame(TTRPCFrame(streamID: 5, typeByte: 9, flags: .init(rawValue: 0xFF), data: [0])),
+                ]),
+            ],
+            decoderFactory: { TTRPCFrameDecoder() })
+    }
+
+    @Test func aConnectionEndsCleanWithAFrameCutShort() throws {
+        let channel = try decoderChannel()
+        try channel.writeInbound(ByteBuffer(bytes: header(length: 1, stream: 1, type: 1) + [1] + header(length: 9, stream: 3, type: 1)))
+        #expect(try channel.readInbound(as: TTRPCInboundFrame.self) == .frame(TTRPCFrame(streamID: 1, type: .request, data: [1])))
+        // The cut frame is dropped with its sender: nothing is left over.
+        #expect(try channel.finish().isClean)
     }
 
     @Test func exactlyFourMiBIsAccepted() throws {
@@ -76,7 +104,7 @@ import Testing
 
     private func timedDecoderChannel() throws -> EmbeddedChannel {
         let channel = channels.make()
-        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(TTRPCFrameDecoder(frameTimeout: .seconds(10))))
+        try channel.pipeline.syncOperations.addHandler(TTRPCFrameReader(frameTimeout: .seconds(10)))
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         return channel
     }
