@@ -30,6 +30,18 @@ public struct TTRPCListenerConfig: Sendable {
     }
 }
 
+/// Where a server is in its life; it only moves forward.
+public enum TTRPCServerLifecycle: Sendable, Equatable {
+    /// Created, no listener yet.
+    case notStarted
+    /// At least one listener accepts connections.
+    case running
+    /// `shutdown` began: no new listener or connection, calls in flight finish.
+    case stopping
+    /// Every listener and connection is closed; it cannot start again.
+    case stopped
+}
+
 /// A ttrpc server on SwiftNIO: any number of Unix and vsock listeners sharing
 /// one service set. `shutdown` stops accepting, lets calls in flight finish,
 /// closes connections and removes the socket files it created.
@@ -41,6 +53,7 @@ public final class TTRPCServer: Sendable {
     public static let defaultFrameTimeout = TimeAmount.seconds(10)
 
     private struct State {
+        var lifecycle = TTRPCServerLifecycle.notStarted
         var listeners: [(channel: Channel, address: SocketURI)] = []
         var connections: [ObjectIdentifier: Channel] = [:]
         var connectionsPerListener: [String: Int] = [:]
@@ -66,9 +79,12 @@ public final class TTRPCServer: Sendable {
         self.memoryRelease = FreeMemoryRelease(callsInFlight: { [tracker] in tracker.inFlight })
     }
 
+    public var lifecycle: TTRPCServerLifecycle { state.withLockedValue(\.lifecycle) }
+
     /// Starts listening; throws with a message a person can act on when the
-    /// address cannot be used.
+    /// address cannot be used or the server is shutting down.
     public func listen(_ config: TTRPCListenerConfig) async throws {
+        try refuseAfterShutdown(config.address)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             // One read takes at most 16 KiB: what a single burst of pipelined
@@ -97,7 +113,19 @@ public final class TTRPCServer: Sendable {
                 throw TTRPCTransportError("cannot listen on \(config.address): \(error)")
             }
         }
-        state.withLockedValue { $0.listeners.append((channel, config.address)) }
+        // A shutdown that began while binding has already closed the others.
+        let added = state.withLockedValue { state in
+            guard state.lifecycle == .notStarted || state.lifecycle == .running else { return false }
+            state.lifecycle = .running
+            state.listeners.append((channel, config.address))
+            return true
+        }
+        guard added else {
+            try? await channel.close()
+            if case .unix(let path) = config.address { UnixSocketFile.remove(path) }
+            try refuseAfterShutdown(config.address)
+            return
+        }
         logger.info("listening", metadata: ["address": "\(config.address)",
             "methods": "\(config.filter.allowedMethods.map { $0.sorted().joined(separator: ",") } ?? "all")"])
     }
@@ -105,16 +133,18 @@ public final class TTRPCServer: Sendable {
     private func configure(child channel: Channel, config: TTRPCListenerConfig) throws {
         let id = ObjectIdentifier(channel)
         let listener = config.address.description
-        let admitted = state.withLockedValue { state in
-            guard state.connectionsPerListener[listener, default: 0] < config.maxConnections else { return false }
+        let refusal: String? = state.withLockedValue { state in
+            guard state.lifecycle == .running else { return "the server is \(state.lifecycle)" }
+            guard state.connectionsPerListener[listener, default: 0] < config.maxConnections else {
+                return "the listener holds its limit of \(config.maxConnections) connections"
+            }
             state.connectionsPerListener[listener, default: 0] += 1
             state.connections[id] = channel
-            return true
+            return nil
         }
-        guard admitted else {
-            logger.warning("refusing a connection: the listener holds its limit", metadata: [
-                "listener": "\(listener)", "limit": "\(config.maxConnections)"])
-            throw TTRPCTransportError("\(listener) holds \(config.maxConnections) connections already")
+        if let refusal {
+            logger.warning("refusing a connection", metadata: ["listener": "\(listener)", "reason": "\(refusal)"])
+            throw TTRPCTransportError("\(listener): \(refusal)")
         }
         channel.closeFuture.whenComplete { [state, memoryRelease, eventLoop = channel.eventLoop] _ in
             state.withLockedValue { state in
@@ -138,13 +168,24 @@ public final class TTRPCServer: Sendable {
     /// Calls being handled right now, across all connections.
     public var callsInFlight: Int { tracker.inFlight }
 
+    private func refuseAfterShutdown(_ address: SocketURI) throws {
+        let lifecycle = state.withLockedValue(\.lifecycle)
+        guard lifecycle == .notStarted || lifecycle == .running else {
+            throw TTRPCTransportError("cannot listen on \(address): the server is \(lifecycle)")
+        }
+    }
+
     /// Stops accepting, waits up to `gracePeriod` for calls in flight, then
-    /// closes every connection and removes the Unix socket files.
+    /// closes every connection and removes the Unix socket files. A second
+    /// call while the first runs, or after it, does nothing.
     public func shutdown(gracePeriod: TimeAmount = .seconds(10)) async {
-        let listeners = state.withLockedValue { state in
+        let listeners: [(channel: Channel, address: SocketURI)]? = state.withLockedValue { state in
+            guard state.lifecycle == .notStarted || state.lifecycle == .running else { return nil }
+            state.lifecycle = .stopping
             defer { state.listeners = [] }
             return state.listeners
         }
+        guard let listeners else { return }
         for listener in listeners {
             try? await listener.channel.close()
             if case .unix(let path) = listener.address { UnixSocketFile.remove(path) }
@@ -161,5 +202,6 @@ public final class TTRPCServer: Sendable {
         }
         let connections = state.withLockedValue { Array($0.connections.values) }
         for connection in connections { try? await connection.close() }
+        state.withLockedValue { $0.lifecycle = .stopped }
     }
 }
