@@ -81,7 +81,8 @@ let package = Package(
         .target(
             name: "AgentCore",
             dependencies: [
-                "AttestationAgentAPI", "AttestationFormats", "LocalFiles", "Platform", "RPCStatus", "TOML", "DataEncoding",
+                "AttestationAgentAPI", "AttestationFormats", "LocalFiles", "Platform", "RPCStatus", "TOML",
+                "DataEncoding",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]

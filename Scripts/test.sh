@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test: the generated-code check, the interop peers' build, a
-# short fuzz run of every target, then the Swift test suite (codec and
+# Runs every test: the generated-code and formatting checks, the interop
+# peers' build, a short fuzz run of every target, then the Swift test suite (codec and
 # handler tests, state machine and its property test, integration tests that
 # launch the built binaries on real sockets, interop with containerd's Go
 # ttrpc and the Rust ttrpc crate, recorded frames), then the hostile clients,
@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 [ -x /opt/swift/usr/bin/swift ] && export PATH="/opt/swift/usr/bin:$PATH"
 Scripts/install-deps.sh --test
 Scripts/generate-protos.sh --check
+Scripts/format.sh --check
 Scripts/build-peers.sh
 swift build --build-tests
 # A short fuzz run of every parser of outside bytes, the same inputs every

@@ -22,8 +22,10 @@ public struct AgentConfig: Sendable, Equatable {
         public var cert: String?
         public var teeKeyAlgorithm: TEEKeyAlgorithm
         public var timeoutSeconds: Int64
-        public init(url: String, cert: String? = nil, teeKeyAlgorithm: TEEKeyAlgorithm = .ecdhP256,
-                    timeoutSeconds: Int64 = AgentConfig.defaultTimeoutSeconds) {
+        public init(
+            url: String, cert: String? = nil, teeKeyAlgorithm: TEEKeyAlgorithm = .ecdhP256,
+            timeoutSeconds: Int64 = AgentConfig.defaultTimeoutSeconds
+        ) {
             self.url = url
             self.cert = cert
             self.teeKeyAlgorithm = teeKeyAlgorithm
@@ -85,21 +87,28 @@ public struct AgentConfig: Sendable, Equatable {
             var algorithm = TEEKeyAlgorithm.ecdhP256
             if let name = try reader.string(["token_configs", "kbs", "tee_key_algorithm"]) {
                 guard let chosen = TEEKeyAlgorithm(rawValue: name) else {
-                    throw AgentError(.invalidArgument, "\(origin): token_configs.kbs.tee_key_algorithm '\(name)' is not one of \(TEEKeyAlgorithm.allCases.map(\.rawValue).joined(separator: ", "))")
+                    throw AgentError(
+                        .invalidArgument,
+                        "\(origin): token_configs.kbs.tee_key_algorithm '\(name)' is not one of \(TEEKeyAlgorithm.allCases.map(\.rawValue).joined(separator: ", "))"
+                    )
                 }
                 algorithm = chosen
             }
-            kbs = KBS(url: url, cert: try reader.string(["token_configs", "kbs", "cert"]), teeKeyAlgorithm: algorithm,
-                      timeoutSeconds: try Self.timeout(reader, ["token_configs", "kbs", "timeout"], origin: origin))
+            kbs = KBS(
+                url: url, cert: try reader.string(["token_configs", "kbs", "cert"]), teeKeyAlgorithm: algorithm,
+                timeoutSeconds: try Self.timeout(reader, ["token_configs", "kbs", "timeout"], origin: origin))
         }
         if try reader.isPresent(["token_configs", "coco_as"]) {
             let url = try reader.requiredString(["token_configs", "coco_as", "url"])
             try Self.checkURL(url, field: "token_configs.coco_as.url", origin: origin)
-            cocoAS = CoCoAS(url: url, timeoutSeconds: try Self.timeout(reader, ["token_configs", "coco_as", "timeout"], origin: origin))
+            cocoAS = CoCoAS(
+                url: url,
+                timeoutSeconds: try Self.timeout(reader, ["token_configs", "coco_as", "timeout"], origin: origin))
         }
         if let pcr = try reader.integer(["eventlog_config", "init_pcr"]) {
             guard (0...23).contains(pcr) else {
-                throw AgentError(.invalidArgument, "\(origin): eventlog_config.init_pcr must be a PCR index 0...23, got \(pcr)")
+                throw AgentError(
+                    .invalidArgument, "\(origin): eventlog_config.init_pcr must be a PCR index 0...23, got \(pcr)")
             }
             eventLog.initPCR = UInt64(pcr)
         }
@@ -112,7 +121,9 @@ public struct AgentConfig: Sendable, Equatable {
     private static func timeout(_ reader: ConfigReader, _ path: [String], origin: String) throws(AgentError) -> Int64 {
         guard let seconds = try reader.integer(path) else { return defaultTimeoutSeconds }
         guard (1...3600).contains(seconds) else {
-            throw AgentError(.invalidArgument, "\(origin): \(path.joined(separator: ".")) must be seconds from 1 to 3600, got \(seconds)")
+            throw AgentError(
+                .invalidArgument,
+                "\(origin): \(path.joined(separator: ".")) must be seconds from 1 to 3600, got \(seconds)")
         }
         return seconds
     }
@@ -120,8 +131,10 @@ public struct AgentConfig: Sendable, Equatable {
     /// Refuses a URL the token client could not use (ServiceURL's rules).
     private static func checkURL(_ url: String, field: String, origin: String) throws(AgentError) {
         guard ServiceURL(url) == nil else { return }
-        throw AgentError(.invalidArgument,
-            "\(origin): \(field) must be an http:// or https:// URL with a host, an optional port 1-65535 and no user name, got '\(url)'")
+        throw AgentError(
+            .invalidArgument,
+            "\(origin): \(field) must be an http:// or https:// URL with a host, an optional port 1-65535 and no user name, got '\(url)'"
+        )
     }
 }
 
@@ -219,6 +232,7 @@ private struct ConfigReader {
     }
 
     private func wrongType(_ path: [String], expected: String, found: String) -> AgentError {
-        AgentError(.invalidArgument, "\(origin): \(path.joined(separator: ".")) must be a \(expected), found a \(found)")
+        AgentError(
+            .invalidArgument, "\(origin): \(path.joined(separator: ".")) must be a \(expected), found a \(found)")
     }
 }

@@ -11,8 +11,10 @@ public struct LaunchInputs: Sendable {
     public var environment: [String: String]
     public var root: PlatformRoot
 
-    public init(configFile: String? = nil, initDataTOMLPath: String? = nil, initDataDigestBase64: String? = nil,
-                environment: [String: String] = [:], root: PlatformRoot = PlatformRoot()) {
+    public init(
+        configFile: String? = nil, initDataTOMLPath: String? = nil, initDataDigestBase64: String? = nil,
+        environment: [String: String] = [:], root: PlatformRoot = PlatformRoot()
+    ) {
         self.configFile = configFile
         self.initDataTOMLPath = initDataTOMLPath
         self.initDataDigestBase64 = initDataDigestBase64
@@ -52,7 +54,8 @@ public struct LaunchPlan: Sendable {
 
         if let path = inputs.configFile {
             let format: AgentConfig.Format = path.hasSuffix(".json") ? .json : .toml
-            config = try AgentConfig(text: try Self.readText(path, what: "config file"), format: format, origin: "config file \(path)")
+            config = try AgentConfig(
+                text: try Self.readText(path, what: "config file"), format: format, origin: "config file \(path)")
             configSource = .configFile
         } else if case .document(let document) = binding, let text = document.agentConfig {
             config = try AgentConfig(text: text, format: .toml, origin: "the aa.toml entry of the initdata document")
@@ -71,13 +74,15 @@ public struct LaunchPlan: Sendable {
     public func apply(to agent: AttestationAgent) async throws(AgentError) {
         switch binding {
         case .document(let document):
-            try Self.checkVerifiable(digestSize: document.algorithm.digestSize, named: document.algorithm.rawValue,
-                                     on: agent.platform)
+            try Self.checkVerifiable(
+                digestSize: document.algorithm.digestSize, named: document.algorithm.rawValue,
+                on: agent.platform)
             await agent.holdInitData(document)
             try await agent.bindInitData(digest: document.digest)
         case .digest(let digest):
             if !digest.isEmpty {
-                try Self.checkVerifiable(digestSize: digest.count, named: "a \(digest.count)-byte digest", on: agent.platform)
+                try Self.checkVerifiable(
+                    digestSize: digest.count, named: "a \(digest.count)-byte digest", on: agent.platform)
             }
             try await agent.bindInitData(digest: digest)
         case .none:
@@ -91,8 +96,10 @@ public struct LaunchPlan: Sendable {
     /// anything else could never verify, so it is refused before listening.
     static func checkVerifiable(digestSize: Int, named name: String, on platform: any TEEPlatform) throws(AgentError) {
         guard case .pcr(let index, let size) = platform.initDataAnchor, digestSize != size else { return }
-        throw AgentError(.invalidArgument,
-            "initdata uses \(name), but on \(platform.tee.rawValue) it is measured into PCR \(index) and trustee's TPM verifier checks only a sha256 digest: set algorithm = \"sha256\" in the initdata document")
+        throw AgentError(
+            .invalidArgument,
+            "initdata uses \(name), but on \(platform.tee.rawValue) it is measured into PCR \(index) and trustee's TPM verifier checks only a sha256 digest: set algorithm = \"sha256\" in the initdata document"
+        )
     }
 
     private static func kbcParams(_ inputs: LaunchInputs) -> KbcParams? {

@@ -55,23 +55,32 @@ public struct AgentStateMachine: Sendable, Equatable {
             return .success(())
         case .bind:
             if state == .rejected {
-                return .failure(AgentError(.failedPrecondition,
-                    "initdata was already rejected (digest did not match the hardware field); restart the guest with matching initdata"))
+                return .failure(
+                    AgentError(
+                        .failedPrecondition,
+                        "initdata was already rejected (digest did not match the hardware field); restart the guest with matching initdata"
+                    ))
             }
             if measuring {
-                return .failure(AgentError(.failedPrecondition, "another BindInitData is being measured; retry when it is done"))
+                return .failure(
+                    AgentError(.failedPrecondition, "another BindInitData is being measured; retry when it is done"))
             }
             return .success(())
         case .configure:
             switch state {
             case .booting:
-                return .failure(AgentError(.failedPrecondition,
-                    "initdata is not verified yet: call BindInitData before UpdateConfiguration"))
+                return .failure(
+                    AgentError(
+                        .failedPrecondition,
+                        "initdata is not verified yet: call BindInitData before UpdateConfiguration"))
             case .rejected:
-                return .failure(AgentError(.failedPrecondition, "initdata was rejected; the agent takes no configuration"))
+                return .failure(
+                    AgentError(.failedPrecondition, "initdata was rejected; the agent takes no configuration"))
             case .configured:
-                return .failure(AgentError(.failedPrecondition,
-                    "the configuration was already set (from \(configSource.rawValue)); it is set once"))
+                return .failure(
+                    AgentError(
+                        .failedPrecondition,
+                        "the configuration was already set (from \(configSource.rawValue)); it is set once"))
             case .initDataVerified:
                 return .success(())
             }
@@ -79,14 +88,20 @@ public struct AgentStateMachine: Sendable, Equatable {
             switch state {
             case .configured: return .success(())
             case .rejected:
-                return .failure(AgentError(.permissionDenied,
-                    "initdata did not match the hardware field; this agent will never fetch a token"))
+                return .failure(
+                    AgentError(
+                        .permissionDenied,
+                        "initdata did not match the hardware field; this agent will never fetch a token"))
             case .booting:
-                return .failure(AgentError(.failedPrecondition,
-                    "initdata is not verified yet: call BindInitData with the initdata digest first"))
+                return .failure(
+                    AgentError(
+                        .failedPrecondition,
+                        "initdata is not verified yet: call BindInitData with the initdata digest first"))
             case .initDataVerified:
-                return .failure(AgentError(.failedPrecondition,
-                    "the agent is not configured yet: call UpdateConfiguration with the aa.toml of initdata"))
+                return .failure(
+                    AgentError(
+                        .failedPrecondition,
+                        "the agent is not configured yet: call UpdateConfiguration with the aa.toml of initdata"))
             }
         }
     }
@@ -132,8 +147,11 @@ public struct AgentStateMachine: Sendable, Equatable {
             guard fitted == field else {
                 state = .rejected
                 binding = .mismatch
-                return .refused(AgentError(.permissionDenied,
-                    "initdata digest \(Hex.encode(fitted)) does not match the hardware field \(Hex.encode(field)); initdata is rejected for good"))
+                return .refused(
+                    AgentError(
+                        .permissionDenied,
+                        "initdata digest \(Hex.encode(fitted)) does not match the hardware field \(Hex.encode(field)); initdata is rejected for good"
+                    ))
             }
             if !alreadyBound {
                 verify(digest.isEmpty ? .absent : .matched, digest: digest)
@@ -144,11 +162,22 @@ public struct AgentStateMachine: Sendable, Equatable {
             return .accepted(warning: nil)
         case .none:
             if let boundDigest, boundDigest != digest {
-                return .refused(AgentError(.failedPrecondition,
-                    "a different initdata digest (\(Hex.encode(boundDigest))) was already recorded; this platform has no field to check either against"))
+                return .refused(
+                    AgentError(
+                        .failedPrecondition,
+                        "a different initdata digest (\(Hex.encode(boundDigest))) was already recorded; this platform has no field to check either against"
+                    ))
             }
-            if state == .booting { verify(.recorded, digest: digest) } else { boundDigest = digest; binding = .recorded }
-            return .accepted(warning: "this platform has no init-data field: digest \(Hex.encode(digest)) is recorded, not checked by hardware")
+            if state == .booting {
+                verify(.recorded, digest: digest)
+            } else {
+                boundDigest = digest
+                binding = .recorded
+            }
+            return .accepted(
+                warning:
+                    "this platform has no init-data field: digest \(Hex.encode(digest)) is recorded, not checked by hardware"
+            )
         case .pcr(let index, let size):
             // The PCR is a field the agent writes once: from reset it is
             // extended; holding this digest's value it is a restart (extending
@@ -159,7 +188,12 @@ public struct AgentStateMachine: Sendable, Equatable {
             let fitted = InitDataDigest.fitted(digest, to: size)
             let measuredValue = Self.pcrValue(measuring: digest, size: size)
             if field == measuredValue {
-                if alreadyBound { boundDigest = digest; binding = .measured } else { verify(.measured, digest: digest) }
+                if alreadyBound {
+                    boundDigest = digest
+                    binding = .measured
+                } else {
+                    verify(.measured, digest: digest)
+                }
                 return .accepted(warning: nil)
             }
             if alreadyBound, binding == .absent, digest.isEmpty, field.allSatisfy({ $0 == 0 }) {
@@ -171,8 +205,11 @@ public struct AgentStateMachine: Sendable, Equatable {
             }
             state = .rejected
             binding = .mismatch
-            return .refused(AgentError(.permissionDenied,
-                "initdata digest \(Hex.encode(fitted)) measured into PCR \(index) gives \(Hex.encode(measuredValue)), but PCR \(index) holds \(Hex.encode(field)); initdata is rejected for good"))
+            return .refused(
+                AgentError(
+                    .permissionDenied,
+                    "initdata digest \(Hex.encode(fitted)) measured into PCR \(index) gives \(Hex.encode(measuredValue)), but PCR \(index) holds \(Hex.encode(field)); initdata is rejected for good"
+                ))
         }
     }
 

@@ -27,9 +27,11 @@ public actor AttestationAgent {
     private var warnedRuntimeMeasurementCauses: Set<String> = []
 
     /// `awaitsInitData` (`--await-initdata`): Booting at launch until a bind call.
-    public init(platform: any TEEPlatform, additionalAttesters: [any Attester] = [],
-                tokenProviders: TokenProviders = TokenProviders(), awaitsInitData: Bool = false,
-                eventLogDirectory: String = "/run/attestation-agent", logger: Logger) {
+    public init(
+        platform: any TEEPlatform, additionalAttesters: [any Attester] = [],
+        tokenProviders: TokenProviders = TokenProviders(), awaitsInitData: Bool = false,
+        eventLogDirectory: String = "/run/attestation-agent", logger: Logger
+    ) {
         self.platform = platform
         self.additionalAttesters = additionalAttesters
         self.machine = AgentStateMachine(anchor: platform.initDataAnchor, awaitsInitData: awaitsInitData)
@@ -50,8 +52,9 @@ public actor AttestationAgent {
     /// Where the agent is now, for the launcher's log and for tests; the
     /// GetStatus call is `statusReport()`.
     public var status: Status {
-        Status(state: machine.state, binding: machine.binding, tee: platform.tee,
-               configSource: machine.configSource, boundDigest: machine.boundDigest)
+        Status(
+            state: machine.state, binding: machine.binding, tee: platform.tee,
+            configSource: machine.configSource, boundDigest: machine.boundDigest)
     }
 
     // MARK: Launch
@@ -65,12 +68,16 @@ public actor AttestationAgent {
             do {
                 machine.startWithoutInitData(field: try await readField())
             } catch {
-                logger.error("cannot read the init-data field at launch; staying in Booting", metadata: ["reason": "\(error.message)"])
+                logger.error(
+                    "cannot read the init-data field at launch; staying in Booting",
+                    metadata: ["reason": "\(error.message)"])
             }
         } else {
             machine.startWithoutInitData(field: nil)
         }
-        logger.info("started without initdata", metadata: ["state": "\(machine.state.rawValue)", "binding": "\(machine.binding.rawValue)"])
+        logger.info(
+            "started without initdata",
+            metadata: ["state": "\(machine.state.rawValue)", "binding": "\(machine.binding.rawValue)"])
     }
 
     /// Keeps the initdata document: the KBS handshake sends its body along
@@ -84,7 +91,9 @@ public actor AttestationAgent {
     public func configureAtLaunch(_ config: AgentConfig, source: ConfigSource) {
         self.config = config
         machine.configureAtLaunch(source)
-        logger.info("configuration given at launch", metadata: ["source": "\(source.rawValue)", "state": "\(machine.state.rawValue)"])
+        logger.info(
+            "configuration given at launch",
+            metadata: ["source": "\(source.rawValue)", "state": "\(machine.state.rawValue)"])
     }
 
     // MARK: Calls
@@ -114,7 +123,9 @@ public actor AttestationAgent {
         switch machine.bind(digest: digest, field: field) {
         case .accepted(let warning):
             if let warning { logger.warning("\(warning)") }
-            var metadata: Logger.Metadata = ["binding": "\(machine.binding.rawValue)", "digest": "\(Hex.encode(digest))"]
+            var metadata: Logger.Metadata = [
+                "binding": "\(machine.binding.rawValue)", "digest": "\(Hex.encode(digest))",
+            ]
             if case .pcr(let index, _) = platform.initDataAnchor, wasBooting, machine.binding == .measured {
                 metadata["pcr"] = "PCR \(index) already holds this digest (the agent restarted): not extended again"
             }
@@ -138,7 +149,8 @@ public actor AttestationAgent {
 
     public func updateConfiguration(_ text: String) throws(AgentError) {
         try admit(.updateConfiguration)
-        let parsed = try AgentConfig(text: text, format: .toml, origin: "the configuration given to UpdateConfiguration")
+        let parsed = try AgentConfig(
+            text: text, format: .toml, origin: "the configuration given to UpdateConfiguration")
         _ = machine.update()
         config = parsed
         logger.info("configured by UpdateConfiguration", metadata: ["kbs": "\(parsed.kbs?.url ?? "none")"])
@@ -182,8 +194,10 @@ public actor AttestationAgent {
     /// confidential-data-hub fails an image pull on any error; else the event
     /// is logged and its digest extends the register of `registerIndex`
     /// (default: the configured init_pcr).
-    public func extendRuntimeMeasurement(domain: String, operation: String, content: String,
-                                         registerIndex: UInt64?) async throws(AgentError) -> RuntimeMeasurementOutcome {
+    public func extendRuntimeMeasurement(
+        domain: String, operation: String, content: String,
+        registerIndex: UInt64?
+    ) async throws(AgentError) -> RuntimeMeasurementOutcome {
         try admit(.extendRuntimeMeasurement)
         let settings = (config ?? AgentConfig()).eventLog
         guard settings.enabled else { return .notEnabled }
@@ -207,8 +221,9 @@ public actor AttestationAgent {
     /// minute does not flood the log.
     private func notSupported(_ reason: String) -> RuntimeMeasurementOutcome {
         if warnedRuntimeMeasurementCauses.insert(reason).inserted {
-            logger.warning("runtime measurements are not supported here; ExtendRuntimeMeasurement answers NOT_SUPPORTED",
-                           metadata: ["reason": "\(reason)"])
+            logger.warning(
+                "runtime measurements are not supported here; ExtendRuntimeMeasurement answers NOT_SUPPORTED",
+                metadata: ["reason": "\(reason)"])
         }
         return .notSupported
     }
@@ -233,7 +248,9 @@ public actor AttestationAgent {
         let request = TokenRequest(
             config: config, tee: platform.tee, initData: initData?.text, timeLimit: timeLimit,
             evidence: { [self] reportData throws(AgentError) in try await self.evidence(runtimeData: reportData) },
-            additionalEvidence: { [self] reportData throws(AgentError) in try await self.additionalEvidence(runtimeData: reportData) })
+            additionalEvidence: { [self] reportData throws(AgentError) in
+                try await self.additionalEvidence(runtimeData: reportData)
+            })
         return try await provider.token(request)
     }
 
@@ -251,7 +268,8 @@ public actor AttestationAgent {
             if case .pcr(let index, _) = platform.initDataAnchor {
                 throw AgentError(.unavailable, "cannot read the init-data PCR \(index): \(error)", cause: error)
             }
-            throw AgentError(.unavailable, "cannot read the \(platform.tee.rawValue) init-data field: \(error)", cause: error)
+            throw AgentError(
+                .unavailable, "cannot read the \(platform.tee.rawValue) init-data field: \(error)", cause: error)
         }
     }
 }

@@ -47,17 +47,22 @@ public struct EventLog: Sendable {
     }
 
     /// The entry's bytes and the digest that extends the register.
-    public static func entry(_ event: RuntimeEvent, register: UInt32, algorithm: EventLogAlgorithm) -> (bytes: [UInt8], digest: [UInt8]) {
+    public static func entry(
+        _ event: RuntimeEvent, register: UInt32, algorithm: EventLogAlgorithm
+    ) -> (bytes: [UInt8], digest: [UInt8]) {
         let text = Array(event.text.utf8)
         let tagged = le(aaelTag) + le(UInt32(text.count)) + text
         let digest = algorithm.digest(tagged)
-        let bytes = le(register) + le(eventTagType) + le(UInt32(1)) + le(algorithm.tcgID) + digest + le(UInt32(tagged.count)) + tagged
+        let bytes =
+            le(register) + le(eventTagType) + le(UInt32(1)) + le(algorithm.tcgID) + digest + le(UInt32(tagged.count))
+            + tagged
         return (bytes, digest)
     }
 
     /// Records `event` and extends `pcr` with its digest.
     public func record(_ event: RuntimeEvent, pcr: UInt64, platform: any TEEPlatform) async throws(AgentError) {
-        let (bytes, digest) = Self.entry(event, register: UInt32(platform.eventLogRegister(forPCR: pcr)), algorithm: algorithm)
+        let (bytes, digest) = Self.entry(
+            event, register: UInt32(platform.eventLogRegister(forPCR: pcr)), algorithm: algorithm)
         let current = try await read(pcr, platform)
         let expected = algorithm.digest(current + digest)
         let offset = try fileSize()
@@ -82,11 +87,14 @@ public struct EventLog: Sendable {
         guard let wal = try? LocalFile.read(walPath) else { return }
         let record = try WriteAheadRecord(parsing: wal, digestSize: algorithm.size, path: walPath)
         let offset = try record.appendOffset(logSize: try fileSize(), logPath: path)
-        let (bytes, digest) = Self.entry(record.event, register: UInt32(platform.eventLogRegister(forPCR: pcr)), algorithm: algorithm)
+        let (bytes, digest) = Self.entry(
+            record.event, register: UInt32(platform.eventLogRegister(forPCR: pcr)), algorithm: algorithm)
         let current = try await read(pcr, platform)
         if current != record.expected {
             guard algorithm.digest(current + digest) == record.expected else {
-                throw AgentError(.internal, "\(path) does not match PCR \(pcr): the log is corrupt or someone else extended the register")
+                throw AgentError(
+                    .internal,
+                    "\(path) does not match PCR \(pcr): the log is corrupt or someone else extended the register")
             }
             do { try await platform.extendRuntimeMeasurement(index: pcr, digest: digest) } catch {
                 throw AgentError(.unavailable, "cannot finish the interrupted extension of PCR \(pcr): \(error)")

@@ -29,10 +29,14 @@ public enum LogLevelFilter {
     /// Which setting decides: `--log-level`, else `RUST_LOG` (as upstream),
     /// else the configuration's `[log] level`, else `info`. `unreadable`
     /// names a setting that held no level word, for a warning.
-    public static func resolve(flag: String?, environment: [String: String], config: String?)
+    public static func resolve(
+        flag: String?, environment: [String: String], config: String?
+    )
         -> (level: Logger.Level, unreadable: String?)
     {
-        let candidates: [(String, String?)] = [("--log-level", flag), ("RUST_LOG", environment["RUST_LOG"]), ("[log] level", config)]
+        let candidates: [(String, String?)] = [
+            ("--log-level", flag), ("RUST_LOG", environment["RUST_LOG"]), ("[log] level", config),
+        ]
         guard let (name, text) = candidates.first(where: { $0.1 != nil }), let text else { return (.info, nil) }
         if let level = level(text) { return (level, nil) }
         return (.info, "\(name) '\(text)' holds no level word (\(words)); logging at info")

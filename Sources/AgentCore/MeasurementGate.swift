@@ -9,7 +9,9 @@ actor MeasurementGate {
     private var waiting: [(exclusive: Bool, resume: CheckedContinuation<Void, Never>)] = []
 
     /// Runs `body` alone (`exclusive`) or beside other shared holders.
-    func run<T: Sendable>(exclusive: Bool, _ body: @Sendable () async throws(AgentError) -> T) async throws(AgentError) -> T {
+    func run<T: Sendable>(
+        exclusive: Bool, _ body: @Sendable () async throws(AgentError) -> T
+    ) async throws(AgentError) -> T {
         await enter(exclusive: exclusive)
         let result: Result<T, AgentError>
         do throws(AgentError) { result = .success(try await body()) } catch { result = .failure(error) }

@@ -62,10 +62,12 @@ public struct ServiceURL: Sendable, Equatable {
     private static func isHost(_ host: String, bracketed: Bool) -> Bool {
         guard !host.isEmpty else { return false }
         if bracketed {
-            return host.contains(":") && host.unicodeScalars.allSatisfy { $0.properties.isASCIIHexDigit || $0 == ":" || $0 == "." }
+            return host.contains(":")
+                && host.unicodeScalars.allSatisfy { $0.properties.isASCIIHexDigit || $0 == ":" || $0 == "." }
         }
         return host.unicodeScalars.allSatisfy {
-            ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || "-._~".unicodeScalars.contains($0)
+            ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0)
+                || "-._~".unicodeScalars.contains($0)
         }
     }
 }

@@ -14,9 +14,11 @@ public struct TokenRequest: Sendable {
     /// The additional TEEs' evidence (empty with none) over the given report data.
     public let additionalEvidence: @Sendable ([UInt8]) async throws(AgentError) -> [UInt8]
 
-    public init(config: AgentConfig, tee: TEEType, initData: String?, timeLimit: Duration?,
-                evidence: @escaping @Sendable ([UInt8]) async throws(AgentError) -> [UInt8],
-                additionalEvidence: @escaping @Sendable ([UInt8]) async throws(AgentError) -> [UInt8]) {
+    public init(
+        config: AgentConfig, tee: TEEType, initData: String?, timeLimit: Duration?,
+        evidence: @escaping @Sendable ([UInt8]) async throws(AgentError) -> [UInt8],
+        additionalEvidence: @escaping @Sendable ([UInt8]) async throws(AgentError) -> [UInt8]
+    ) {
         self.config = config
         self.tee = tee
         self.initData = initData
@@ -43,7 +45,9 @@ public struct TokenProviders: Sendable {
 
     public func provider(for type: String) throws(AgentError) -> any TokenProvider {
         guard Self.knownTypes.contains(type) else {
-            throw AgentError(.invalidArgument, "unknown token type '\(type)': expected one of \(Self.knownTypes.joined(separator: ", "))")
+            throw AgentError(
+                .invalidArgument,
+                "unknown token type '\(type)': expected one of \(Self.knownTypes.joined(separator: ", "))")
         }
         guard let provider = providers[type] else {
             throw AgentError(.unimplemented, "no provider for '\(type)' tokens is built into this agent yet")

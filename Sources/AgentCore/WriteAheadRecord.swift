@@ -25,11 +25,16 @@ public struct WriteAheadRecord: Sendable, Equatable {
         expected = Array(bytes[8..<8 + digestSize])
         let text = String(decoding: bytes[(8 + digestSize)...], as: UTF8.self)
         let parts = text.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
-        guard parts.count == 3 else { throw AgentError(.internal, "\(path) holds no event; remove it and restart the agent") }
+        guard parts.count == 3 else {
+            throw AgentError(.internal, "\(path) holds no event; remove it and restart the agent")
+        }
         do {
             event = try RuntimeEvent(domain: parts[0], operation: parts[1], content: parts[2])
         } catch {
-            throw AgentError(.internal, "\(path) holds an event the agent would not have written (\(error.message)); remove it and restart the agent")
+            throw AgentError(
+                .internal,
+                "\(path) holds an event the agent would not have written (\(error.message)); remove it and restart the agent"
+            )
         }
     }
 
@@ -42,8 +47,10 @@ public struct WriteAheadRecord: Sendable, Equatable {
     /// (a longer one holds a partial append, which is overwritten).
     public func appendOffset(logSize: Int, logPath: String) throws(AgentError) -> Int {
         guard offset <= UInt64(logSize) else {
-            throw AgentError(.internal,
-                "the write-ahead record points at byte \(offset) of \(logPath), which holds \(logSize) bytes: the log was cut short; it no longer matches the register")
+            throw AgentError(
+                .internal,
+                "the write-ahead record points at byte \(offset) of \(logPath), which holds \(logSize) bytes: the log was cut short; it no longer matches the register"
+            )
         }
         return Int(offset)
     }

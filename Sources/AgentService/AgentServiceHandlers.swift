@@ -13,13 +13,16 @@ public enum AgentServiceHandlers {
         // Every method of the table, each by the switch below (a method
         // added to the table and not here does not compile).
         for method in AttestationAgentMethod.allCases {
-            services.register(service: AttestationAgentMethod.service, method: method.rawValue,
-                              placement: method.descriptor.answersFromMemory ? .eventLoop : .concurrentPool,
-                              handler: handler(for: method, agent: agent, logger: logger))
+            services.register(
+                service: AttestationAgentMethod.service, method: method.rawValue,
+                placement: method.descriptor.answersFromMemory ? .eventLoop : .concurrentPool,
+                handler: handler(for: method, agent: agent, logger: logger))
         }
     }
 
-    static func handler(for method: AttestationAgentMethod, agent: AttestationAgent, logger: Logger) -> TTRPCMethodHandler {
+    static func handler(
+        for method: AttestationAgentMethod, agent: AttestationAgent, logger: Logger
+    ) -> TTRPCMethodHandler {
         switch method {
         case .getEvidence:
             return unary(method, logger) { (request: GetEvidenceRequest, _) throws(AgentError) in
@@ -33,7 +36,8 @@ public enum AgentServiceHandlers {
             return unary(method, logger) { (request: GetTokenRequest, context) throws(AgentError) in
                 // The remote calls get what is left of the caller's deadline.
                 let timeLimit = context.deadline.map {
-                    Duration.nanoseconds(max(0, Int64($0.uptimeNanoseconds) - Int64(NIODeadline.now().uptimeNanoseconds)))
+                    Duration.nanoseconds(
+                        max(0, Int64($0.uptimeNanoseconds) - Int64(NIODeadline.now().uptimeNanoseconds)))
                 }
                 return GetTokenResponse(token: try await agent.token(type: request.tokenType, timeLimit: timeLimit))
             }
@@ -69,9 +73,10 @@ public enum AgentServiceHandlers {
         case .getStatus:
             return unary(method, logger) { (_: EmptyMessage, _) throws(AgentError) in
                 let status = try await agent.statusReport()
-                return GetStatusResponse(state: status.state.rawValue, binding: status.binding.rawValue,
-                                         tee: status.tee.rawValue, configSource: status.configSource.rawValue,
-                                         initDataDigest: status.boundDigest.map(Hex.encode) ?? "")
+                return GetStatusResponse(
+                    state: status.state.rawValue, binding: status.binding.rawValue,
+                    tee: status.tee.rawValue, configSource: status.configSource.rawValue,
+                    initDataDigest: status.boundDigest.map(Hex.encode) ?? "")
             }
         }
     }
@@ -82,8 +87,9 @@ public enum AgentServiceHandlers {
         _ method: AttestationAgentMethod, _ logger: Logger,
         _ body: @escaping @Sendable (Request, TTRPCCallContext) async throws(AgentError) -> Response
     ) -> TTRPCMethodHandler {
-        precondition(method.descriptor.carries(Request.self, Response.self),
-                     "\(method.rawValue): the handler's messages are not the method table's")
+        precondition(
+            method.descriptor.carries(Request.self, Response.self),
+            "\(method.rawValue): the handler's messages are not the method table's")
         return { context, payload in
             let request: Request
             do {

@@ -22,24 +22,31 @@ public enum AttestationAgentMethod: String, CaseIterable, Sendable {
     public var descriptor: AttestationAgentMethodDescriptor {
         switch self {
         case .getEvidence:
-            .init(GetEvidenceRequest.self, GetEvidenceResponse.self, hostSafe: false, answersFromMemory: false, gate: .always)
+            .init(
+                GetEvidenceRequest.self, GetEvidenceResponse.self, hostSafe: false, answersFromMemory: false,
+                gate: .always)
         case .getAdditionalEvidence:
-            .init(GetAdditionalEvidenceRequest.self, GetEvidenceResponse.self, hostSafe: false, answersFromMemory: false,
-                  gate: .always)
+            .init(
+                GetAdditionalEvidenceRequest.self, GetEvidenceResponse.self, hostSafe: false, answersFromMemory: false,
+                gate: .always)
         case .getToken:
             .init(GetTokenRequest.self, GetTokenResponse.self, hostSafe: false, answersFromMemory: false, gate: .token)
         case .extendRuntimeMeasurement:
-            .init(ExtendRuntimeMeasurementRequest.self, ExtendRuntimeMeasurementResponse.self, hostSafe: false,
-                  answersFromMemory: false, gate: .always)
+            .init(
+                ExtendRuntimeMeasurementRequest.self, ExtendRuntimeMeasurementResponse.self, hostSafe: false,
+                answersFromMemory: false, gate: .always)
         case .bindInitData, .checkInitData:
             .init(InitDataDigestRequest.self, EmptyMessage.self, hostSafe: false, answersFromMemory: false, gate: .bind)
         case .updateConfiguration:
-            .init(UpdateConfigurationRequest.self, EmptyMessage.self, hostSafe: false, answersFromMemory: false,
-                  gate: .configure)
+            .init(
+                UpdateConfigurationRequest.self, EmptyMessage.self, hostSafe: false, answersFromMemory: false,
+                gate: .configure)
         case .getTeeType:
             .init(EmptyMessage.self, GetTeeTypeResponse.self, hostSafe: true, answersFromMemory: true, gate: .always)
         case .getAdditionalTees:
-            .init(EmptyMessage.self, GetAdditionalTeesResponse.self, hostSafe: true, answersFromMemory: true, gate: .always)
+            .init(
+                EmptyMessage.self, GetAdditionalTeesResponse.self, hostSafe: true, answersFromMemory: true,
+                gate: .always)
         case .getStatus:
             .init(EmptyMessage.self, GetStatusResponse.self, hostSafe: true, answersFromMemory: true, gate: .always)
         }
@@ -63,8 +70,10 @@ public struct AttestationAgentMethodDescriptor {
     /// Which rule of the state table admits the call.
     public let gate: AttestationAgentGate
 
-    init(_ request: any ProtobufCodable.Type, _ response: any ProtobufCodable.Type, hostSafe: Bool,
-         answersFromMemory: Bool, gate: AttestationAgentGate) {
+    init(
+        _ request: any ProtobufCodable.Type, _ response: any ProtobufCodable.Type, hostSafe: Bool,
+        answersFromMemory: Bool, gate: AttestationAgentGate
+    ) {
         self.request = request
         self.response = response
         self.hostSafe = hostSafe

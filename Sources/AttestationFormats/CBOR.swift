@@ -2,18 +2,19 @@
 /// definite lengths only, floats kept as their raw bits.
 public indirect enum CBOR: Sendable, Equatable {
     case unsigned(UInt64)
-    case negative(UInt64) // the value is -1 - n
+    case negative(UInt64)  // the value is -1 - n
     case bytes([UInt8])
     case text(String)
     case array([CBOR])
     case map([(CBOR, CBOR)])
     case tagged(UInt64, CBOR)
-    case simple(UInt8) // false 20, true 21, null 22, undefined 23
+    case simple(UInt8)  // false 20, true 21, null 22, undefined 23
     case float(UInt64)
 
     public static func == (lhs: CBOR, rhs: CBOR) -> Bool {
         switch (lhs, rhs) {
-        case (.unsigned(let a), .unsigned(let b)), (.negative(let a), .negative(let b)), (.float(let a), .float(let b)): a == b
+        case (.unsigned(let a), .unsigned(let b)), (.negative(let a), .negative(let b)), (.float(let a), .float(let b)):
+            a == b
         case (.bytes(let a), .bytes(let b)): a == b
         case (.text(let a), .text(let b)): a == b
         case (.array(let a), .array(let b)): a == b
@@ -66,14 +67,16 @@ private struct CBORDecoder {
             let count = 1 << Int(info - 24)
             return try take(count).reduce(0) { $0 << 8 | UInt64($1) }
         default:
-            throw ReportParseError("CBOR: indefinite or reserved length (additional info \(info)) at byte \(offset - 1)")
+            throw ReportParseError(
+                "CBOR: indefinite or reserved length (additional info \(info)) at byte \(offset - 1)")
         }
     }
 
     mutating func length(_ info: UInt8) throws(ReportParseError) -> Int {
         let value = try argument(info)
         guard value <= UInt64(bytes.count - offset) else {
-            throw ReportParseError("CBOR: length \(value) at byte \(offset) exceeds the \(bytes.count - offset) bytes left")
+            throw ReportParseError(
+                "CBOR: length \(value) at byte \(offset) exceeds the \(bytes.count - offset) bytes left")
         }
         return Int(value)
     }
@@ -89,7 +92,9 @@ private struct CBORDecoder {
         case 2: return .bytes(Array(try take(try length(info))))
         case 3:
             let raw = try take(try length(info))
-            guard let text = String(validating: raw, as: UTF8.self) else { throw ReportParseError("CBOR: text string is not UTF-8") }
+            guard let text = String(validating: raw, as: UTF8.self) else {
+                throw ReportParseError("CBOR: text string is not UTF-8")
+            }
             return .text(text)
         case 4:
             let count = try length(info)

@@ -34,14 +34,17 @@ public struct CCAToken: Sendable, Equatable {
         platformClaims = try Self.payload(ofCOSESign1: platform, name: "platform token")
         let claims = try Self.payload(ofCOSESign1: realm, name: "realm token")
         func claim(_ key: Int, _ name: String) throws(ReportParseError) -> CBOR {
-            guard let value = claims[key] else { throw ReportParseError("CCA realm token: claim \(key) (\(name)) is missing") }
+            guard let value = claims[key] else {
+                throw ReportParseError("CCA realm token: claim \(key) (\(name)) is missing")
+            }
             return value
         }
         guard let challenge = try claim(RealmClaim.challenge, "challenge").bytes, challenge.count == 64 else {
             throw ReportParseError("CCA realm token: the challenge must be 64 bytes")
         }
         guard let personalization = try claim(RealmClaim.personalizationValue, "personalization value").bytes,
-              personalization.count == 64 else {
+            personalization.count == 64
+        else {
             throw ReportParseError("CCA realm token: the personalization value must be 64 bytes")
         }
         guard let algorithm = try claim(RealmClaim.hashAlgorithm, "hash algorithm").text else {
@@ -51,7 +54,8 @@ public struct CCAToken: Sendable, Equatable {
             throw ReportParseError("CCA realm token: the initial measurement must be bytes")
         }
         guard case .array(let rems) = try claim(RealmClaim.extensibleMeasurements, "extensible measurements"),
-              let measurements = Optional(rems.compactMap(\.bytes)), measurements.count == rems.count else {
+            let measurements = Optional(rems.compactMap(\.bytes)), measurements.count == rems.count
+        else {
             throw ReportParseError("CCA realm token: the extensible measurements must be an array of bytes")
         }
         self.challenge = challenge

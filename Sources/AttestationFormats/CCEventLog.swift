@@ -13,8 +13,11 @@ public enum CCEventLog {
     /// Event") announcing one algorithm, SHA-384 (48 bytes), the RTMRs' own.
     static let specIDHeader: [UInt8] = {
         let signature = Array("Spec ID Event03".utf8) + [0]
-        let event = signature + le(UInt32(0)) /* platformClass */ + [0, 2, 0, 2] /* minor, major, errata, uintnSize */
-            + le(UInt32(1)) + le(UInt16(0x000C)) + le(UInt16(48)) /* sha384, 48 bytes */ + [0] /* vendorInfoSize */
+        let platformClass = le(UInt32(0))
+        let versionAndUintnSize: [UInt8] = [0, 2, 0, 2]  // minor, major, errata, uintnSize
+        let sha384Digest = le(UInt32(1)) + le(UInt16(0x000C)) + le(UInt16(48))  // one algorithm: SHA-384, 48 bytes
+        let vendorInfoSize: [UInt8] = [0]
+        let event = signature + platformClass + versionAndUintnSize + sha384Digest + vendorInfoSize
         return le(UInt32(0)) + le(noAction) + [UInt8](repeating: 0, count: 20) + le(UInt32(event.count)) + event
     }()
 
@@ -47,18 +50,23 @@ public enum CCEventLog {
             let next = table[offset..<offset + 8]
             if next.allSatisfy({ $0 == 0xFF }) || next.allSatisfy({ $0 == 0 }) { return Array(table[..<offset]) }
             let digests = Int(try r.uint32("digest count", at: offset + 8))
-            guard digests <= 16 else { throw ReportParseError("CCEL: an event at byte \(offset) has \(digests) digests") }
+            guard digests <= 16 else {
+                throw ReportParseError("CCEL: an event at byte \(offset) has \(digests) digests")
+            }
             var cursor = offset + 12
             for _ in 0..<digests {
                 let algorithm = try r.uint16("digest algorithm", at: cursor)
                 guard let size = sizes[algorithm] else {
-                    throw ReportParseError("CCEL: digest algorithm 0x\(String(algorithm, radix: 16)) at byte \(cursor) has no known size")
+                    throw ReportParseError(
+                        "CCEL: digest algorithm 0x\(String(algorithm, radix: 16)) at byte \(cursor) has no known size")
                 }
                 cursor += 2 + size
             }
             let eventSize = Int(try r.uint32("event size", at: cursor))
             offset = cursor + 4 + eventSize
-            guard offset <= table.count else { throw ReportParseError("CCEL: the event at byte \(cursor) runs past the table") }
+            guard offset <= table.count else {
+                throw ReportParseError("CCEL: the event at byte \(cursor) runs past the table")
+            }
         }
         return Array(table[..<min(offset, table.count)])
     }

@@ -26,24 +26,29 @@ public enum EvidenceInspector {
     public static func inspect(_ bytes: [UInt8]) throws(ReportParseError) -> InspectedEvidence {
         if bytes.starts(with: [0xD9, 0x01, 0x8F]) {
             let token = try CCAToken(parsing: bytes)
-            return InspectedEvidence(tee: .cca, format: "CCA token", reportData: token.challenge,
-                                     launchMeasurement: token.initialMeasurement, initDataField: token.personalizationValue)
+            return InspectedEvidence(
+                tee: .cca, format: "CCA token", reportData: token.challenge,
+                launchMeasurement: token.initialMeasurement, initDataField: token.personalizationValue)
         }
         if bytes.count == TDReport.size, bytes.first == 0x81 {
             let report = try TDReport(parsing: bytes)
-            return InspectedEvidence(tee: .tdx, format: "TDREPORT", reportData: report.reportData,
-                                     launchMeasurement: report.measurements.mrtd, initDataField: report.measurements.mrConfigID)
+            return InspectedEvidence(
+                tee: .tdx, format: "TDREPORT", reportData: report.reportData,
+                launchMeasurement: report.measurements.mrtd, initDataField: report.measurements.mrConfigID)
         }
         if bytes.count >= 8, [4, 5].contains(bytes[0]), bytes[1] == 0, bytes[4...7].elementsEqual([0x81, 0, 0, 0]) {
             let quote = try TDXQuote(parsing: bytes)
-            return InspectedEvidence(tee: .tdx, format: "TDX quote v\(quote.version)", reportData: quote.reportData,
-                                     launchMeasurement: quote.measurements.mrtd, initDataField: quote.measurements.mrConfigID)
+            return InspectedEvidence(
+                tee: .tdx, format: "TDX quote v\(quote.version)", reportData: quote.reportData,
+                launchMeasurement: quote.measurements.mrtd, initDataField: quote.measurements.mrConfigID)
         }
         if bytes.count == SNPReport.size {
             let report = try SNPReport(parsing: bytes)
-            return InspectedEvidence(tee: .snp, format: "SNP report v\(report.version)", reportData: report.reportData,
-                                     launchMeasurement: report.measurement, initDataField: report.hostData)
+            return InspectedEvidence(
+                tee: .snp, format: "SNP report v\(report.version)", reportData: report.reportData,
+                launchMeasurement: report.measurement, initDataField: report.hostData)
         }
-        throw ReportParseError("\(bytes.count) bytes that are not a TDX quote (v4, v5), a TDREPORT, an SNP report or a CCA token")
+        throw ReportParseError(
+            "\(bytes.count) bytes that are not a TDX quote (v4, v5), a TDREPORT, an SNP report or a CCA token")
     }
 }

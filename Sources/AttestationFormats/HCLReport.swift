@@ -2,7 +2,7 @@
 /// the hardware report (room for 1184 bytes), then IGVM request data whose
 /// `report_type` says which hardware made it (2: SNP, 4: TDX).
 public enum HCLReport {
-    static let signature: UInt32 = 0x414C_4348 // "HCLA", little-endian
+    static let signature: UInt32 = 0x414C_4348  // "HCLA", little-endian
     static let reportTypeOffset = 32 + 1184 + 8
 
     /// nil when the bytes do not start with the HCL signature.

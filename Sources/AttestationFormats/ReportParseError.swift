@@ -16,7 +16,8 @@ struct ReportBytes {
 
     func field(_ name: String, at offset: Int, length: Int) throws(ReportParseError) -> [UInt8] {
         guard offset >= 0, length >= 0, offset + length <= bytes.count else {
-            throw ReportParseError("\(what) is truncated: \(name) needs bytes \(offset)..<\(offset + length), only \(bytes.count) present")
+            throw ReportParseError(
+                "\(what) is truncated: \(name) needs bytes \(offset)..<\(offset + length), only \(bytes.count) present")
         }
         return Array(bytes[offset..<offset + length])
     }

@@ -17,10 +17,13 @@ public enum SNPEvidenceJSON {
         func number<T: BinaryInteger>(_ value: T) -> JSON { .unsigned(UInt64(value)) }
         func tcb(_ name: String, _ offset: Int) throws(ReportParseError) -> JSON {
             let b = try r.field(name, at: offset, length: 8)
-            let (fmc, bootloader, tee, snp): (JSON, UInt8, UInt8, UInt8) = generation == .turin
+            let (fmc, bootloader, tee, snp): (JSON, UInt8, UInt8, UInt8) =
+                generation == .turin
                 ? (number(b[0]), b[1], b[2], b[3]) : (.null, b[0], b[1], b[6])
-            return .object([("fmc", fmc), ("bootloader", number(bootloader)), ("tee", number(tee)),
-                            ("snp", number(snp)), ("microcode", number(b[7]))])
+            return .object([
+                ("fmc", fmc), ("bootloader", number(bootloader)), ("tee", number(tee)),
+                ("snp", number(snp)), ("microcode", number(b[7])),
+            ])
         }
         func version(_ name: String, _ offset: Int) throws(ReportParseError) -> JSON {
             let b = try r.field(name, at: offset, length: 3)
@@ -63,7 +66,10 @@ public enum SNPEvidenceJSON {
             ("launch_tcb", try tcb("LAUNCH_TCB", 0x1F0)),
             ("launch_mit_vector", try optionalU64("LAUNCH_MIT_VECTOR", 0x1F8)),
             ("current_mit_vector", try optionalU64("CURRENT_MIT_VECTOR", 0x200)),
-            ("signature", .object([("r", try array("SIGNATURE R", 0x2A0, 72)), ("s", try array("SIGNATURE S", 0x2E8, 72))])),
+            (
+                "signature",
+                .object([("r", try array("SIGNATURE R", 0x2A0, 72)), ("s", try array("SIGNATURE S", 0x2E8, 72))])
+            ),
         ])
     }
 
@@ -71,18 +77,22 @@ public enum SNPEvidenceJSON {
     /// (version 3 and up), else from the CHIP_ID shape, as the sev crate does.
     static func generation(_ bytes: [UInt8], version: UInt32) throws(ReportParseError) -> Generation {
         if version >= 3 {
-            let family = bytes[0x188], model = bytes[0x189]
+            let family = bytes[0x188]
+            let model = bytes[0x189]
             switch (family, model) {
             case (0x19, 0x00...0x0F): return .milan
             case (0x19, 0x10...0x1F), (0x19, 0xA0...0xAF): return .genoa
             case (0x1A, 0x00...0x11): return .turin
             default:
-                throw ReportParseError("SNP report: CPUID family 0x\(String(family, radix: 16)) model 0x\(String(model, radix: 16)) is not a known SEV-SNP processor")
+                throw ReportParseError(
+                    "SNP report: CPUID family 0x\(String(family, radix: 16)) model 0x\(String(model, radix: 16)) is not a known SEV-SNP processor"
+                )
             }
         }
         let chipID = bytes[0x1A0..<0x1E0]
         guard chipID.contains(where: { $0 != 0 }) else {
-            throw ReportParseError("SNP report v2: CHIP_ID is masked (all zero), so the processor generation cannot be told")
+            throw ReportParseError(
+                "SNP report v2: CHIP_ID is masked (all zero), so the processor generation cannot be told")
         }
         return chipID.dropFirst(8).allSatisfy { $0 == 0 } ? .turin : .genoa
     }

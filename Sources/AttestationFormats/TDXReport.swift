@@ -52,7 +52,8 @@ public struct TDXQuote: Sendable, Equatable {
             let type = try r.uint16("body type", at: Self.headerLength)
             let size = try r.uint32("body size", at: Self.headerLength + 2)
             guard (type == 2 && size == 584) || (type == 3 && size == 648) else {
-                throw ReportParseError("TDX quote v5: body type \(type) of \(size) bytes is not a TD report 1.0 (2, 584) or 1.5 (3, 648)")
+                throw ReportParseError(
+                    "TDX quote v5: body type \(type) of \(size) bytes is not a TD report 1.0 (2, 584) or 1.5 (3, 648)")
             }
             body = Self.headerLength + 6
         default:

@@ -23,14 +23,15 @@ public enum Base64 {
 
     /// base64url without padding (RFC 4648 section 5), as JOSE uses it.
     public static func urlEncode(_ bytes: [UInt8]) -> String {
-        String(encode(bytes).compactMap { char -> Character? in
-            switch char {
-            case "+": "-"
-            case "/": "_"
-            case "=": nil
-            default: char
-            }
-        })
+        String(
+            encode(bytes).compactMap { char -> Character? in
+                switch char {
+                case "+": "-"
+                case "/": "_"
+                case "=": nil
+                default: char
+                }
+            })
     }
 
     /// Decodes base64url, padded or not.
@@ -43,7 +44,10 @@ public enum Base64 {
         var values: [UInt8] = []
         var padding = 0
         for char in text.utf8 {
-            if char == UInt8(ascii: "=") { padding += 1; continue }
+            if char == UInt8(ascii: "=") {
+                padding += 1
+                continue
+            }
             guard padding == 0, let value = sextet(char) else { return nil }
             values.append(value)
         }

@@ -19,7 +19,8 @@ public indirect enum JSON: Sendable, Equatable {
         case (.unsigned(let a), .unsigned(let b)): a == b
         case (.string(let a), .string(let b)): a == b
         case (.array(let a), .array(let b)): a == b
-        case (.object(let a), .object(let b)): a.count == b.count && zip(a, b).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
+        case (.object(let a), .object(let b)):
+            a.count == b.count && zip(a, b).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
         default: false
         }
     }
@@ -69,7 +70,10 @@ public indirect enum JSON: Sendable, Equatable {
         case .unsigned(let value): out += String(value)
         case .string(let value): JSON.writeString(value, to: &out)
         case .array(let items):
-            guard !items.isEmpty else { out += "[]"; return }
+            guard !items.isEmpty else {
+                out += "[]"
+                return
+            }
             out += "["
             for (index, item) in items.enumerated() {
                 if index > 0 { out += "," }
@@ -79,7 +83,10 @@ public indirect enum JSON: Sendable, Equatable {
             breakLine(level)
             out += "]"
         case .object(let members):
-            guard !members.isEmpty else { out += "{}"; return }
+            guard !members.isEmpty else {
+                out += "{}"
+                return
+            }
             out += "{"
             for (index, (key, value)) in members.enumerated() {
                 if index > 0 { out += "," }
@@ -96,7 +103,11 @@ public indirect enum JSON: Sendable, Equatable {
     /// Integral values below 2^53 (exact in a Double) as integers, as RFC 8785
     /// and serde write them; others in Swift's shortest round-trip form.
     static func writeNumber(_ value: Double, to out: inout String) {
-        if value.rounded() == value, abs(value) < 9_007_199_254_740_992 { out += String(Int64(value)) } else { out += "\(value)" }
+        if value.rounded() == value, abs(value) < 9_007_199_254_740_992 {
+            out += String(Int64(value))
+        } else {
+            out += "\(value)"
+        }
     }
 
     /// Minimal escapes, as RFC 8785 prescribes them (so canonical output shares this).

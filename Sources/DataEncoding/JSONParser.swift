@@ -31,36 +31,58 @@ private struct JSONParser {
         skipWhitespace()
         guard let byte = peek() else { throw error("expected a value, found the end") }
         switch byte {
-        case UInt8(ascii: "{"): return try parseContainer(close: "}") { p throws(JSONError) in
-            guard p.peek() == UInt8(ascii: "\"") else { throw p.error("expected a string key") }
-            let key = try p.parseString()
-            p.skipWhitespace()
-            try p.expect(":")
-            return (key, try p.parseValue())
-        } wrap: { .object($0) }
-        case UInt8(ascii: "["): return try parseContainer(close: "]") { p throws(JSONError) in ("", try p.parseValue()) } wrap: { .array($0.map(\.1)) }
+        case UInt8(ascii: "{"):
+            return try parseContainer(close: "}") { p throws(JSONError) in
+                guard p.peek() == UInt8(ascii: "\"") else { throw p.error("expected a string key") }
+                let key = try p.parseString()
+                p.skipWhitespace()
+                try p.expect(":")
+                return (key, try p.parseValue())
+            } wrap: {
+                .object($0)
+            }
+        case UInt8(ascii: "["):
+            return try parseContainer(close: "]") { p throws(JSONError) in
+                ("", try p.parseValue())
+            } wrap: {
+                .array($0.map(\.1))
+            }
         case UInt8(ascii: "\""): return .string(try parseString())
-        case UInt8(ascii: "t"): try literal("true"); return .bool(true)
-        case UInt8(ascii: "f"): try literal("false"); return .bool(false)
-        case UInt8(ascii: "n"): try literal("null"); return .null
+        case UInt8(ascii: "t"):
+            try literal("true")
+            return .bool(true)
+        case UInt8(ascii: "f"):
+            try literal("false")
+            return .bool(false)
+        case UInt8(ascii: "n"):
+            try literal("null")
+            return .null
         default: return try parseNumber()
         }
     }
 
-    mutating func parseContainer(close: Character, member: (inout JSONParser) throws(JSONError) -> (String, JSON),
-                                 wrap: ([(String, JSON)]) -> JSON) throws(JSONError) -> JSON {
+    mutating func parseContainer(
+        close: Character, member: (inout JSONParser) throws(JSONError) -> (String, JSON),
+        wrap: ([(String, JSON)]) -> JSON
+    ) throws(JSONError) -> JSON {
         depth += 1
         guard depth <= 64 else { throw error("nested more than 64 levels deep") }
         defer { depth -= 1 }
         index += 1
         var members: [(String, JSON)] = []
         skipWhitespace()
-        if peek() == close.asciiValue { index += 1; return wrap(members) }
+        if peek() == close.asciiValue {
+            index += 1
+            return wrap(members)
+        }
         while true {
             skipWhitespace()
             members.append(try member(&self))
             skipWhitespace()
-            if peek() == UInt8(ascii: ",") { index += 1; continue }
+            if peek() == UInt8(ascii: ",") {
+                index += 1
+                continue
+            }
             try expect(close)
             return wrap(members)
         }
@@ -75,7 +97,10 @@ private struct JSONParser {
             index += 1
             if byte == UInt8(ascii: "\"") { break }
             guard byte >= 0x20 else { throw error("control character in a string") }
-            guard byte == UInt8(ascii: "\\") else { run.append(byte); continue }
+            guard byte == UInt8(ascii: "\\") else {
+                run.append(byte)
+                continue
+            }
             scalars.append(contentsOf: String(decoding: run, as: UTF8.self).unicodeScalars)
             run = []
             guard let escape = peek() else { throw error("unterminated escape") }
@@ -94,13 +119,16 @@ private struct JSONParser {
                 // UTF-16 surrogates come in pairs, a high one then \u and a low one;
                 // anything else names no character.
                 if (0xD800..<0xDC00).contains(code) {
-                    guard peek() == UInt8(ascii: "\\"), index + 1 < bytes.count, bytes[index + 1] == UInt8(ascii: "u") else {
+                    guard peek() == UInt8(ascii: "\\"), index + 1 < bytes.count, bytes[index + 1] == UInt8(ascii: "u")
+                    else {
                         throw error("unpaired UTF-16 surrogate \\u\(String(code, radix: 16))")
                     }
                     index += 2
                     let low = try hex4()
                     guard (0xDC00..<0xE000).contains(low) else {
-                        throw error("UTF-16 surrogate \\u\(String(code, radix: 16)) followed by \\u\(String(low, radix: 16)), not by a low surrogate")
+                        throw error(
+                            "UTF-16 surrogate \\u\(String(code, radix: 16)) followed by \\u\(String(low, radix: 16)), not by a low surrogate"
+                        )
                     }
                     code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
                 }
@@ -117,7 +145,7 @@ private struct JSONParser {
 
     mutating func hex4() throws(JSONError) -> UInt32 {
         guard index + 4 <= bytes.count, bytes[index..<index + 4].allSatisfy(Self.isHexDigit),
-              let value = UInt32(String(decoding: bytes[index..<index + 4], as: UTF8.self), radix: 16)
+            let value = UInt32(String(decoding: bytes[index..<index + 4], as: UTF8.self), radix: 16)
         else { throw error("invalid \\u escape") }
         index += 4
         return value
@@ -125,7 +153,9 @@ private struct JSONParser {
 
     mutating func parseNumber() throws(JSONError) -> JSON {
         let start = index
-        while let b = peek(), (b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9")) || "+-.eE".utf8.contains(b) { index += 1 }
+        while let b = peek(), (b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9")) || "+-.eE".utf8.contains(b) {
+            index += 1
+        }
         let text = String(decoding: bytes[start..<index], as: UTF8.self)
         // Plain digits stay exact; anything else (sign, fraction, exponent, beyond 64 bits) is a Double.
         if let exact = UInt64(text) { return .unsigned(exact) }
@@ -152,7 +182,8 @@ private struct JSONParser {
 
     /// 0-9, a-f, A-F: UInt32(_:radix:) alone would take a sign too.
     static func isHexDigit(_ byte: UInt8) -> Bool {
-        (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(byte | 0x20)
+        (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+            || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(byte | 0x20)
     }
 
     func peek() -> UInt8? { index < bytes.count ? bytes[index] : nil }

@@ -39,7 +39,10 @@ enum ConnectionTarget {
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
             let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if count > 0 { answer += buffer[..<count]; continue }
+            if count > 0 {
+                answer += buffer[..<count]
+                continue
+            }
             if count == 0 || errno == ECONNRESET { break }
             precondition(errno != EAGAIN && errno != EWOULDBLOCK, "the server neither answered nor closed within 5 s")
             if errno != EINTR { break }
@@ -56,7 +59,8 @@ enum ConnectionTarget {
             precondition(answer.count - offset >= TTRPCFrame.headerLength, "a cut frame header in the answer")
             let length = Int(be32(answer, offset))
             let streamID = be32(answer, offset + 4)
-            precondition(answer[offset + 8] == TTRPCFrame.MessageType.response.rawValue, "an answer that is not a response")
+            precondition(
+                answer[offset + 8] == TTRPCFrame.MessageType.response.rawValue, "an answer that is not a response")
             precondition(length <= TTRPCFrame.maxDataLength, "an answer of \(length) bytes")
             precondition(answer.count - offset - TTRPCFrame.headerLength >= length, "a cut frame in the answer")
             precondition(asked.contains(streamID), "an answer on stream \(streamID), which the input never named")

@@ -36,7 +36,9 @@ public enum FuzzTargets {
     static let json: Target = { bytes in
         guard let value = try? JSON(parsing: text(bytes)) else { return }
         let once = value.serialized()
-        guard let again = try? JSON(parsing: once) else { preconditionFailure("serialized JSON does not parse: \(once)") }
+        guard let again = try? JSON(parsing: once) else {
+            preconditionFailure("serialized JSON does not parse: \(once)")
+        }
         precondition(again.serialized() == once, "serialisation is not stable: \(once)")
         _ = try? JSON(parsing: value.canonicalized())
         _ = try? JSON(parsing: value.prettyPrinted())
@@ -47,7 +49,9 @@ public enum FuzzTargets {
     /// What decodes re-encodes to text that decodes to the same bytes.
     static let base64: Target = { bytes in
         if let decoded = Base64.decode(text(bytes)) { precondition(Base64.decode(Base64.encode(decoded)) == decoded) }
-        if let decoded = Base64.urlDecode(text(bytes)) { precondition(Base64.urlDecode(Base64.urlEncode(decoded)) == decoded) }
+        if let decoded = Base64.urlDecode(text(bytes)) {
+            precondition(Base64.urlDecode(Base64.urlEncode(decoded)) == decoded)
+        }
     }
 
     static let hex: Target = { bytes in
@@ -61,7 +65,8 @@ public enum FuzzTargets {
     /// The first byte chooses TOML or JSON.
     static let config: Target = { bytes in
         guard let first = bytes.first else { return }
-        _ = try? AgentConfig(text: text(Array(bytes.dropFirst())), format: first & 1 == 0 ? .toml : .json, origin: "fuzz")
+        _ = try? AgentConfig(
+            text: text(Array(bytes.dropFirst())), format: first & 1 == 0 ? .toml : .json, origin: "fuzz")
     }
 
     /// A KBS or attestation-service URL from a configuration: what parses
@@ -99,8 +104,12 @@ public enum FuzzTargets {
         guard bytes.count >= 2 else { return }
         let digestSize = bytes[0] & 1 == 0 ? 32 : 48
         let logSize = Int(bytes[1]) * 61
-        guard let record = try? WriteAheadRecord(parsing: Array(bytes.dropFirst(2)), digestSize: digestSize, path: "wal") else { return }
-        precondition((try? WriteAheadRecord(parsing: record.bytes, digestSize: digestSize, path: "wal")) == record, "the record does not round-trip")
+        guard
+            let record = try? WriteAheadRecord(parsing: Array(bytes.dropFirst(2)), digestSize: digestSize, path: "wal")
+        else { return }
+        precondition(
+            (try? WriteAheadRecord(parsing: record.bytes, digestSize: digestSize, path: "wal")) == record,
+            "the record does not round-trip")
         if let offset = try? record.appendOffset(logSize: logSize, logPath: "log") {
             precondition(offset >= 0 && offset <= logSize, "appends at \(offset) in a log of \(logSize) bytes")
         }
@@ -126,7 +135,8 @@ public enum FuzzTargets {
     /// Both envelopes; what decodes encodes and decodes to the same value.
     static let envelope: Target = { bytes in
         if let request = try? TTRPCRequest(protobufBytes: bytes) {
-            precondition((try? TTRPCRequest(protobufBytes: request.protobufBytes())) == request, "request does not round-trip")
+            precondition(
+                (try? TTRPCRequest(protobufBytes: request.protobufBytes())) == request, "request does not round-trip")
         }
         if let response = try? TTRPCResponse(protobufBytes: bytes) {
             _ = response.protobufBytes()

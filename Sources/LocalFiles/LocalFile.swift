@@ -71,7 +71,10 @@ public enum LocalFile {
         defer { close(fd) }
         let written = bytes.withUnsafeBytes { systemWrite(fd, $0.baseAddress, $0.count) }
         guard written == bytes.count else {
-            throw FileError(path: path, reason: written < 0 ? String(cString: strerror(errno)) : "short write of \(written) of \(bytes.count) bytes")
+            throw FileError(
+                path: path,
+                reason: written < 0
+                    ? String(cString: strerror(errno)) : "short write of \(written) of \(bytes.count) bytes")
         }
         if create { fsync(fd) }
     }

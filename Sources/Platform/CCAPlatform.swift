@@ -23,7 +23,8 @@ public struct CCAPlatform: TEEPlatform {
         guard challenge.count <= 64 else {
             throw PlatformError(.invalidInput, "the CCA challenge is at most 64 bytes, got \(challenge.count)")
         }
-        let bytes = try ConfigfsTSM(files: files).report(inblob: InitDataDigest.fitted(challenge, to: 64), provider: Self.provider)
+        let bytes = try ConfigfsTSM(files: files).report(
+            inblob: InitDataDigest.fitted(challenge, to: 64), provider: Self.provider)
         do {
             return (bytes, try CCAToken(parsing: bytes))
         } catch {

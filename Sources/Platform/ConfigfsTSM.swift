@@ -54,8 +54,10 @@ public struct ConfigfsTSM: Sendable {
             let auxblob = try? files.read(entry + "/auxblob")
             let after = try generation(entry)
             guard after == before + 1 else {
-                throw PlatformError(.deviceFailure,
-                    "configfs-tsm entry \(entry) was written by someone else meanwhile (generation \(before) -> \(after)); retry")
+                throw PlatformError(
+                    .deviceFailure,
+                    "configfs-tsm entry \(entry) was written by someone else meanwhile (generation \(before) -> \(after)); retry"
+                )
             }
             guard !report.isEmpty else { throw PlatformError(.deviceFailure, "configfs-tsm returned an empty outblob") }
             return Report(outblob: report, auxblob: auxblob.flatMap { $0.isEmpty ? nil : $0 })
@@ -91,7 +93,9 @@ public struct ConfigfsTSM: Sendable {
 extension String {
     func trimmingWhitespace() -> String {
         var scalars = Substring(self).unicodeScalars[...]
-        while let last = scalars.last, last == " " || last == "\n" || last == "\t" || last == "\0" { scalars.removeLast() }
+        while let last = scalars.last, last == " " || last == "\n" || last == "\t" || last == "\0" {
+            scalars.removeLast()
+        }
         while let first = scalars.first, first == " " || first == "\n" || first == "\t" { scalars.removeFirst() }
         return String(String.UnicodeScalarView(scalars))
     }

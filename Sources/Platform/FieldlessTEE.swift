@@ -16,13 +16,16 @@ public struct FieldlessTEE: TEEPlatform {
 
     /// IBM Secure Execution: the ultravisor says this is a protected guest.
     static func isSE(_ files: any KernelFiles) -> Bool {
-        (try? files.read("/sys/firmware/uv/prot_virt_guest")).map { String(decoding: $0, as: UTF8.self).trimmingWhitespace() == "1" } ?? false
+        (try? files.read("/sys/firmware/uv/prot_virt_guest")).map {
+            String(decoding: $0, as: UTF8.self).trimmingWhitespace() == "1"
+        } ?? false
     }
 
     /// AMD SEV or SEV-ES without SNP: the CPU flags the kernel reports.
     static func isSEV(_ files: any KernelFiles) -> Bool {
         guard let cpuinfo = try? files.read("/proc/cpuinfo") else { return false }
-        let flags = String(decoding: cpuinfo, as: UTF8.self).split(separator: "\n")
+        let flags =
+            String(decoding: cpuinfo, as: UTF8.self).split(separator: "\n")
             .first { $0.hasPrefix("flags") }?.split(separator: " ") ?? []
         return flags.contains("sev") && !flags.contains("sev_snp")
     }

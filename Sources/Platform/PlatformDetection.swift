@@ -4,7 +4,9 @@ import Logging
 /// Finds the TEE this guest runs in, in upstream's order: hardware TEEs
 /// first, `sample` only when nothing is found, with a warning that says so.
 public enum PlatformDetection {
-    public static func detect(root: PlatformRoot, environment: [String: String], logger: Logger) throws(PlatformError) -> any TEEPlatform {
+    public static func detect(
+        root: PlatformRoot, environment: [String: String], logger: Logger
+    ) throws(PlatformError) -> any TEEPlatform {
         let tsmProvider = ConfigfsTSM(files: root).presentProvider()
         if TDXPlatform.detect(files: root, tsmProvider: tsmProvider) {
             return TDXPlatform(files: root, eventLogFile: PlatformRoot.eventLogFile(in: root.eventLogDirectory))
@@ -20,18 +22,25 @@ public enum PlatformDetection {
         if FieldlessTEE.isSE(root) { return fieldless(.se, logger) }
         if FieldlessTEE.isSEV(root) { return fieldless(.sev, logger) }
         if let tcti {
-            logger.warning("using a TPM that is not bound to a TEE: its evidence proves less than a TEE's", metadata: ["tcti": "\(tcti)"])
+            logger.warning(
+                "using a TPM that is not bound to a TEE: its evidence proves less than a TEE's",
+                metadata: ["tcti": "\(tcti)"])
             return TPMPlatform(tcti: tcti, akHandle: akHandle)
         }
         let sample = try SampleTEE(environment: environment)
-        logger.warning("no TEE detected: using the sample TEE, whose evidence proves nothing",
-                       metadata: ["platform_root": "\(root.root)",
-                                  "simulated_init_data_field": "\(sample.simulatedField != nil)"])
+        logger.warning(
+            "no TEE detected: using the sample TEE, whose evidence proves nothing",
+            metadata: [
+                "platform_root": "\(root.root)",
+                "simulated_init_data_field": "\(sample.simulatedField != nil)",
+            ])
         return sample
     }
 
     private static func fieldless(_ tee: TEEType, _ logger: Logger) -> any TEEPlatform {
-        logger.warning("\(tee.rawValue) has no init-data field: initdata binding succeeds as unsupported and is not checked by hardware")
+        logger.warning(
+            "\(tee.rawValue) has no init-data field: initdata binding succeeds as unsupported and is not checked by hardware"
+        )
         return FieldlessTEE(tee: tee)
     }
 

@@ -46,17 +46,22 @@ public struct SNPPlatform: TEEPlatform {
             return try tsm.reportWithAuxiliaryData(inblob: inblob, provider: Self.provider)
         }
         guard let root = files as? PlatformRoot, files.exists(Self.device) else {
-            throw PlatformError(.unsupported, "SNP reports need configfs-tsm (\(ConfigfsTSM.reportDirectory)) or \(Self.device)")
+            throw PlatformError(
+                .unsupported, "SNP reports need configfs-tsm (\(ConfigfsTSM.reportDirectory)) or \(Self.device)")
         }
         let path = root.path(Self.device)
         let fd = open(path, O_RDWR | O_CLOEXEC)
-        guard fd >= 0 else { throw PlatformError(.deviceFailure, "cannot open \(path): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else {
+            throw PlatformError(.deviceFailure, "cannot open \(path): \(String(cString: strerror(errno)))")
+        }
         defer { close(fd) }
         var report = [UInt8](repeating: 0, count: SNPReport.size)
         var firmwareError: UInt64 = 0
         guard aa_snp_get_report(fd, inblob, &report, &firmwareError) == 0 else {
-            throw PlatformError(.deviceFailure,
-                "SNP_GET_REPORT failed: \(String(cString: strerror(errno))) (firmware/hypervisor error 0x\(String(firmwareError, radix: 16)))")
+            throw PlatformError(
+                .deviceFailure,
+                "SNP_GET_REPORT failed: \(String(cString: strerror(errno))) (firmware/hypervisor error 0x\(String(firmwareError, radix: 16)))"
+            )
         }
         return ConfigfsTSM.Report(outblob: report, auxblob: nil)
     }
@@ -73,10 +78,13 @@ public struct SNPPlatform: TEEPlatform {
         let report = try report(reportData: reportData)
         do {
             let chain = try report.auxblob.map(SNPEvidenceJSON.certificateChain) ?? .null
-            let json = JSON.object([("attestation_report", try SNPEvidenceJSON.attestationReport(report.outblob)), ("cert_chain", chain)])
+            let json = JSON.object([
+                ("attestation_report", try SNPEvidenceJSON.attestationReport(report.outblob)), ("cert_chain", chain),
+            ])
             return Array(json.serialized().utf8)
         } catch {
-            throw PlatformError(.deviceFailure, "the SNP report from configfs-tsm cannot be turned into evidence: \(error)")
+            throw PlatformError(
+                .deviceFailure, "the SNP report from configfs-tsm cannot be turned into evidence: \(error)")
         }
     }
 

@@ -31,7 +31,8 @@ public struct SampleTEE: TEEPlatform {
         var delay: UInt64 = 0
         if let text = environment["AA_SAMPLE_EVIDENCE_DELAY_MS"] {
             guard let value = UInt64(text), value <= 600_000 else {
-                throw PlatformError(.invalidInput, "AA_SAMPLE_EVIDENCE_DELAY_MS must be milliseconds from 0 to 600000, got '\(text)'")
+                throw PlatformError(
+                    .invalidInput, "AA_SAMPLE_EVIDENCE_DELAY_MS must be milliseconds from 0 to 600000, got '\(text)'")
             }
             delay = value
         }
@@ -43,7 +44,9 @@ public struct SampleTEE: TEEPlatform {
     }
 
     public func readInitDataField() async throws(PlatformError) -> [UInt8] {
-        guard let simulatedField else { throw PlatformError(.unsupported, "the sample TEE has no init-data field (set AA_SAMPLE_INITDATA)") }
+        guard let simulatedField else {
+            throw PlatformError(.unsupported, "the sample TEE has no init-data field (set AA_SAMPLE_INITDATA)")
+        }
         return simulatedField
     }
 

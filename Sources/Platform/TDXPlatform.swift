@@ -75,7 +75,8 @@ public struct TDXPlatform: TEEPlatform {
             throw PlatformError(.deviceFailure, "the firmware's event log \(Self.ccEventLog) cannot be read: \(error)")
         }
         let eventLog: JSON = log.map { .string(Base64.encode($0)) } ?? .null
-        return Array(JSON.object([("cc_eventlog", eventLog), ("quote", .string(Base64.encode(quote)))]).serialized().utf8)
+        return Array(
+            JSON.object([("cc_eventlog", eventLog), ("quote", .string(Base64.encode(quote)))]).serialized().utf8)
     }
 
     public let eventLogAlgorithm: EventLogAlgorithm? = .sha384
@@ -94,15 +95,20 @@ public struct TDXPlatform: TEEPlatform {
     /// RTMRs are extended through sysfs, which Linux has from 6.16 on.
     public func runtimeRegisterUnavailable(forPCR index: UInt64) -> String? {
         let path = rtmrPath(forPCR: index)
-        return files.exists(path) ? nil
+        return files.exists(path)
+            ? nil
             : "this kernel has no \(path) to extend RTMR\(eventLogRegister(forPCR: index) - 1) (TDX RTMRs through sysfs need Linux 6.16 or later)"
     }
 
     /// Extends the RTMR that PCR `index` maps to with a SHA-384 digest, through sysfs.
     public func extendRuntimeMeasurement(index: UInt64, digest: [UInt8]) async throws(PlatformError) {
-        guard digest.count == 48 else { throw PlatformError(.invalidInput, "an RTMR takes a 48-byte SHA-384 digest, got \(digest.count)") }
+        guard digest.count == 48 else {
+            throw PlatformError(.invalidInput, "an RTMR takes a 48-byte SHA-384 digest, got \(digest.count)")
+        }
         let path = rtmrPath(forPCR: index)
-        do { try files.write(path, digest) } catch { throw PlatformError(.deviceFailure, "cannot extend \(path): \(error)") }
+        do { try files.write(path, digest) } catch {
+            throw PlatformError(.deviceFailure, "cannot extend \(path): \(error)")
+        }
     }
 
     public func readRuntimeMeasurement(index: UInt64) async throws(PlatformError) -> [UInt8] {
@@ -125,7 +131,8 @@ public struct TDXPlatform: TEEPlatform {
         if raw.count == size { return raw }
         let text = String(decoding: raw, as: UTF8.self).trimmingWhitespace()
         if let bytes = Hex.decode(text), bytes.count == size { return bytes }
-        throw PlatformError(.deviceFailure, "\(name) holds \(raw.count) bytes, neither \(size) raw bytes nor \(size * 2) hex digits")
+        throw PlatformError(
+            .deviceFailure, "\(name) holds \(raw.count) bytes, neither \(size) raw bytes nor \(size * 2) hex digits")
     }
 
     /// TDX_CMD_GET_REPORT0 on /dev/tdx_guest: 64 bytes of report data in, a 1024-byte TDREPORT out.
@@ -136,7 +143,10 @@ public struct TDXPlatform: TEEPlatform {
         let path = root.path(Self.device)
         let fd = open(path, O_RDWR | O_CLOEXEC)
         guard fd >= 0 else {
-            throw PlatformError(.deviceFailure, "cannot open \(path) for a TDREPORT (and the kernel has no measurements/mrconfigid): \(String(cString: strerror(errno)))")
+            throw PlatformError(
+                .deviceFailure,
+                "cannot open \(path) for a TDREPORT (and the kernel has no measurements/mrconfigid): \(String(cString: strerror(errno)))"
+            )
         }
         defer { close(fd) }
         // struct tdx_report_req { __u8 reportdata[64]; __u8 tdreport[1024]; }

@@ -88,7 +88,9 @@ public struct TPMPlatform: TEEPlatform {
     public func extendRuntimeMeasurement(index: UInt64, digest: [UInt8]) async throws(PlatformError) {
         guard index < 24 else { throw PlatformError(.invalidInput, "a TPM has PCRs 0 to 23, not \(index)") }
         if let reason = runtimeRegisterUnavailable(forPCR: index) { throw PlatformError(.unsupported, reason) }
-        guard digest.count == 32 else { throw PlatformError(.invalidInput, "a SHA-256 PCR takes a 32-byte digest, got \(digest.count)") }
+        guard digest.count == 32 else {
+            throw PlatformError(.invalidInput, "a SHA-256 PCR takes a 32-byte digest, got \(digest.count)")
+        }
         try extend(index: UInt32(index), digest: digest)
     }
 
@@ -102,19 +104,24 @@ public struct TPMPlatform: TEEPlatform {
     /// `{"tpm_quote": {"signature", "message", "pcrs"}, "ak_public"}`, as upstream's TPM attester writes it.
     public func evidence(reportData: [UInt8]) async throws(PlatformError) -> [UInt8] {
         guard tee == .tpm else {
-            throw PlatformError(.unsupported, "\(tee.rawValue) evidence (vTPM quote, HCL report, VCEK) is not built yet")
+            throw PlatformError(
+                .unsupported, "\(tee.rawValue) evidence (vTPM quote, HCL report, VCEK) is not built yet")
         }
         guard reportData.count <= 64 else {
             throw PlatformError(.invalidInput, "TPM report data is at most 64 bytes, got \(reportData.count)")
         }
         let qualifying = InitDataDigest.fitted(reportData, to: Self.reportDataSize)
         return try withTPM { tpm, error throws(PlatformError) in
-            var message = [UInt8](repeating: 0, count: 4096), messageSize = 4096
-            var signature = [UInt8](repeating: 0, count: 4096), signatureSize = 4096
-            var modulus = [UInt8](repeating: 0, count: 1024), modulusSize = 1024
+            var message = [UInt8](repeating: 0, count: 4096)
+            var messageSize = 4096
+            var signature = [UInt8](repeating: 0, count: 4096)
+            var signatureSize = 4096
+            var modulus = [UInt8](repeating: 0, count: 1024)
+            var modulusSize = 1024
             var exponent: UInt32 = 0
-            let status = aa_tpm_quote(tpm, akHandle, qualifying, qualifying.count, &message, &messageSize,
-                                      &signature, &signatureSize, &modulus, &modulusSize, &exponent, error, 256)
+            let status = aa_tpm_quote(
+                tpm, akHandle, qualifying, qualifying.count, &message, &messageSize,
+                &signature, &signatureSize, &modulus, &modulusSize, &exponent, error, 256)
             guard status == 0 else { throw Self.failure(error) }
             let pcrs = try readPCRs(tpm, error)
             let quote = JSON.object([
@@ -122,8 +129,10 @@ public struct TPMPlatform: TEEPlatform {
                 ("message", .string(Base64.encode(Array(message.prefix(messageSize))))),
                 ("pcrs", .array(pcrs.map { .string(Hex.encode($0)) })),
             ])
-            let akPublic = RSAPublicKeyDER.subjectPublicKeyInfo(modulus: Array(modulus.prefix(modulusSize)), exponent: exponent)
-            return Array(JSON.object([("tpm_quote", quote), ("ak_public", .string(Base64.encode(akPublic)))]).serialized().utf8)
+            let akPublic = RSAPublicKeyDER.subjectPublicKeyInfo(
+                modulus: Array(modulus.prefix(modulusSize)), exponent: exponent)
+            return Array(
+                JSON.object([("tpm_quote", quote), ("ak_public", .string(Base64.encode(akPublic)))]).serialized().utf8)
         }
     }
 
@@ -132,7 +141,8 @@ public struct TPMPlatform: TEEPlatform {
         try withTPM { tpm, error throws(PlatformError) in try readPCRs(tpm, error) }
     }
 
-    private func readPCRs(_ tpm: OpaquePointer, _ error: UnsafeMutablePointer<CChar>) throws(PlatformError) -> [[UInt8]] {
+    private func readPCRs(_ tpm: OpaquePointer, _ error: UnsafeMutablePointer<CChar>) throws(PlatformError) -> [[UInt8]]
+    {
         var values = [UInt8](repeating: 0, count: 24 * 32)
         guard aa_tpm_read_sha256(tpm, &values, error, 256) == 0 else { throw Self.failure(error) }
         return (0..<24).map { Array(values[$0 * 32..<($0 + 1) * 32]) }
@@ -146,7 +156,9 @@ public struct TPMPlatform: TEEPlatform {
     }
 
     /// Opens the TPM for one operation: each call holds it only as long as it needs it.
-    private func withTPM<T>(_ body: (OpaquePointer, UnsafeMutablePointer<CChar>) throws(PlatformError) -> T) throws(PlatformError) -> T {
+    private func withTPM<T>(
+        _ body: (OpaquePointer, UnsafeMutablePointer<CChar>) throws(PlatformError) -> T
+    ) throws(PlatformError) -> T {
         let error = UnsafeMutablePointer<CChar>.allocate(capacity: 256)
         defer { error.deallocate() }
         error.initialize(repeating: 0, count: 256)

@@ -53,7 +53,9 @@ public struct TOMLParser {
             try expect("]")
             try appendTable(at: path)
         } else {
-            guard !definedTables.contains(path) else { throw error("table [\(path.joined(separator: "."))] is defined twice") }
+            guard !definedTables.contains(path) else {
+                throw error("table [\(path.joined(separator: "."))] is defined twice")
+            }
             definedTables.insert(path)
             try ensureTable(at: path)
         }
@@ -87,7 +89,9 @@ public struct TOMLParser {
             }
             skipSpaces()
             guard peek() == UInt8(ascii: ".") else { return parts }
-            guard parts.count < Self.maximumDepth else { throw error("a dotted key has more than \(Self.maximumDepth) parts") }
+            guard parts.count < Self.maximumDepth else {
+                throw error("a dotted key has more than \(Self.maximumDepth) parts")
+            }
             advance()
         }
     }
@@ -140,12 +144,16 @@ public struct TOMLParser {
     /// Runs `body` on the table at `path`, descending into the last element of
     /// arrays of tables as TOML's [[header]] semantics say. `body` returns why
     /// the change is refused, or nil.
-    private mutating func modifyTable(at path: [String], _ body: (inout [String: TOMLValue]) -> String?) throws(TOMLError) {
+    private mutating func modifyTable(
+        at path: [String], _ body: (inout [String: TOMLValue]) -> String?
+    ) throws(TOMLError) {
         if let reason = Self.modify(&root, path: path[...], body) { throw error(reason) }
     }
 
-    private static func modify(_ table: inout [String: TOMLValue], path: ArraySlice<String>,
-                               _ body: (inout [String: TOMLValue]) -> String?) -> String? {
+    private static func modify(
+        _ table: inout [String: TOMLValue], path: ArraySlice<String>,
+        _ body: (inout [String: TOMLValue]) -> String?
+    ) -> String? {
         guard let first = path.first else { return body(&table) }
         switch table[first] {
         case .table(var child)?:
@@ -154,7 +162,10 @@ public struct TOMLParser {
             return modify(&child, path: path.dropFirst(), body)
         case .array(var items)? where items.last?.table != nil:
             var child = items.removeLast().table!
-            defer { items.append(.table(child)); table[first] = .array(items) }
+            defer {
+                items.append(.table(child))
+                table[first] = .array(items)
+            }
             return modify(&child, path: path.dropFirst(), body)
         case let other?:
             return "'\(first)' is a \(other.typeName), not a table"
@@ -175,11 +186,19 @@ public struct TOMLParser {
         case UInt8(ascii: "["), UInt8(ascii: "{"):
             depth += 1
             defer { depth -= 1 }
-            guard depth <= Self.maximumDepth else { throw error("arrays and inline tables are nested deeper than \(Self.maximumDepth) levels") }
+            guard depth <= Self.maximumDepth else {
+                throw error("arrays and inline tables are nested deeper than \(Self.maximumDepth) levels")
+            }
             return byte == UInt8(ascii: "[") ? try parseArray() : try parseInlineTable()
         default:
-            if startsWith("true") { index += 4; return .boolean(true) }
-            if startsWith("false") { index += 5; return .boolean(false) }
+            if startsWith("true") {
+                index += 4
+                return .boolean(true)
+            }
+            if startsWith("false") {
+                index += 5
+                return .boolean(false)
+            }
             return try parseNumber()
         }
     }
@@ -210,10 +229,16 @@ public struct TOMLParser {
         var items: [TOMLValue] = []
         while true {
             skipWhitespaceCommentsAndNewlines()
-            if peek() == UInt8(ascii: "]") { advance(); return .array(items) }
+            if peek() == UInt8(ascii: "]") {
+                advance()
+                return .array(items)
+            }
             items.append(try parseValue())
             skipWhitespaceCommentsAndNewlines()
-            if peek() == UInt8(ascii: ",") { advance(); continue }
+            if peek() == UInt8(ascii: ",") {
+                advance()
+                continue
+            }
             try expect("]")
             return .array(items)
         }
@@ -223,19 +248,27 @@ public struct TOMLParser {
         advance()
         var table: [String: TOMLValue] = [:]
         skipSpaces()
-        if peek() == UInt8(ascii: "}") { advance(); return .table(table) }
+        if peek() == UInt8(ascii: "}") {
+            advance()
+            return .table(table)
+        }
         while true {
             skipSpaces()
             let (key, value) = try parseKeyValue()
             try Self.insertInline(value, key: key[...], into: &table, parser: self)
             skipSpaces()
-            if peek() == UInt8(ascii: ",") { advance(); continue }
+            if peek() == UInt8(ascii: ",") {
+                advance()
+                continue
+            }
             try expect("}")
             return .table(table)
         }
     }
 
-    private static func insertInline(_ value: TOMLValue, key: ArraySlice<String>, into table: inout [String: TOMLValue], parser: TOMLParser) throws(TOMLError) {
+    private static func insertInline(
+        _ value: TOMLValue, key: ArraySlice<String>, into table: inout [String: TOMLValue], parser: TOMLParser
+    ) throws(TOMLError) {
         let first = key.first!
         if key.count == 1 {
             guard table[first] == nil else { throw parser.error("key '\(first)' is defined twice") }
@@ -255,8 +288,13 @@ public struct TOMLParser {
         var run: [UInt8] = []
         while true {
             guard let byte = peek() else { throw error("unterminated string") }
-            if byte == UInt8(ascii: "\"") { advance(); break }
-            if byte == UInt8(ascii: "\n") { throw error("newline in a single-line string (use \"\"\" for several lines)") }
+            if byte == UInt8(ascii: "\"") {
+                advance()
+                break
+            }
+            if byte == UInt8(ascii: "\n") {
+                throw error("newline in a single-line string (use \"\"\" for several lines)")
+            }
             if byte == UInt8(ascii: "\\") {
                 scalars.append(contentsOf: String(decoding: run, as: UTF8.self).unicodeScalars)
                 run = []
@@ -275,7 +313,10 @@ public struct TOMLParser {
         skipNewline()
         var scalars = String.UnicodeScalarView()
         var run: [UInt8] = []
-        func flush() { scalars.append(contentsOf: String(decoding: run, as: UTF8.self).unicodeScalars); run = [] }
+        func flush() {
+            scalars.append(contentsOf: String(decoding: run, as: UTF8.self).unicodeScalars)
+            run = []
+        }
         while true {
             guard let byte = peek() else { throw error("unterminated \"\"\" string") }
             if startsWith("\"\"\"") {
@@ -288,7 +329,10 @@ public struct TOMLParser {
             if byte == UInt8(ascii: "\\") {
                 flush()
                 advance()
-                if let next = peek(), next == UInt8(ascii: " ") || next == UInt8(ascii: "\t") || next == UInt8(ascii: "\n") || next == UInt8(ascii: "\r") {
+                if let next = peek(),
+                    next == UInt8(ascii: " ") || next == UInt8(ascii: "\t") || next == UInt8(ascii: "\n")
+                        || next == UInt8(ascii: "\r")
+                {
                     // A line-ending backslash trims the newline and following whitespace.
                     skipWhitespaceAndNewlines()
                 } else {
@@ -354,9 +398,9 @@ public struct TOMLParser {
         case UInt8(ascii: "u"), UInt8(ascii: "U"):
             let count = byte == UInt8(ascii: "u") ? 4 : 8
             guard index + count <= bytes.count,
-                  bytes[index..<index + count].allSatisfy(Self.isHexDigit),
-                  let code = UInt32(String(decoding: bytes[index..<index + count], as: UTF8.self), radix: 16),
-                  let scalar = Unicode.Scalar(code)
+                bytes[index..<index + count].allSatisfy(Self.isHexDigit),
+                let code = UInt32(String(decoding: bytes[index..<index + count], as: UTF8.self), radix: 16),
+                let scalar = Unicode.Scalar(code)
             else { throw error("invalid unicode escape") }
             index += count
             return scalar
@@ -369,7 +413,8 @@ public struct TOMLParser {
 
     /// 0-9, a-f, A-F: UInt32(_:radix:) alone would take a sign too.
     static func isHexDigit(_ byte: UInt8) -> Bool {
-        (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(byte | 0x20)
+        (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+            || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(byte | 0x20)
     }
 
     private func peek() -> UInt8? { index < bytes.count ? bytes[index] : nil }
@@ -399,7 +444,9 @@ public struct TOMLParser {
     }
 
     private mutating func skipWhitespaceAndNewlines() {
-        while let b = peek(), b == UInt8(ascii: " ") || b == UInt8(ascii: "\t") || b == UInt8(ascii: "\n") || b == UInt8(ascii: "\r") { advance() }
+        while let b = peek(),
+            b == UInt8(ascii: " ") || b == UInt8(ascii: "\t") || b == UInt8(ascii: "\n") || b == UInt8(ascii: "\r")
+        { advance() }
     }
 
     private mutating func skipWhitespaceCommentsAndNewlines() {
@@ -416,7 +463,10 @@ public struct TOMLParser {
             while let b = peek(), b != UInt8(ascii: "\n") { advance() }
         }
         guard let byte = peek() else { return }
-        if byte == UInt8(ascii: "\n") || startsWith("\r\n") { skipNewline(); return }
+        if byte == UInt8(ascii: "\n") || startsWith("\r\n") {
+            skipNewline()
+            return
+        }
         throw error("expected the end of the line, found '\(Character(UnicodeScalar(byte)))'")
     }
 

@@ -17,7 +17,9 @@ public final class TTRPCClient: Sendable {
     }
 
     /// Connects to `address`; throws `TTRPCTransportError` naming it when nothing answers.
-    public static func connect(to address: SocketURI, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> TTRPCClient {
+    public static func connect(
+        to address: SocketURI, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws -> TTRPCClient {
         let bootstrap = ClientBootstrap(group: group)
             .connectTimeout(.seconds(10))
             .channelInitializer { channel in
@@ -35,23 +37,30 @@ public final class TTRPCClient: Sendable {
             case .unix(let path):
                 channel = try await bootstrap.connect(unixDomainSocketPath: path).get()
             case .vsock(let cid, let port):
-                channel = try await bootstrap.connect(to: VsockAddress(cid: .init(rawValue: cid), port: .init(rawValue: port))).get()
+                channel = try await bootstrap.connect(
+                    to: VsockAddress(cid: .init(rawValue: cid), port: .init(rawValue: port))
+                ).get()
             }
         } catch {
             throw TTRPCTransportError("cannot connect to \(address): \(error)")
         }
         let handler = try await channel.eventLoop.submit {
-            NIOLoopBound(try channel.pipeline.syncOperations.handler(type: TTRPCClientHandler.self), eventLoop: channel.eventLoop)
+            NIOLoopBound(
+                try channel.pipeline.syncOperations.handler(type: TTRPCClientHandler.self), eventLoop: channel.eventLoop
+            )
         }.get()
         return TTRPCClient(channel: channel, handler: handler)
     }
 
     /// Calls `service/method`; returns the response payload or throws the
     /// `TTRPCError` the server answered with (or `TTRPCTransportError`).
-    public func call(service: String, method: String, payload: [UInt8],
-                     timeout: TimeAmount? = nil, metadata: TTRPCMetadata = []) async throws -> [UInt8] {
-        let request = TTRPCRequest(service: service, method: method, payload: payload,
-                                   timeoutNano: timeout.map { Int64($0.nanoseconds) } ?? 0, metadata: metadata)
+    public func call(
+        service: String, method: String, payload: [UInt8],
+        timeout: TimeAmount? = nil, metadata: TTRPCMetadata = []
+    ) async throws -> [UInt8] {
+        let request = TTRPCRequest(
+            service: service, method: method, payload: payload,
+            timeoutNano: timeout.map { Int64($0.nanoseconds) } ?? 0, metadata: metadata)
         let promise = channel.eventLoop.makePromise(of: TTRPCFrame.self)
         let handler = self.handler
         channel.eventLoop.execute {
@@ -59,7 +68,9 @@ public final class TTRPCClient: Sendable {
         }
         if let timeout {
             let timer = channel.eventLoop.scheduleTask(in: timeout + Self.deadlineGrace) {
-                promise.fail(TTRPCError(.deadlineExceeded, "no answer to \(service)/\(method) within \(timeout + Self.deadlineGrace)"))
+                promise.fail(
+                    TTRPCError(
+                        .deadlineExceeded, "no answer to \(service)/\(method) within \(timeout + Self.deadlineGrace)"))
             }
             promise.futureResult.whenComplete { _ in timer.cancel() }
         }

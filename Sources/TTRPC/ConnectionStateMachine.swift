@@ -69,8 +69,15 @@ struct TTRPCConnectionStateMachine {
         var actions: [Action]
         switch result {
         case .success(let payload) where payload.count > TTRPCFrame.maxDataLength - 16:
-            actions = [.finish(streamID: streamID, response: TTRPCResponse(error: TTRPCError(.resourceExhausted,
-                "response of \(payload.count) bytes exceeds maximum message size of \(TTRPCFrame.maxDataLength)")))]
+            actions = [
+                .finish(
+                    streamID: streamID,
+                    response: TTRPCResponse(
+                        error: TTRPCError(
+                            .resourceExhausted,
+                            "response of \(payload.count) bytes exceeds maximum message size of \(TTRPCFrame.maxDataLength)"
+                        )))
+            ]
         case .success(let payload):
             actions = [.finish(streamID: streamID, response: TTRPCResponse(payload: payload))]
         case .failure(let error):
@@ -112,10 +119,13 @@ struct TTRPCConnectionStateMachine {
     private mutating func handle(_ inbound: TTRPCInboundFrame) -> Action? {
         switch inbound {
         case .oversizedStarted:
-            return nil // answered once its data has been read past
+            return nil  // answered once its data has been read past
         case .oversized(let streamID, let length):
-            return .reject(streamID: streamID, error: TTRPCError(.resourceExhausted,
-                "message length \(length) exceeds maximum message size of \(TTRPCFrame.maxDataLength)"))
+            return .reject(
+                streamID: streamID,
+                error: TTRPCError(
+                    .resourceExhausted,
+                    "message length \(length) exceeds maximum message size of \(TTRPCFrame.maxDataLength)"))
         case .frame(let frame):
             return handle(frame)
         }
@@ -123,18 +133,25 @@ struct TTRPCConnectionStateMachine {
 
     private mutating func handle(_ frame: TTRPCFrame) -> Action {
         guard frame.streamID % 2 == 1 else {
-            return .reject(streamID: frame.streamID,
-                           error: TTRPCError(.invalidArgument, "StreamID must be odd for client initiated streams"))
+            return .reject(
+                streamID: frame.streamID,
+                error: TTRPCError(.invalidArgument, "StreamID must be odd for client initiated streams"))
         }
         switch frame.type {
         case .request:
             return request(frame)
         case .data:
             guard active.remove(frame.streamID) != nil else {
-                return .reject(streamID: frame.streamID, error: TTRPCError(.invalidArgument, "StreamID is no longer active"))
+                return .reject(
+                    streamID: frame.streamID, error: TTRPCError(.invalidArgument, "StreamID is no longer active"))
             }
-            return .finish(streamID: frame.streamID, response: TTRPCResponse(error: TTRPCError(.invalidArgument,
-                "data frames are not accepted on stream \(frame.streamID): every method of this server is unary")))
+            return .finish(
+                streamID: frame.streamID,
+                response: TTRPCResponse(
+                    error: TTRPCError(
+                        .invalidArgument,
+                        "data frames are not accepted on stream \(frame.streamID): every method of this server is unary"
+                    )))
         case .response, nil:
             return .ignore(frame)
         }
@@ -143,7 +160,9 @@ struct TTRPCConnectionStateMachine {
     private mutating func request(_ frame: TTRPCFrame) -> Action {
         let streamID = frame.streamID
         guard streamID > lastStreamID else {
-            return .reject(streamID: streamID, error: TTRPCError(.invalidArgument, "StreamID cannot be re-used and must increment"))
+            return .reject(
+                streamID: streamID, error: TTRPCError(.invalidArgument, "StreamID cannot be re-used and must increment")
+            )
         }
         lastStreamID = streamID
         let request: TTRPCRequest
@@ -158,12 +177,18 @@ struct TTRPCConnectionStateMachine {
         case .success(let found): method = found
         }
         guard filter.allows(method: request.method) else {
-            return .reject(streamID: streamID, error: TTRPCError(.permissionDenied,
-                "method \(request.method) is not allowed on listener \(listenerName)"))
+            return .reject(
+                streamID: streamID,
+                error: TTRPCError(
+                    .permissionDenied,
+                    "method \(request.method) is not allowed on listener \(listenerName)"))
         }
         guard active.count < maxConcurrentStreams else {
-            return .reject(streamID: streamID, error: TTRPCError(.resourceExhausted,
-                "too many calls in flight on this connection (limit \(maxConcurrentStreams))"))
+            return .reject(
+                streamID: streamID,
+                error: TTRPCError(
+                    .resourceExhausted,
+                    "too many calls in flight on this connection (limit \(maxConcurrentStreams))"))
         }
         active.insert(streamID)
         return .start(streamID: streamID, request: request, method: method)

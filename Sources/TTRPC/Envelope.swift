@@ -11,7 +11,8 @@ public struct TTRPCRequest: Sendable, Equatable {
     public var timeoutNano: Int64
     public var metadata: TTRPCMetadata
 
-    public init(service: String, method: String, payload: [UInt8], timeoutNano: Int64 = 0, metadata: TTRPCMetadata = []) {
+    public init(service: String, method: String, payload: [UInt8], timeoutNano: Int64 = 0, metadata: TTRPCMetadata = [])
+    {
         self.service = service
         self.method = method
         self.payload = payload
@@ -90,7 +91,9 @@ extension TTRPCResponse: ProtobufCodable {
 
     public init(unpacked m: UnsafePointer<Ttrpc__Response>) {
         let c = m.pointee
-        let status = c.status.map { TTRPCStatus(code: $0.pointee.code, message: ProtobufCField.string($0.pointee.message)) }
+        let status = c.status.map {
+            TTRPCStatus(code: $0.pointee.code, message: ProtobufCField.string($0.pointee.message))
+        }
         self.init(status: status, payload: ProtobufCField.bytes(c.payload))
     }
 

@@ -24,9 +24,9 @@ public struct TTRPCFrameDecoder: NIOSingleStepByteToMessageDecoder {
             return .oversized(streamID: skip.streamID, length: skip.length)
         }
         guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self),
-              let streamID = buffer.getInteger(at: buffer.readerIndex + 4, as: UInt32.self),
-              let typeByte = buffer.getInteger(at: buffer.readerIndex + 8, as: UInt8.self),
-              let flags = buffer.getInteger(at: buffer.readerIndex + 9, as: UInt8.self)
+            let streamID = buffer.getInteger(at: buffer.readerIndex + 4, as: UInt32.self),
+            let typeByte = buffer.getInteger(at: buffer.readerIndex + 8, as: UInt8.self),
+            let flags = buffer.getInteger(at: buffer.readerIndex + 9, as: UInt8.self)
         else { return nil }
 
         if length > UInt32(TTRPCFrame.maxDataLength) {

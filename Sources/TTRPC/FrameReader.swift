@@ -43,7 +43,9 @@ public final class TTRPCFrameReader: ChannelInboundHandler, RemovableChannelHand
         // A finished frame is progress: the clock restarts for the next one.
         switch frame {
         case .oversizedStarted: skipping = true
-        case .oversized: skipping = false; stopClock()
+        case .oversized:
+            skipping = false
+            stopClock()
         case .frame: stopClock()
         }
         context.fireChannelRead(wrapInboundOut(frame))

@@ -28,8 +28,10 @@ final class FreeMemoryRelease: Sendable {
     private let callsInFlight: @Sendable () -> Int
     private let release: @Sendable () -> Void
 
-    init(callsInFlight: @escaping @Sendable () -> Int,
-         release: @escaping @Sendable () -> Void = { aa_release_free_memory() }) {
+    init(
+        callsInFlight: @escaping @Sendable () -> Int,
+        release: @escaping @Sendable () -> Void = { aa_release_free_memory() }
+    ) {
         self.callsInFlight = callsInFlight
         self.release = release
     }

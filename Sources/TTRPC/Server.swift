@@ -22,8 +22,10 @@ public struct TTRPCListenerConfig: Sendable {
     public var filter: TTRPCMethodFilter
     public var maxConnections: Int
 
-    public init(address: SocketURI, filter: TTRPCMethodFilter = .allowAll,
-                maxConnections: Int = TTRPCListenerConfig.defaultMaxConnections) {
+    public init(
+        address: SocketURI, filter: TTRPCMethodFilter = .allowAll,
+        maxConnections: Int = TTRPCListenerConfig.defaultMaxConnections
+    ) {
         self.address = address
         self.filter = filter
         self.maxConnections = maxConnections
@@ -68,9 +70,11 @@ public final class TTRPCServer: Sendable {
     private let memoryRelease: FreeMemoryRelease
     private let state = NIOLockedValueBox(State())
 
-    public init(services: TTRPCServiceSet, group: EventLoopGroup, logger: Logger,
-                maxConcurrentStreams: Int = TTRPCServer.defaultMaxConcurrentStreams,
-                frameTimeout: TimeAmount = TTRPCServer.defaultFrameTimeout) {
+    public init(
+        services: TTRPCServiceSet, group: EventLoopGroup, logger: Logger,
+        maxConcurrentStreams: Int = TTRPCServer.defaultMaxConcurrentStreams,
+        frameTimeout: TimeAmount = TTRPCServer.defaultFrameTimeout
+    ) {
         self.services = services
         self.group = group
         self.logger = logger
@@ -89,7 +93,9 @@ public final class TTRPCServer: Sendable {
             .serverChannelOption(.backlog, value: 256)
             // One read takes at most 16 KiB: what a single burst of pipelined
             // requests can start before reads pause stays small.
-            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048, maximum: 16384))
+            .childChannelOption(
+                .recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048, maximum: 16384)
+            )
             .childChannelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
                     try self.configure(child: channel, config: config)
@@ -126,8 +132,12 @@ public final class TTRPCServer: Sendable {
             try refuseAfterShutdown(config.address)
             return
         }
-        logger.info("listening", metadata: ["address": "\(config.address)",
-            "methods": "\(config.filter.allowedMethods.map { $0.sorted().joined(separator: ",") } ?? "all")"])
+        logger.info(
+            "listening",
+            metadata: [
+                "address": "\(config.address)",
+                "methods": "\(config.filter.allowedMethods.map { $0.sorted().joined(separator: ",") } ?? "all")",
+            ])
     }
 
     private func configure(child channel: Channel, config: TTRPCListenerConfig) throws {

@@ -30,10 +30,13 @@ final class TTRPCServerConnectionHandler: ChannelDuplexHandler {
     private var context: ChannelHandlerContext?
     private var executor: EventLoopTaskExecutor?
 
-    init(services: TTRPCServiceSet, filter: TTRPCMethodFilter, listenerName: String,
-         tracker: CallTracker, maxConcurrentStreams: Int, logger: Logger) {
-        self.rules = TTRPCConnectionStateMachine(services: services, filter: filter, listenerName: listenerName,
-                                                 maxConcurrentStreams: maxConcurrentStreams)
+    init(
+        services: TTRPCServiceSet, filter: TTRPCMethodFilter, listenerName: String,
+        tracker: CallTracker, maxConcurrentStreams: Int, logger: Logger
+    ) {
+        self.rules = TTRPCConnectionStateMachine(
+            services: services, filter: filter, listenerName: listenerName,
+            maxConcurrentStreams: maxConcurrentStreams)
         self.tracker = tracker
         self.logger = logger
     }
@@ -102,8 +105,9 @@ final class TTRPCServerConnectionHandler: ChannelDuplexHandler {
         guard let context, let executor else { return }
         let eventLoop = context.eventLoop
         let deadline: NIODeadline? = request.timeoutNano > 0 ? .now() + .nanoseconds(request.timeoutNano) : nil
-        let callContext = TTRPCCallContext(service: request.service, method: request.method,
-                                           metadata: request.metadata, deadline: deadline, listener: rules.listenerName)
+        let callContext = TTRPCCallContext(
+            service: request.service, method: request.method,
+            metadata: request.metadata, deadline: deadline, listener: rules.listenerName)
         let payload = request.payload
         let loopBoundSelf = NIOLoopBound(self, eventLoop: eventLoop)
         tracker.begin()
@@ -122,8 +126,12 @@ final class TTRPCServerConnectionHandler: ChannelDuplexHandler {
         }
         let timer = deadline.map { deadline in
             eventLoop.scheduleTask(deadline: deadline) {
-                loopBoundSelf.value.callEnded(streamID, .failure(TTRPCError(.deadlineExceeded,
-                    "\(request.service)/\(request.method) did not finish within \(request.timeoutNano) ns")))
+                loopBoundSelf.value.callEnded(
+                    streamID,
+                    .failure(
+                        TTRPCError(
+                            .deadlineExceeded,
+                            "\(request.service)/\(request.method) did not finish within \(request.timeoutNano) ns")))
             }
         }
         running[streamID] = RunningCall(task: task, deadlineTimer: timer)

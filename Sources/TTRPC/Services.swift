@@ -47,8 +47,10 @@ public struct TTRPCServiceSet: Sendable {
 
     public init() {}
 
-    public mutating func register(service: String, method: String, placement: TTRPCHandlerPlacement = .concurrentPool,
-                                  handler: @escaping TTRPCMethodHandler) {
+    public mutating func register(
+        service: String, method: String, placement: TTRPCHandlerPlacement = .concurrentPool,
+        handler: @escaping TTRPCMethodHandler
+    ) {
         services[service, default: [:]][method] = TTRPCMethodEntry(handler: handler, placement: placement)
     }
 

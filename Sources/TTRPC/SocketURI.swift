@@ -14,10 +14,15 @@ public enum SocketURI: Sendable, Hashable, CustomStringConvertible {
         if text.hasPrefix("unix://") {
             let path = String(text.dropFirst("unix://".count))
             guard path.hasPrefix("/") else {
-                throw ParseError(description: "socket address '\(text)': a unix socket needs an absolute path, as unix:///run/aa.sock")
+                throw ParseError(
+                    description:
+                        "socket address '\(text)': a unix socket needs an absolute path, as unix:///run/aa.sock")
             }
             guard path.utf8.count < 108 else {
-                throw ParseError(description: "socket address '\(text)': the path is \(path.utf8.count) bytes, a unix socket path must be under 108")
+                throw ParseError(
+                    description:
+                        "socket address '\(text)': the path is \(path.utf8.count) bytes, a unix socket path must be under 108"
+                )
             }
             self = .unix(path: path)
         } else if text.hasPrefix("vsock://") {
@@ -31,7 +36,8 @@ public enum SocketURI: Sendable, Hashable, CustomStringConvertible {
             case "-1", "any": cid = Self.anyCID
             default:
                 guard let value = UInt32(parts[0]) else {
-                    throw ParseError(description: "socket address '\(text)': CID '\(parts[0])' is not a number, -1 or any")
+                    throw ParseError(
+                        description: "socket address '\(text)': CID '\(parts[0])' is not a number, -1 or any")
                 }
                 cid = value
             }

@@ -20,7 +20,8 @@ enum UnixSocketFile {
         var info = stat()
         guard lstat(path, &info) == 0 else { return }
         guard info.st_mode & S_IFMT == S_IFSOCK else {
-            throw Error(description: "\(path) exists and is not a socket; remove it or choose another --attestation_sock")
+            throw Error(
+                description: "\(path) exists and is not a socket; remove it or choose another --attestation_sock")
         }
         if isAnswering(path) {
             throw Error(description: "another process is already listening on \(path)")
@@ -46,7 +47,9 @@ enum UnixSocketFile {
         while !components.isEmpty {
             current += "/" + components.removeFirst()
             if mkdir(current, 0o755) != 0 && errno != EEXIST {
-                throw Error(description: "cannot create directory \(current) for the socket: \(String(cString: strerror(errno)))")
+                throw Error(
+                    description:
+                        "cannot create directory \(current) for the socket: \(String(cString: strerror(errno)))")
             }
         }
     }

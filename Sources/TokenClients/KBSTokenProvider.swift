@@ -22,8 +22,9 @@ public struct KBSTokenProvider: TokenProvider {
         guard let kbs = request.config.kbs else {
             throw AgentError(.failedPrecondition, "the configuration has no [token_configs.kbs] url: no KBS to ask")
         }
-        let service = try RemoteService(name: "KBS", url: kbs.url, pinnedCertificate: kbs.cert,
-                                        timeoutSeconds: kbs.timeoutSeconds, callerLimit: request.timeLimit)
+        let service = try RemoteService(
+            name: "KBS", url: kbs.url, pinnedCertificate: kbs.cert,
+            timeoutSeconds: kbs.timeoutSeconds, callerLimit: request.timeLimit)
         var attempt = 1
         while true {
             do throws(AgentError) {
@@ -40,21 +41,28 @@ public struct KBSTokenProvider: TokenProvider {
         }
     }
 
-    private func handshake(_ request: TokenRequest, kbs: AgentConfig.KBS, service: RemoteService) async throws(AgentError) -> [UInt8] {
+    private func handshake(
+        _ request: TokenRequest, kbs: AgentConfig.KBS, service: RemoteService
+    ) async throws(AgentError) -> [UInt8] {
         // Request: which protocol, which TEE, which hashes we can do.
         let auth = JSON.object([
             ("version", .string(Self.protocolVersion)), ("tee", .string(request.tee.rawValue)),
-            ("extra-params", .object([("supported-hash-algorithms", .array(ReportDataHash.allCases.map { .string($0.rawValue) }))])),
+            (
+                "extra-params",
+                .object([("supported-hash-algorithms", .array(ReportDataHash.allCases.map { .string($0.rawValue) }))])
+            ),
         ])
         let challengeAnswer = try await service.post("/kbs/v0/auth", json: auth)
         try Self.check(challengeAnswer, step: "auth", service: service)
         let challenge = try challengeAnswer.json(from: service, "the challenge")
         guard let nonce = challenge["nonce"]?.string else {
-            throw AgentError(.internal, "the KBS at \(service.baseURL) sent a challenge without a nonce: \(challengeAnswer.text)")
+            throw AgentError(
+                .internal, "the KBS at \(service.baseURL) sent a challenge without a nonce: \(challengeAnswer.text)")
         }
         let hash = try ReportDataHash(selected: challenge["extra-params"]?["selected-hash-algorithm"]?.string)
         guard let cookie = Self.sessionCookie(challengeAnswer.headers) else {
-            throw AgentError(.internal, "the KBS at \(service.baseURL) set no \(Self.sessionCookie) cookie with its challenge")
+            throw AgentError(
+                .internal, "the KBS at \(service.baseURL) set no \(Self.sessionCookie) cookie with its challenge")
         }
 
         // Attestation: evidence bound to the nonce and an ephemeral key.
@@ -62,7 +70,9 @@ public struct KBSTokenProvider: TokenProvider {
         let runtimeData = JSON.object([("nonce", .string(nonce)), ("tee-pubkey", key.jwk)])
         let additional = try await request.additionalEvidence(hash.digest(runtimeData.canonicalized()))
         let additionalText = String(decoding: additional, as: UTF8.self)
-        let bound = JSON.object([("tee-pubkey", key.jwk), ("nonce", .string(nonce)), ("additional-evidence", .string(additionalText))])
+        let bound = JSON.object([
+            ("tee-pubkey", key.jwk), ("nonce", .string(nonce)), ("additional-evidence", .string(additionalText)),
+        ])
         let evidenceBytes = try await request.evidence(hash.digest(bound.canonicalized()))
         let primary: JSON
         do {
@@ -75,9 +85,14 @@ public struct KBSTokenProvider: TokenProvider {
             attestation.append(("init-data", .object([("format", .string("toml")), ("body", .string(initData))])))
         }
         attestation.append(("runtime-data", runtimeData))
-        attestation.append(("tee-evidence", .object([("primary_evidence", primary), ("additional_evidence", .string(additionalText))])))
-        let answer = try await service.post("/kbs/v0/attest", json: .object(attestation),
-                                            headers: [("Cookie", "\(Self.sessionCookie)=\(cookie)")])
+        attestation.append(
+            (
+                "tee-evidence",
+                .object([("primary_evidence", primary), ("additional_evidence", .string(additionalText))])
+            ))
+        let answer = try await service.post(
+            "/kbs/v0/attest", json: .object(attestation),
+            headers: [("Cookie", "\(Self.sessionCookie)=\(cookie)")])
         try Self.check(answer, step: "attest", service: service)
         guard let token = try answer.json(from: service, "the attestation result")["token"]?.string else {
             throw AgentError(.internal, "the KBS at \(service.baseURL) answered the attestation without a token")
@@ -94,7 +109,9 @@ public struct KBSTokenProvider: TokenProvider {
             let detail = (try? JSON(parsing: answer.text))?["detail"]?.string ?? answer.text
             throw AgentError(.permissionDenied, "the KBS at \(service.baseURL) refused the \(step): \(detail)")
         default:
-            throw AgentError(.unavailable, "the KBS at \(service.baseURL) failed the \(step) with HTTP \(answer.status.code): \(answer.text)")
+            throw AgentError(
+                .unavailable,
+                "the KBS at \(service.baseURL) failed the \(step) with HTTP \(answer.status.code): \(answer.text)")
         }
     }
 
@@ -112,9 +129,13 @@ enum ReportDataHash: String, CaseIterable {
     case sha256, sha384, sha512
 
     init(selected: String?) throws(AgentError) {
-        guard let selected else { self = .sha384; return }
+        guard let selected else {
+            self = .sha384
+            return
+        }
         guard let chosen = ReportDataHash(rawValue: selected.lowercased()) else {
-            throw AgentError(.internal, "the KBS selected hash algorithm '\(selected)', which this agent does not offer")
+            throw AgentError(
+                .internal, "the KBS selected hash algorithm '\(selected)', which this agent does not offer")
         }
         self = chosen
     }

@@ -20,7 +20,10 @@ struct RemoteService {
             do {
                 return try JSON(parsing: String(decoding: body, as: UTF8.self))
             } catch {
-                throw AgentError(.internal, "the \(service.name) at \(service.baseURL) answered \(what) that is not valid JSON: \(error); the answer began: \(text)")
+                throw AgentError(
+                    .internal,
+                    "the \(service.name) at \(service.baseURL) answered \(what) that is not valid JSON: \(error); the answer began: \(text)"
+                )
             }
         }
     }
@@ -35,13 +38,17 @@ struct RemoteService {
     let timeLimit: TimeAmount
 
     /// `pinnedCertificate` (PEM), when given, is the only certificate trusted for HTTPS.
-    init(name: String, url: String, pinnedCertificate: String?, timeoutSeconds: Int64, callerLimit: Duration?) throws(AgentError) {
+    init(
+        name: String, url: String, pinnedCertificate: String?, timeoutSeconds: Int64, callerLimit: Duration?
+    ) throws(AgentError) {
         self.name = name
         var base = url
         while base.hasSuffix("/") { base.removeLast() }
         self.baseURL = base
         guard let parsed = ServiceURL(base) else {
-            throw AgentError(.invalidArgument, "the \(name) URL '\(url)' is not an http:// or https:// URL with a host and an optional port")
+            throw AgentError(
+                .invalidArgument,
+                "the \(name) URL '\(url)' is not an http:// or https:// URL with a host and an optional port")
         }
         self.url = parsed
         var limit = TimeAmount.seconds(timeoutSeconds)
@@ -58,7 +65,8 @@ struct RemoteService {
         var configuration = TLSConfiguration.makeClientConfiguration()
         if let pinnedCertificate {
             do {
-                configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(pinnedCertificate.utf8)))
+                configuration.trustRoots = .certificates(
+                    try NIOSSLCertificate.fromPEMBytes(Array(pinnedCertificate.utf8)))
             } catch {
                 throw AgentError(.invalidArgument, "the configured \(name) certificate is not PEM: \(error)")
             }
@@ -81,7 +89,9 @@ struct RemoteService {
                 body: Array(body.serialized().utf8), tls: tls, deadline: deadline, maxAnswerSize: Self.maxAnswerSize)
             return Answer(status: answer.status, headers: answer.headers, body: answer.body)
         } catch HTTPExchange.Failure.timedOut {
-            throw AgentError(.deadlineExceeded, "the \(name) at \(target) did not answer within \(timeLimit.nanoseconds / 1_000_000) ms")
+            throw AgentError(
+                .deadlineExceeded,
+                "the \(name) at \(target) did not answer within \(timeLimit.nanoseconds / 1_000_000) ms")
         } catch HTTPExchange.Failure.tooLarge(let limit) {
             throw AgentError(.internal, "the \(name) at \(target) answered more than \(limit) bytes")
         } catch is CancellationError {

@@ -1,7 +1,7 @@
 import AgentCore
 import Crypto
-import _CryptoExtras
 import DataEncoding
+import _CryptoExtras
 
 /// The ephemeral key pair of one KBS handshake: its public half goes to the
 /// KBS as a JWK (`tee-pubkey`), which wraps secrets to it; the private half
@@ -34,8 +34,10 @@ struct TEEKeyPair {
         case .p256(let k): Self.ecJWK(curve: "P-256", raw: Array(k.publicKey.rawRepresentation))
         case .p521(let k): Self.ecJWK(curve: "P-521", raw: Array(k.publicKey.rawRepresentation))
         case .rsa(let k):
-            .object([("kty", .string("RSA")), ("alg", .string("RSA-OAEP-256")),
-                     ("n", .string(Base64.urlEncode(Self.modulus(k)))), ("e", .string(Base64.urlEncode(Self.exponent(k))))])
+            .object([
+                ("kty", .string("RSA")), ("alg", .string("RSA-OAEP-256")),
+                ("n", .string(Base64.urlEncode(Self.modulus(k)))), ("e", .string(Base64.urlEncode(Self.exponent(k)))),
+            ])
         }
     }
 
@@ -51,9 +53,11 @@ struct TEEKeyPair {
     /// x and y, each the curve's size, from the raw (x || y) representation.
     private static func ecJWK(curve: String, raw: [UInt8]) -> JSON {
         let half = raw.count / 2
-        return .object([("kty", .string("EC")), ("crv", .string(curve)), ("alg", .string("ECDH-ES+A256KW")),
-                        ("x", .string(Base64.urlEncode(Array(raw.prefix(half))))),
-                        ("y", .string(Base64.urlEncode(Array(raw.suffix(half)))))])
+        return .object([
+            ("kty", .string("EC")), ("crv", .string(curve)), ("alg", .string("ECDH-ES+A256KW")),
+            ("x", .string(Base64.urlEncode(Array(raw.prefix(half))))),
+            ("y", .string(Base64.urlEncode(Array(raw.suffix(half))))),
+        ])
     }
 
     private static func modulus(_ key: _RSA.Encryption.PrivateKey) -> [UInt8] {

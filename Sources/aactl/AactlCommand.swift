@@ -19,7 +19,8 @@ struct Aactl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "aactl",
         abstract: "Calls the Attestation Agent over ttrpc, and works out initdata digests.",
-        discussion: "Results print as JSON on stdout. A ttrpc error prints as 'CODE_NAME (n): message' on stderr with exit status 1; a transport error exits with status 2.",
+        discussion:
+            "Results print as JSON on stdout. A ttrpc error prints as 'CODE_NAME (n): message' on stderr with exit status 1; a transport error exits with status 2.",
         subcommands: AttestationAgentMethod.allCases.map(command(calling:)) + [InitData.self, Inspect.self]
     )
 
@@ -46,7 +47,9 @@ struct ConnectionOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The agent: unix:///PATH or vsock://CID:PORT.", valueName: "URI"))
     var socket = "unix:///run/confidential-containers/attestation-agent/attestation-agent.sock"
 
-    @Option(help: ArgumentHelp("Seconds to wait for the answer (sent to the agent as the call's deadline).", valueName: "SECONDS"))
+    @Option(
+        help: ArgumentHelp(
+            "Seconds to wait for the answer (sent to the agent as the call's deadline).", valueName: "SECONDS"))
     var timeout: Double = 30
 
     func validate() throws {
@@ -55,10 +58,13 @@ struct ConnectionOptions: ParsableArguments {
     }
 
     /// Calls `method` and decodes the answer; exits 1 on a ttrpc error, 2 on a transport error.
-    func call<Request: ProtobufCodable, Response: ProtobufCodable>(_ method: AttestationAgentMethod, _ request: Request,
-                                                                   as: Response.Type) async throws -> Response {
-        precondition(method.descriptor.carries(Request.self, Response.self),
-                     "\(method.rawValue): these messages are not the method table's")
+    func call<Request: ProtobufCodable, Response: ProtobufCodable>(
+        _ method: AttestationAgentMethod, _ request: Request,
+        as: Response.Type
+    ) async throws -> Response {
+        precondition(
+            method.descriptor.carries(Request.self, Response.self),
+            "\(method.rawValue): these messages are not the method table's")
         // One event loop of its own, shut down before the process exits, so
         // that nothing of the connection is still being torn down then.
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -72,8 +78,10 @@ struct ConnectionOptions: ParsableArguments {
         }
         let answer: Result<[UInt8], any Error>
         do {
-            answer = .success(try await client.call(service: AttestationAgentMethod.service, method: method.rawValue,
-                                                    payload: request.protobufBytes(), timeout: .nanoseconds(Int64(timeout * 1e9))))
+            answer = .success(
+                try await client.call(
+                    service: AttestationAgentMethod.service, method: method.rawValue,
+                    payload: request.protobufBytes(), timeout: .nanoseconds(Int64(timeout * 1e9))))
         } catch {
             answer = .failure(error)
         }
@@ -138,14 +146,16 @@ struct GetAdditionalTees: AsyncParsableCommand {
 }
 
 struct Status: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "The agent's state, how initdata was bound, and where its configuration came from.")
+    static let configuration = CommandConfiguration(
+        abstract: "The agent's state, how initdata was bound, and where its configuration came from.")
     @OptionGroup var connection: ConnectionOptions
     func run() async throws {
         let s = try await connection.call(.getStatus, EmptyMessage(), as: GetStatusResponse.self)
-        printJSON(.object([
-            ("state", .string(s.state)), ("binding", .string(s.binding)), ("tee", .string(s.tee)),
-            ("config_source", .string(s.configSource)), ("init_data_digest", .string(s.initDataDigest)),
-        ]))
+        printJSON(
+            .object([
+                ("state", .string(s.state)), ("binding", .string(s.binding)), ("tee", .string(s.tee)),
+                ("config_source", .string(s.configSource)), ("init_data_digest", .string(s.initDataDigest)),
+            ]))
     }
 }
 
@@ -156,7 +166,8 @@ struct GetEvidence: AsyncParsableCommand {
 }
 
 struct GetAdditionalEvidence: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "The additional TEEs' evidence (null when there are none).")
+    static let configuration = CommandConfiguration(
+        abstract: "The additional TEEs' evidence (null when there are none).")
     @OptionGroup var evidence: EvidenceOptions
     func run() async throws { try await evidence.run(.getAdditionalEvidence) }
 }
@@ -178,13 +189,15 @@ struct GetToken: AsyncParsableCommand {
     @OptionGroup var connection: ConnectionOptions
     @Option(name: .customLong("type"), help: ArgumentHelp("kbs or coco_as.", valueName: "TYPE")) var tokenType: String
     func run() async throws {
-        let response = try await connection.call(.getToken, GetTokenRequest(tokenType: tokenType), as: GetTokenResponse.self)
+        let response = try await connection.call(
+            .getToken, GetTokenRequest(tokenType: tokenType), as: GetTokenResponse.self)
         printJSON(.object([("token", jsonOrBase64(response.token))]))
     }
 }
 
 struct BindInitData: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Binds initdata: its digest is checked against the hardware field.")
+    static let configuration = CommandConfiguration(
+        abstract: "Binds initdata: its digest is checked against the hardware field.")
     @OptionGroup var digest: DigestOptions
     func run() async throws { try await digest.run(.bindInitData) }
 }
@@ -214,7 +227,9 @@ struct UpdateConfiguration: AsyncParsableCommand {
     @Option(help: ArgumentHelp("A file holding it.", valueName: "PATH")) var configFile: String?
 
     func validate() throws {
-        guard (config == nil) != (configFile == nil) else { throw ValidationError("give exactly one of --config and --config-file") }
+        guard (config == nil) != (configFile == nil) else {
+            throw ValidationError("give exactly one of --config and --config-file")
+        }
     }
 
     func run() async throws {
@@ -222,28 +237,34 @@ struct UpdateConfiguration: AsyncParsableCommand {
         if let configFile {
             do { text = try LocalFile.readText(configFile) } catch { throw ValidationError("cannot read \(error)") }
         }
-        _ = try await connection.call(.updateConfiguration, UpdateConfigurationRequest(config: text), as: EmptyMessage.self)
+        _ = try await connection.call(
+            .updateConfiguration, UpdateConfigurationRequest(config: text), as: EmptyMessage.self)
         printJSON(.object([]))
     }
 }
 
 struct ExtendRuntimeMeasurement: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Records an event and extends a runtime measurement register.")
+    static let configuration = CommandConfiguration(
+        abstract: "Records an event and extends a runtime measurement register.")
     @OptionGroup var connection: ConnectionOptions
     @Option var domain: String
     @Option var operation: String
     @Option var content: String
     @Option(help: "The PCR index (default: the configured init_pcr).") var registerIndex: UInt64?
     func run() async throws {
-        let request = ExtendRuntimeMeasurementRequest(domain: domain, operation: operation, content: content, registerIndex: registerIndex)
-        let response = try await connection.call(.extendRuntimeMeasurement, request, as: ExtendRuntimeMeasurementResponse.self)
+        let request = ExtendRuntimeMeasurementRequest(
+            domain: domain, operation: operation, content: content, registerIndex: registerIndex)
+        let response = try await connection.call(
+            .extendRuntimeMeasurement, request, as: ExtendRuntimeMeasurementResponse.self)
         printJSON(.object([("result", .string(response.result?.name ?? "UNKNOWN(\(response.rawResult))"))]))
     }
 }
 
 struct Inspect: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Decodes a TDX quote (v4, v5), a TDREPORT, an SNP report or a CCA token: TEE, report data, launch measurement, init-data field.")
+        abstract:
+            "Decodes a TDX quote (v4, v5), a TDREPORT, an SNP report or a CCA token: TEE, report data, launch measurement, init-data field."
+    )
     @Argument(help: "The evidence file.") var file: String
 
     func run() async throws {
@@ -264,7 +285,9 @@ struct InitData: AsyncParsableCommand {
 
     struct Digest: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Prints the value a host must set in the TEE's init-data field for this document (hex, or base64 as QEMU and kata take it).")
+            abstract:
+                "Prints the value a host must set in the TEE's init-data field for this document (hex, or base64 as QEMU and kata take it)."
+        )
         @Argument(help: "The initdata TOML document.") var file: String
         @Option(help: "tdx, snp, cca, se or sgx.") var tee: String
         @Flag(help: "Standard base64, the form of QEMU's mrconfigid=/host-data= and kata's digest.") var base64 = false

@@ -1,13 +1,13 @@
 import AgentCore
+import AgentService
 import ArgumentParser
 import AttestationAgentAPI
-import AgentService
 import Logging
 import NIOCore
 import NIOPosix
 import Platform
-import TokenClients
 import TTRPC
+import TokenClients
 
 @main
 struct AttestationAgentCommand: AsyncParsableCommand {
@@ -24,48 +24,65 @@ struct AttestationAgentCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(name: [.short, .customLong("attestation_sock"), .customLong("attestation-sock")],
-            help: ArgumentHelp("Where to listen: unix:///PATH or vsock://CID:PORT (CID -1 or any). Repeat to listen on several.",
-                               valueName: "URI"))
+    @Option(
+        name: [.short, .customLong("attestation_sock"), .customLong("attestation-sock")],
+        help: ArgumentHelp(
+            "Where to listen: unix:///PATH or vsock://CID:PORT (CID -1 or any). Repeat to listen on several.",
+            valueName: "URI"))
     var attestationSock: [String] = []
 
-    @Option(name: [.customLong("restricted_sock"), .customLong("restricted-sock")],
-            help: ArgumentHelp("Also listen at URI with the host-facing method allowlist of vsock listeners, e.g. a Unix socket a less trusted proxy reaches. Repeatable.",
-                               valueName: "URI"))
+    @Option(
+        name: [.customLong("restricted_sock"), .customLong("restricted-sock")],
+        help: ArgumentHelp(
+            "Also listen at URI with the host-facing method allowlist of vsock listeners, e.g. a Unix socket a less trusted proxy reaches. Repeatable.",
+            valueName: "URI"))
     var restrictedSock: [String] = []
 
-    @Option(name: [.short, .customLong("config-file"), .customLong("config_file")],
-            help: ArgumentHelp("The agent's configuration, TOML (or JSON by the .json extension).", valueName: "PATH"))
+    @Option(
+        name: [.short, .customLong("config-file"), .customLong("config_file")],
+        help: ArgumentHelp("The agent's configuration, TOML (or JSON by the .json extension).", valueName: "PATH"))
     var configFile: String?
 
-    @Option(name: [.short, .customLong("initdata_digest"), .customLong("initdata-digest")],
-            help: ArgumentHelp("The initdata digest to bind at launch, standard base64.", valueName: "BASE64"))
+    @Option(
+        name: [.short, .customLong("initdata_digest"), .customLong("initdata-digest")],
+        help: ArgumentHelp("The initdata digest to bind at launch, standard base64.", valueName: "BASE64"))
     var initdataDigest: String?
 
-    @Option(name: [.customShort("t"), .customLong("initdata_toml"), .customLong("initdata-toml")],
-            help: ArgumentHelp("The initdata document to bind at launch; wins over --initdata_digest.", valueName: "PATH"))
+    @Option(
+        name: [.customShort("t"), .customLong("initdata_toml"), .customLong("initdata-toml")],
+        help: ArgumentHelp("The initdata document to bind at launch; wins over --initdata_digest.", valueName: "PATH"))
     var initdataToml: String?
 
-    @Option(name: .customLong("log-level"),
-            help: ArgumentHelp("trace, debug, info, warn, error; overrides RUST_LOG and [log] level of the configuration.", valueName: "LEVEL"))
+    @Option(
+        name: .customLong("log-level"),
+        help: ArgumentHelp(
+            "trace, debug, info, warn, error; overrides RUST_LOG and [log] level of the configuration.",
+            valueName: "LEVEL"))
     var logLevel: String?
 
-    @Flag(name: [.customLong("await-initdata"), .customLong("await_initdata")],
-          help: "Stay in Booting at launch until a BindInitData call, on every platform; on a TPM that call extends PCR 8 (for launchers that bind over the API).")
+    @Flag(
+        name: [.customLong("await-initdata"), .customLong("await_initdata")],
+        help:
+            "Stay in Booting at launch until a BindInitData call, on every platform; on a TPM that call extends PCR 8 (for launchers that bind over the API)."
+    )
     var awaitInitData = false
 
     @Flag(name: [.customShort("V"), .customLong("version")], help: "Print the version and exit.")
     var version = false
 
-    @Option(name: .customLong("vsock-allow"),
-            help: ArgumentHelp("Also allow METHOD on vsock listeners (repeatable; 'all' for every method). vsock faces the untrusted host: by default only GetTeeType, GetAdditionalTees and GetStatus are allowed.",
-                               valueName: "METHOD"))
+    @Option(
+        name: .customLong("vsock-allow"),
+        help: ArgumentHelp(
+            "Also allow METHOD on vsock listeners (repeatable; 'all' for every method). vsock faces the untrusted host: by default only GetTeeType, GetAdditionalTees and GetStatus are allowed.",
+            valueName: "METHOD"))
     var vsockAllow: [String] = []
 
     func validate() throws {
         if version { throw CleanExit.message("attestation-agent \(AgentVersion.current)") }
         for method in vsockAllow where method != "all" && AttestationAgentMethod(rawValue: method) == nil {
-            throw ValidationError("--vsock-allow: unknown method '\(method)'; expected one of \(AttestationAgentMethod.allCases.map(\.rawValue).joined(separator: ", ")) or all")
+            throw ValidationError(
+                "--vsock-allow: unknown method '\(method)'; expected one of \(AttestationAgentMethod.allCases.map(\.rawValue).joined(separator: ", ")) or all"
+            )
         }
         if let logLevel, LogLevelFilter.level(logLevel) == nil {
             throw ValidationError("--log-level: '\(logLevel)' holds none of \(LogLevelFilter.words)")
@@ -84,8 +101,9 @@ struct AttestationAgentCommand: AsyncParsableCommand {
     func run() async throws {
         let environment = ProcessEnvironment.current()
         let root = PlatformRoot(environment: environment)
-        let inputs = LaunchInputs(configFile: configFile, initDataTOMLPath: initdataToml,
-                                  initDataDigestBase64: initdataDigest, environment: environment, root: root)
+        let inputs = LaunchInputs(
+            configFile: configFile, initDataTOMLPath: initdataToml,
+            initDataDigestBase64: initdataDigest, environment: environment, root: root)
         let plan: LaunchPlan
         do {
             plan = try LaunchPlan(inputs)
@@ -93,7 +111,8 @@ struct AttestationAgentCommand: AsyncParsableCommand {
             throw Failure("\(error.message)")
         }
 
-        let (level, unreadableLevel) = LogLevelFilter.resolve(flag: logLevel, environment: environment, config: plan.config?.logLevel)
+        let (level, unreadableLevel) = LogLevelFilter.resolve(
+            flag: logLevel, environment: environment, config: plan.config?.logLevel)
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
@@ -101,7 +120,9 @@ struct AttestationAgentCommand: AsyncParsableCommand {
         }
         let logger = Logger(label: "attestation-agent")
         if let unreadableLevel { logger.warning("\(unreadableLevel)") }
-        if !ShutdownSignal.armed { logger.warning("SIGTERM and SIGINT could not be caught: a signal stops the agent without draining") }
+        if !ShutdownSignal.armed {
+            logger.warning("SIGTERM and SIGINT could not be caught: a signal stops the agent without draining")
+        }
 
         let platform: any TEEPlatform
         do {
@@ -109,10 +130,11 @@ struct AttestationAgentCommand: AsyncParsableCommand {
         } catch {
             throw Failure("\(error)")
         }
-        let agent = AttestationAgent(platform: platform, additionalAttesters: PlatformDetection.additionalAttesters(environment: environment),
-                                     tokenProviders: TokenProviders(["kbs": KBSTokenProvider(), "coco_as": CoCoASTokenProvider()]),
-                                     awaitsInitData: awaitInitData,
-                                     eventLogDirectory: root.eventLogDirectory, logger: logger)
+        let agent = AttestationAgent(
+            platform: platform, additionalAttesters: PlatformDetection.additionalAttesters(environment: environment),
+            tokenProviders: TokenProviders(["kbs": KBSTokenProvider(), "coco_as": CoCoASTokenProvider()]),
+            awaitsInitData: awaitInitData,
+            eventLogDirectory: root.eventLogDirectory, logger: logger)
         do {
             try await plan.apply(to: agent)
         } catch {
@@ -143,14 +165,19 @@ struct AttestationAgentCommand: AsyncParsableCommand {
         }
 
         let status = await agent.status
-        logger.info("attestation agent ready", metadata: [
-            "tee": "\(platform.tee.rawValue)", "state": "\(status.state.rawValue)", "binding": "\(status.binding.rawValue)",
-            "config": "\(status.configSource.rawValue)", "log_level": "\(level)",
-        ])
+        logger.info(
+            "attestation agent ready",
+            metadata: [
+                "tee": "\(platform.tee.rawValue)", "state": "\(status.state.rawValue)",
+                "binding": "\(status.binding.rawValue)",
+                "config": "\(status.configSource.rawValue)", "log_level": "\(level)",
+            ])
         SystemdNotifier.notify("READY=1", environment: environment, logger: logger)
 
         let signal = await ShutdownSignal.wait()
-        logger.info("stopping: letting calls in flight finish", metadata: ["signal": "\(signal)", "calls": "\(server.callsInFlight)"])
+        logger.info(
+            "stopping: letting calls in flight finish",
+            metadata: ["signal": "\(signal)", "calls": "\(server.callsInFlight)"])
         await server.shutdown()
         try? await group.shutdownGracefully()
         logger.info("stopped")

@@ -1,10 +1,11 @@
-@testable import AgentCore
 import AttestationAgentAPI
 import Crypto
 import DataEncoding
 import Platform
 import RPCStatus
 import Testing
+
+@testable import AgentCore
 
 /// Every (state, call) pair of the state table of docs/design.md, for each kind of anchor.
 @Suite struct AgentStateMachineTests {
@@ -29,16 +30,22 @@ import Testing
     /// The state table of docs/design.md, row by row, by wire method: what the
     /// gate answers for each call in each state (nil: admitted).
     static let table: [AttestationAgentMethod: [AgentState: StatusCode?]] = {
-        let always: [AgentState: StatusCode?] = [.booting: nil, .initDataVerified: nil, .configured: nil, .rejected: nil]
+        let always: [AgentState: StatusCode?] = [
+            .booting: nil, .initDataVerified: nil, .configured: nil, .rejected: nil,
+        ]
         return [
             .getTeeType: always, .getAdditionalTees: always, .getStatus: always,
             .getEvidence: always, .getAdditionalEvidence: always, .extendRuntimeMeasurement: always,
             .bindInitData: [.booting: nil, .initDataVerified: nil, .configured: nil, .rejected: .failedPrecondition],
             .checkInitData: [.booting: nil, .initDataVerified: nil, .configured: nil, .rejected: .failedPrecondition],
-            .updateConfiguration: [.booting: .failedPrecondition, .initDataVerified: nil, .configured: .failedPrecondition,
-                                   .rejected: .failedPrecondition],
-            .getToken: [.booting: .failedPrecondition, .initDataVerified: .failedPrecondition, .configured: nil,
-                        .rejected: .permissionDenied],
+            .updateConfiguration: [
+                .booting: .failedPrecondition, .initDataVerified: nil, .configured: .failedPrecondition,
+                .rejected: .failedPrecondition,
+            ],
+            .getToken: [
+                .booting: .failedPrecondition, .initDataVerified: .failedPrecondition, .configured: nil,
+                .rejected: .permissionDenied,
+            ],
         ]
     }()
 
@@ -58,8 +65,11 @@ import Testing
         }
     }
 
-    @Test(arguments: [(AgentState.booting, StatusCode.failedPrecondition), (.initDataVerified, .failedPrecondition),
-                      (.configured, nil), (.rejected, .permissionDenied)] as [(AgentState, StatusCode?)])
+    @Test(
+        arguments: [
+            (AgentState.booting, StatusCode.failedPrecondition), (.initDataVerified, .failedPrecondition),
+            (.configured, nil), (.rejected, .permissionDenied),
+        ] as [(AgentState, StatusCode?)])
     func getToken(_ state: AgentState, _ refusal: StatusCode?) {
         switch Self.machine(in: state).admit(.getToken) {
         case .success: #expect(refusal == nil)
@@ -67,8 +77,11 @@ import Testing
         }
     }
 
-    @Test(arguments: [(AgentState.booting, StatusCode.failedPrecondition), (.initDataVerified, nil),
-                      (.configured, .failedPrecondition), (.rejected, .failedPrecondition)] as [(AgentState, StatusCode?)])
+    @Test(
+        arguments: [
+            (AgentState.booting, StatusCode.failedPrecondition), (.initDataVerified, nil),
+            (.configured, .failedPrecondition), (.rejected, .failedPrecondition),
+        ] as [(AgentState, StatusCode?)])
     func updateConfiguration(_ state: AgentState, _ refusal: StatusCode?) {
         var machine = Self.machine(in: state)
         switch machine.update() {
@@ -211,7 +224,8 @@ import Testing
             return
         }
         #expect(error.code == .permissionDenied)
-        #expect(error.message.contains(Hex.encode(Self.pcr8([7]))) && error.message.contains(Hex.encode(Self.pcr8([8]))))
+        #expect(
+            error.message.contains(Hex.encode(Self.pcr8([7]))) && error.message.contains(Hex.encode(Self.pcr8([8]))))
     }
 
     @Test func tpmRestartIsRecognisedNotExtendedAgain() {
@@ -237,7 +251,8 @@ import Testing
             #expect(machine.state == .booting, "\(anchor)")
         }
         var machine = AgentStateMachine(anchor: .pcr(index: 8, size: 32), awaitsInitData: true)
-        #expect(machine.bind(digest: [], field: Self.zeroPCR) == .measure(Self.zeroPCR), "an empty digest extends zeros")
+        #expect(
+            machine.bind(digest: [], field: Self.zeroPCR) == .measure(Self.zeroPCR), "an empty digest extends zeros")
     }
 
     @Test func failedMeasurementLeavesBootingForARetry() {

@@ -51,12 +51,15 @@ struct Scenario: Sendable, CustomStringConvertible {
     var configAtLaunch: Bool
     var steps: [Step]
 
-    var description: String { "\(anchor) start=\(start) await=\(awaitsInitData) launchConfig=\(configAtLaunch) steps=\(steps)" }
+    var description: String {
+        "\(anchor) start=\(start) await=\(awaitsInitData) launchConfig=\(configAtLaunch) steps=\(steps)"
+    }
 
-    static let calls: [Call] = Digest.allCases.map { .bind($0) } + [
-        .update(valid: true), .update(valid: false), .token, .evidence, .additionalEvidence, .measure, .status,
-        .teeType, .additionalTees,
-    ]
+    static let calls: [Call] =
+        Digest.allCases.map { .bind($0) } + [
+            .update(valid: true), .update(valid: false), .token, .evidence, .additionalEvidence, .measure, .status,
+            .teeType, .additionalTees,
+        ]
 
     static var generator: Generator<Scenario, some Sequence & SendableMetatype> {
         let call = Generator<Call, _> { rng in
@@ -91,13 +94,16 @@ struct Scenario: Sendable, CustomStringConvertible {
     // MARK: Running it
 
     func run() async {
-        var model = GateModel(anchor: anchor, start: start, awaitsInitData: awaitsInitData, configAtLaunch: configAtLaunch)
+        var model = GateModel(
+            anchor: anchor, start: start, awaitsInitData: awaitsInitData, configAtLaunch: configAtLaunch)
         let platform = ModelTEE(anchor: anchor, initial: model.field)
-        let agent = AttestationAgent(platform: platform, additionalAttesters: [ModelTEE(anchor: .none, initial: [])],
-                                     tokenProviders: TokenProviders(["kbs": FixedTokenProvider()]),
-                                     awaitsInitData: awaitsInitData, logger: Logger(label: "gate-property") { _ in SwiftLogNoOpLogHandler() })
+        let agent = AttestationAgent(
+            platform: platform, additionalAttesters: [ModelTEE(anchor: .none, initial: [])],
+            tokenProviders: TokenProviders(["kbs": FixedTokenProvider()]),
+            awaitsInitData: awaitsInitData, logger: Logger(label: "gate-property") { _ in SwiftLogNoOpLogHandler() })
         if configAtLaunch {
-            await agent.configureAtLaunch(try! AgentConfig(text: Self.validConfig, format: .toml, origin: "test"), source: .configFile)
+            await agent.configureAtLaunch(
+                try! AgentConfig(text: Self.validConfig, format: .toml, origin: "test"), source: .configFile)
         }
         await agent.startWithoutInitData()
         #expect(await agent.status.state == model.state, "after launch: \(self)")
@@ -121,8 +127,13 @@ struct Scenario: Sendable, CustomStringConvertible {
                     return results
                 }
                 let state = await agent.status.state
-                guard let next = model.orderings(of: calls).first(where: { $0.outcomes == observed && $0.model.state == state }) else {
-                    Issue.record("\(calls) together gave \(observed), ending \(state): no order of them does, \(context())")
+                guard
+                    let next = model.orderings(of: calls).first(where: {
+                        $0.outcomes == observed && $0.model.state == state
+                    })
+                else {
+                    Issue.record(
+                        "\(calls) together gave \(observed), ending \(state): no order of them does, \(context())")
                     return
                 }
                 model = next.model
@@ -146,7 +157,8 @@ struct Scenario: Sendable, CustomStringConvertible {
             case .evidence: _ = try await agent.evidence(runtimeData: [1, 2, 3])
             case .additionalEvidence: _ = try await agent.additionalEvidence(runtimeData: [1, 2, 3])
             case .measure:
-                _ = try await agent.extendRuntimeMeasurement(domain: "github.com", operation: "pull", content: "x", registerIndex: nil)
+                _ = try await agent.extendRuntimeMeasurement(
+                    domain: "github.com", operation: "pull", content: "x", registerIndex: nil)
             case .status: _ = try await agent.statusReport()
             case .teeType: _ = try await agent.teeType()
             case .additionalTees: _ = try await agent.additionalTees()

@@ -1,10 +1,11 @@
-@testable import AgentCore
 import AttestationFormats
 import DataEncoding
 import LocalFiles
 import Logging
 import Platform
 import Testing
+
+@testable import AgentCore
 
 enum Fixtures {
     static let root: String = {
@@ -18,7 +19,8 @@ enum Fixtures {
 
 @Suite struct InitDataDocumentTests {
     // Digests of Tests/Fixtures/initdata/initdata.toml computed with Python's hashlib.
-    static let sha384 = "dd231ad281fc696205353702aee9453d59249da6bb8ef154e8ad6030da8b947bb55b44889eb8e965df46a682513060dc"
+    static let sha384 =
+        "dd231ad281fc696205353702aee9453d59249da6bb8ef154e8ad6030da8b947bb55b44889eb8e965df46a682513060dc"
 
     @Test func digestIsOverTheExactBytes() throws {
         let text = try Fixtures.text("initdata/initdata.toml")
@@ -32,8 +34,13 @@ enum Fixtures {
         #expect(try InitDataDocument(text: text + " ").digest != document.digest)
     }
 
-    @Test(arguments: [("sha256", "4481ce1bca82149a686c018c400afd6c10671660db3da263b048a63006b58785"),
-                      ("sha512", "46dad73f4bbf3ca908e58ab32c27f2cdee87678df00b2c57f2974ff2e8d76e792ffc32f6d703f5cf37670ea4b9ceaab3c9d2d0569c27163660061c4116e39c4c")])
+    @Test(arguments: [
+        ("sha256", "4481ce1bca82149a686c018c400afd6c10671660db3da263b048a63006b58785"),
+        (
+            "sha512",
+            "46dad73f4bbf3ca908e58ab32c27f2cdee87678df00b2c57f2974ff2e8d76e792ffc32f6d703f5cf37670ea4b9ceaab3c9d2d0569c27163660061c4116e39c4c"
+        ),
+    ])
     func algorithms(_ name: String, _ expectedOfFixture: String) throws {
         let algorithm = try #require(InitDataDocument.Algorithm(rawValue: name))
         #expect(Hex.encode(algorithm.digest(try Fixtures.text("initdata/initdata.toml").utf8)) == expectedOfFixture)
@@ -60,20 +67,21 @@ enum Fixtures {
 
 @Suite struct AgentConfigTests {
     @Test func upstreamSchemaInTOML() throws {
-        let config = try AgentConfig(text: """
-            [token_configs.kbs]
-            url = "https://kbs.example:8080"
-            cert = "-----BEGIN CERTIFICATE-----"
-            [token_configs.coco_as]
-            url = "http://as:8000"
-            [eventlog_config]
-            init_pcr = 16
-            enable_eventlog = true
-            [log]
-            level = "debug"
-            [unknown_section]
-            ignored = 1
-            """, format: .toml, origin: "test")
+        let config = try AgentConfig(
+            text: """
+                [token_configs.kbs]
+                url = "https://kbs.example:8080"
+                cert = "-----BEGIN CERTIFICATE-----"
+                [token_configs.coco_as]
+                url = "http://as:8000"
+                [eventlog_config]
+                init_pcr = 16
+                enable_eventlog = true
+                [log]
+                level = "debug"
+                [unknown_section]
+                ignored = 1
+                """, format: .toml, origin: "test")
         #expect(config.kbs == .init(url: "https://kbs.example:8080", cert: "-----BEGIN CERTIFICATE-----"))
         #expect(config.cocoAS == .init(url: "http://as:8000"))
         #expect(config.eventLog == .init(initPCR: 16, enabled: true))
@@ -81,8 +89,9 @@ enum Fixtures {
     }
 
     @Test func jsonAndDefaults() throws {
-        let config = try AgentConfig(text: #"{"token_configs":{"kbs":{"url":"http://k"}},"eventlog_config":{"enable_eventlog":"true"}}"#,
-                                     format: .json, origin: "test")
+        let config = try AgentConfig(
+            text: #"{"token_configs":{"kbs":{"url":"http://k"}},"eventlog_config":{"enable_eventlog":"true"}}"#,
+            format: .json, origin: "test")
         #expect(config.kbs?.url == "http://k")
         #expect(config.kbs?.cert == nil)
         #expect(config.eventLog == .init(initPCR: 17, enabled: true))
@@ -130,7 +139,8 @@ enum Fixtures {
     @Test func precedenceAndUnreadableText() throws {
         #expect(LogLevelFilter.resolve(flag: nil, environment: [:], config: nil) == (.info, nil))
         #expect(LogLevelFilter.resolve(flag: nil, environment: ["RUST_LOG": "debug"], config: "error").level == .debug)
-        #expect(LogLevelFilter.resolve(flag: "trace", environment: ["RUST_LOG": "debug"], config: "error").level == .trace)
+        #expect(
+            LogLevelFilter.resolve(flag: "trace", environment: ["RUST_LOG": "debug"], config: "error").level == .trace)
         let loud = LogLevelFilter.resolve(flag: nil, environment: [:], config: "loud")
         #expect(loud.level == .info)
         #expect(loud.unreadable?.contains("[log] level 'loud'") == true)
@@ -141,8 +151,13 @@ enum Fixtures {
 
 @Suite struct KbcParamsTests {
     @Test func environmentWinsOverTheKernelCommandLine() {
-        #expect(KbcParams.find(environment: ["AA_KBC_PARAMS": "cc_kbc::http://env"], cmdline: "agent.aa_kbc_params=cc_kbc::http://cmd") == "cc_kbc::http://env")
-        #expect(KbcParams.find(environment: [:], cmdline: "quiet agent.aa_kbc_params=cc_kbc::http://cmd ro\n") == "cc_kbc::http://cmd")
+        #expect(
+            KbcParams.find(
+                environment: ["AA_KBC_PARAMS": "cc_kbc::http://env"], cmdline: "agent.aa_kbc_params=cc_kbc::http://cmd")
+                == "cc_kbc::http://env")
+        #expect(
+            KbcParams.find(environment: [:], cmdline: "quiet agent.aa_kbc_params=cc_kbc::http://cmd ro\n")
+                == "cc_kbc::http://cmd")
         #expect(KbcParams.find(environment: [:], cmdline: "quiet") == nil)
     }
 

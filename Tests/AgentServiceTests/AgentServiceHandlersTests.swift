@@ -1,11 +1,11 @@
 import AgentCore
-import AttestationAgentAPI
 import AgentService
+import AttestationAgentAPI
 import Logging
 import Platform
 import ProtobufCSupport
-import Testing
 import TTRPC
+import Testing
 
 /// The service glue without sockets: handlers called with encoded payloads.
 @Suite struct AgentServiceHandlersTests {
@@ -20,9 +20,11 @@ import TTRPC
     }
 
     private func call(_ method: AttestationAgentMethod, _ payload: [UInt8]) async throws -> [UInt8] {
-        let handler = try services.lookup(service: AttestationAgentMethod.service, method: method.rawValue).get().handler
-        let context = TTRPCCallContext(service: AttestationAgentMethod.service, method: method.rawValue,
-                                       metadata: [], deadline: nil, listener: "test")
+        let handler = try services.lookup(service: AttestationAgentMethod.service, method: method.rawValue).get()
+            .handler
+        let context = TTRPCCallContext(
+            service: AttestationAgentMethod.service, method: method.rawValue,
+            metadata: [], deadline: nil, listener: "test")
         // The status the server would send for what the handler throws.
         do { return try await handler(context, payload) } catch { throw TTRPCError(answering: error) }
     }
@@ -40,8 +42,11 @@ import TTRPC
     }
 
     @Test func agentRefusalsKeepTheirStatusCodes() async throws {
-        await #expect(throws: TTRPCError(.failedPrecondition,
-                                         "initdata is not verified yet: call BindInitData before UpdateConfiguration")) {
+        await #expect(
+            throws: TTRPCError(
+                .failedPrecondition,
+                "initdata is not verified yet: call BindInitData before UpdateConfiguration")
+        ) {
             try await call(.updateConfiguration, UpdateConfigurationRequest(config: "").protobufBytes())
         }
         do {
@@ -51,8 +56,13 @@ import TTRPC
             #expect(error.code == .permissionDenied)
         }
         let status = try GetStatusResponse(protobufBytes: try await call(.getStatus, []))
-        #expect(status == GetStatusResponse(state: "Rejected", binding: "mismatch", tee: "sample", configSource: "none", initDataDigest: ""))
-        await #expect(throws: TTRPCError.self) { try await call(.getToken, GetTokenRequest(tokenType: "kbs").protobufBytes()) }
+        #expect(
+            status
+                == GetStatusResponse(
+                    state: "Rejected", binding: "mismatch", tee: "sample", configSource: "none", initDataDigest: ""))
+        await #expect(throws: TTRPCError.self) {
+            try await call(.getToken, GetTokenRequest(tokenType: "kbs").protobufBytes())
+        }
     }
 
     @Test func checkInitDataIsBindInitData() async throws {

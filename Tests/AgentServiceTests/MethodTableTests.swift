@@ -1,13 +1,13 @@
 import AgentCore
-import AttestationAgentAPI
 import AgentService
+import AttestationAgentAPI
 import CAttestationAgentProtos
 import CProtobufC
 import Logging
 import Platform
 import ProtobufCSupport
-import Testing
 import TTRPC
+import Testing
 
 /// The method table against what protoc-c generated from the proto: a method
 /// added to the proto and missed in the table, the service glue or the
@@ -33,7 +33,8 @@ import TTRPC
     }
 
     @Test func theTableNamesTheProtosService() {
-        #expect(String(cString: attestation_agent__attestation_agent_service__descriptor.name)
+        #expect(
+            String(cString: attestation_agent__attestation_agent_service__descriptor.name)
                 == AttestationAgentMethod.service)
         #expect(Set(Self.protoMethods.map(\.name)) == Set(AttestationAgentMethod.allCases.map(\.rawValue)))
         #expect(Self.protoMethods.count == AttestationAgentMethod.allCases.count)
@@ -63,14 +64,16 @@ import TTRPC
                 Issue.record("\(proto.name) is not served")
                 continue
             }
-            let expected: TTRPCHandlerPlacement = proto.name == "GetTeeType" || proto.name == "GetAdditionalTees"
-                || proto.name == "GetStatus" ? .eventLoop : .concurrentPool
+            let expected: TTRPCHandlerPlacement =
+                proto.name == "GetTeeType" || proto.name == "GetAdditionalTees"
+                    || proto.name == "GetStatus" ? .eventLoop : .concurrentPool
             #expect(entry.placement == expected, "\(proto.name)")
         }
     }
 
     /// The host-facing default allowlist: the three calls docs/design.md lists, nothing else.
     @Test func hostSafeMethodsAreTheDocumentedThree() {
-        #expect(Set(AttestationAgentMethod.hostSafe.map(\.rawValue)) == ["GetTeeType", "GetAdditionalTees", "GetStatus"])
+        #expect(
+            Set(AttestationAgentMethod.hostSafe.map(\.rawValue)) == ["GetTeeType", "GetAdditionalTees", "GetStatus"])
     }
 }

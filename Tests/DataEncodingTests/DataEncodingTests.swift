@@ -17,8 +17,10 @@ import Testing
 
 @Suite struct Base64Tests {
     // RFC 4648, section 10.
-    @Test(arguments: [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="),
-                      ("fooba", "Zm9vYmE="), ("foobar", "Zm9vYmFy")])
+    @Test(arguments: [
+        ("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="),
+        ("fooba", "Zm9vYmE="), ("foobar", "Zm9vYmFy"),
+    ])
     func rfcVectors(_ plain: String, _ encoded: String) {
         #expect(Base64.encode(Array(plain.utf8)) == encoded)
         #expect(Base64.decode(encoded) == Array(plain.utf8))
@@ -37,8 +39,10 @@ import Testing
 
 @Suite struct JSONTests {
     @Test func serializesInOrderWithEscapes() {
-        let value = JSON.object([("svn", .string("1")), ("a\"b", .array([.number(3), .bool(true), .null])),
-                                 ("ctl", .string("line\n\u{01}"))])
+        let value = JSON.object([
+            ("svn", .string("1")), ("a\"b", .array([.number(3), .bool(true), .null])),
+            ("ctl", .string("line\n\u{01}")),
+        ])
         #expect(value.serialized() == #"{"svn":"1","a\"b":[3,true,null],"ctl":"line\n\u0001"}"#)
         // Escapes between multi-byte characters, at both ends, and none at all.
         #expect(JSON.string("\"é\u{1F}ü\\x\t").serialized() == #""\"é\u001fü\\x\t""#)
@@ -46,19 +50,22 @@ import Testing
     }
 
     @Test func prettyPrintsTwoSpacesAMember() {
-        let value = JSON.object([("a", .array([.number(1), .object([("b", .null)])])), ("c", .object([])), ("d", .array([]))])
-        #expect(value.prettyPrinted() == """
-            {
-              "a": [
-                1,
+        let value = JSON.object([
+            ("a", .array([.number(1), .object([("b", .null)])])), ("c", .object([])), ("d", .array([])),
+        ])
+        #expect(
+            value.prettyPrinted() == """
                 {
-                  "b": null
+                  "a": [
+                    1,
+                    {
+                      "b": null
+                    }
+                  ],
+                  "c": {},
+                  "d": []
                 }
-              ],
-              "c": {},
-              "d": []
-            }
-            """)
+                """)
     }
 
     @Test func parsesWhatItWrites() throws {
@@ -73,7 +80,9 @@ import Testing
         #expect(value.serialized() == "[18446744073709551615,9007199254740993,0]")
         #expect(value.canonicalized() == "[18446744073709551615,9007199254740993,0]")
         #expect(try JSON(parsing: "[18446744073709551615, 9007199254740993, 0]") == value)
-        #expect(try JSON(parsing: "[-1, 1.5, 1e3, 18446744073709551616]") == .array([.number(-1), .number(1.5), .number(1000), .number(18446744073709551616)]))
+        #expect(
+            try JSON(parsing: "[-1, 1.5, 1e3, 18446744073709551616]")
+                == .array([.number(-1), .number(1.5), .number(1000), .number(18446744073709551616)]))
     }
 
     @Test func parsesEscapesAndSurrogates() throws {
@@ -87,8 +96,10 @@ import Testing
         #expect(throws: JSONError.self) { try JSON(parsing: text) }
     }
 
-    @Test(arguments: ["", "{", "[1,]x", "{\"a\" 1}", "tru", "\"\u{01}\"", "[1] 2",
-                      String(repeating: "[", count: 100) + String(repeating: "]", count: 100)])
+    @Test(arguments: [
+        "", "{", "[1,]x", "{\"a\" 1}", "tru", "\"\u{01}\"", "[1] 2",
+        String(repeating: "[", count: 100) + String(repeating: "]", count: 100),
+    ])
     func rejectsMalformed(_ text: String) {
         #expect(throws: JSONError.self) { try JSON(parsing: text) }
     }
@@ -99,12 +110,16 @@ import Testing
     @Test func sortsByUTF16AndEscapesMinimally() {
         let value = JSON.object([
             ("\u{20ac}", .string("Euro Sign")), ("\r", .string("Carriage Return")), ("\u{fb33}", .string("Hebrew")),
-            ("1", .string("One")), ("\u{1f600}", .string("Emoji")), ("\u{80}", .string("Control")), ("\u{f6}", .string("Latin")),
+            ("1", .string("One")), ("\u{1f600}", .string("Emoji")), ("\u{80}", .string("Control")),
+            ("\u{f6}", .string("Latin")),
         ])
-        #expect(value.canonicalized()
-                == "{\"\\r\":\"Carriage Return\",\"1\":\"One\",\"\u{80}\":\"Control\",\"\u{f6}\":\"Latin\",\"\u{20ac}\":\"Euro Sign\",\"\u{1f600}\":\"Emoji\",\"\u{fb33}\":\"Hebrew\"}")
+        #expect(
+            value.canonicalized()
+                == "{\"\\r\":\"Carriage Return\",\"1\":\"One\",\"\u{80}\":\"Control\",\"\u{f6}\":\"Latin\",\"\u{20ac}\":\"Euro Sign\",\"\u{1f600}\":\"Emoji\",\"\u{fb33}\":\"Hebrew\"}"
+        )
         #expect(JSON.string("\u{08}\u{0C}\u{01}\"\\/").canonicalized() == "\"\\b\\f\\u0001\\\"\\\\/\"")
-        #expect(JSON.object([("b", .array([.number(1), .null, .bool(false)])), ("a", .object([]))]).canonicalized()
+        #expect(
+            JSON.object([("b", .array([.number(1), .null, .bool(false)])), ("a", .object([]))]).canonicalized()
                 == #"{"a":{},"b":[1,null,false]}"#)
     }
 

@@ -31,7 +31,11 @@ import Testing
         #expect(wrong.stderr.hasPrefix("PERMISSION_DENIED (7): initdata digest dead00"))
 
         let measurement = try CommandResult.run(
-            "aactl", ["extend-runtime-measurement", "--domain", "d", "--operation", "o", "--content", "c", "--register-index", "17"] + socket)
+            "aactl",
+            [
+                "extend-runtime-measurement", "--domain", "d", "--operation", "o", "--content", "c", "--register-index",
+                "17",
+            ] + socket)
         #expect(measurement.stdout.contains(#""result": "NOT_ENABLED""#))
     }
 
@@ -63,7 +67,9 @@ import Testing
             .write(toFile: path, atomically: true, encoding: .utf8)
         let refused = try CommandResult.run("aactl", ["update-configuration", "--config-file", path] + socket)
         #expect(refused.status == 1)
-        #expect(refused.stderr.hasPrefix("INVALID_ARGUMENT (3)") && refused.stderr.contains("nested deeper than 64"), "\(refused.stderr)")
+        #expect(
+            refused.stderr.hasPrefix("INVALID_ARGUMENT (3)") && refused.stderr.contains("nested deeper than 64"),
+            "\(refused.stderr)")
         let status = try CommandResult.run("aactl", ["status"] + socket)
         #expect(status.status == 0, "the agent still serves")
         #expect(status.stdout.contains(#""state": "InitDataVerified""#))
@@ -74,7 +80,8 @@ import Testing
         #expect(missing.status == 2)
         #expect(missing.stderr.contains("cannot connect to unix:///nonexistent/aa.sock"))
 
-        let badHex = try CommandResult.run("aactl", ["bind-init-data", "--digest", "xyz", "--socket", "unix:///nonexistent"])
+        let badHex = try CommandResult.run(
+            "aactl", ["bind-init-data", "--digest", "xyz", "--socket", "unix:///nonexistent"])
         #expect(badHex.status == 64)
         #expect(badHex.stderr.contains("is not hex"))
     }
@@ -83,11 +90,15 @@ import Testing
         // sha384 of Tests/Fixtures/initdata/initdata.toml (Python hashlib), fitted to each field.
         ("tdx", "dd231ad281fc696205353702aee9453d59249da6bb8ef154e8ad6030da8b947bb55b44889eb8e965df46a682513060dc"),
         ("snp", "dd231ad281fc696205353702aee9453d59249da6bb8ef154e8ad6030da8b947b"),
-        ("cca", "dd231ad281fc696205353702aee9453d59249da6bb8ef154e8ad6030da8b947bb55b44889eb8e965df46a682513060dc"
-            + String(repeating: "00", count: 16)),
+        (
+            "cca",
+            "dd231ad281fc696205353702aee9453d59249da6bb8ef154e8ad6030da8b947bb55b44889eb8e965df46a682513060dc"
+                + String(repeating: "00", count: 16)
+        ),
     ])
     func initDataDigestForEachField(_ tee: String, _ expected: String) throws {
-        let result = try CommandResult.run("aactl", ["initdata", "digest", AgentProcess.fixtures + "/initdata/initdata.toml", "--tee", tee])
+        let result = try CommandResult.run(
+            "aactl", ["initdata", "digest", AgentProcess.fixtures + "/initdata/initdata.toml", "--tee", tee])
         #expect(result.status == 0)
         #expect(result.stdout == expected + "\n")
     }
@@ -128,7 +139,8 @@ import Testing
     }
 
     @Test func initDataDigestRefusesBadInput() throws {
-        let badTEE = try CommandResult.run("aactl", ["initdata", "digest", AgentProcess.fixtures + "/initdata/initdata.toml", "--tee", "sev"])
+        let badTEE = try CommandResult.run(
+            "aactl", ["initdata", "digest", AgentProcess.fixtures + "/initdata/initdata.toml", "--tee", "sev"])
         #expect(badTEE.status != 0)
         #expect(badTEE.stderr.contains("--tee must be one of tdx, snp, sgx, cca, se"))
         let path = NSTemporaryDirectory() + "bad-initdata-\(getpid()).toml"

@@ -1,7 +1,7 @@
-import Foundation
-import TTRPC
 import AttestationAgentAPI
+import Foundation
 import ProtobufCSupport
+import TTRPC
 
 /// The real `attestation-agent` binary, launched in a temporary folder.
 final class AgentProcess: @unchecked Sendable {
@@ -42,8 +42,10 @@ final class AgentProcess: @unchecked Sendable {
     /// Starts the agent; `arguments` come after a `--attestation_sock` for
     /// `socketPath` unless `listeners` (given the agent's folder) replaces it.
     /// `setUp` may lay out files in the agent's folder (its platform root is `root/` there) before it starts.
-    init(_ arguments: [String] = [], environment: [String: String] = [:], setUp: ((String) throws -> Void)? = nil,
-         listeners: ((String) -> [String])? = nil) throws {
+    init(
+        _ arguments: [String] = [], environment: [String: String] = [:], setUp: ((String) throws -> Void)? = nil,
+        listeners: ((String) -> [String])? = nil
+    ) throws {
         directory = NSTemporaryDirectory() + "aa-it-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         socketPath = directory + "/aa.sock"
@@ -52,7 +54,9 @@ final class AgentProcess: @unchecked Sendable {
         try setUp?(directory)
         process.executableURL = URL(fileURLWithPath: Self.binDir + "/attestation-agent")
         process.arguments = (listeners?(directory) ?? ["--attestation_sock", "unix://" + socketPath]) + arguments
-        var env = Self.sanitizerOptions.merging(["PATH": "/usr/bin:/bin", "AA_PLATFORM_ROOT": directory + "/root"]) { $1 }
+        var env = Self.sanitizerOptions.merging(["PATH": "/usr/bin:/bin", "AA_PLATFORM_ROOT": directory + "/root"]) {
+            $1
+        }
         env.merge(environment) { $1 }
         process.environment = env
         process.standardError = FileHandle(forWritingAtPath: stderrPath)
@@ -61,7 +65,10 @@ final class AgentProcess: @unchecked Sendable {
     }
 
     deinit {
-        if process.isRunning { process.interrupt(); process.waitUntilExit() }
+        if process.isRunning {
+            process.interrupt()
+            process.waitUntilExit()
+        }
         try? FileManager.default.removeItem(atPath: directory)
     }
 
@@ -77,7 +84,9 @@ final class AgentProcess: @unchecked Sendable {
         let giveUp = Date().addingTimeInterval(seconds * Self.timeScale)
         while Date() < giveUp {
             if !process.isRunning { throw AgentExited(status: process.terminationStatus, stderr: stderr) }
-            if FileManager.default.fileExists(atPath: path), let client = try? await TTRPCClient.connect(to: .unix(path: path)) {
+            if FileManager.default.fileExists(atPath: path),
+                let client = try? await TTRPCClient.connect(to: .unix(path: path))
+            {
                 return client
             }
             try await Task.sleep(nanoseconds: 20_000_000)
@@ -91,7 +100,10 @@ final class AgentProcess: @unchecked Sendable {
     func waitForExit(seconds: Double = 20) async -> Int32 {
         let giveUp = Date().addingTimeInterval(seconds * Self.timeScale)
         while process.isRunning && Date() < giveUp { try? await Task.sleep(nanoseconds: 20_000_000) }
-        if process.isRunning { process.terminate(); process.waitUntilExit() }
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
         return process.terminationStatus
     }
 
@@ -104,10 +116,13 @@ final class AgentProcess: @unchecked Sendable {
 
 /// Typed calls to the agent's service.
 extension TTRPCClient {
-    func call<Response: ProtobufCodable>(_ method: AttestationAgentMethod, _ request: some ProtobufCodable,
-                                         as: Response.Type = Response.self, timeout: Double? = 10) async throws -> Response {
-        let payload = try await call(service: AttestationAgentMethod.service, method: method.rawValue,
-                                     payload: request.protobufBytes(), timeout: timeout.map { .nanoseconds(Int64($0 * 1e9)) })
+    func call<Response: ProtobufCodable>(
+        _ method: AttestationAgentMethod, _ request: some ProtobufCodable,
+        as: Response.Type = Response.self, timeout: Double? = 10
+    ) async throws -> Response {
+        let payload = try await call(
+            service: AttestationAgentMethod.service, method: method.rawValue,
+            payload: request.protobufBytes(), timeout: timeout.map { .nanoseconds(Int64($0 * 1e9)) })
         return try Response(protobufBytes: payload)
     }
 
@@ -136,11 +151,15 @@ struct CommandResult {
     let stderr: String
 
     /// Runs one of the project's binaries.
-    static func run(_ binary: String, _ arguments: [String], environment: [String: String] = [:]) throws -> CommandResult {
+    static func run(
+        _ binary: String, _ arguments: [String], environment: [String: String] = [:]
+    ) throws -> CommandResult {
         try run(path: AgentProcess.binDir + "/" + binary, arguments, environment: environment)
     }
 
-    static func run(path: String, _ arguments: [String], environment: [String: String] = [:], in directory: String? = nil) throws -> CommandResult {
+    static func run(
+        path: String, _ arguments: [String], environment: [String: String] = [:], in directory: String? = nil
+    ) throws -> CommandResult {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
@@ -156,7 +175,8 @@ struct CommandResult {
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         let stderr = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return CommandResult(status: process.terminationStatus,
-                             stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+        return CommandResult(
+            status: process.terminationStatus,
+            stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
     }
 }

@@ -1,8 +1,8 @@
 import AttestationAgentAPI
 import Crypto
 import Foundation
-import Testing
 import TTRPC
+import Testing
 
 /// Tests/FakeKernel/fake_kernel.py mounted by FUSE at `root/sys` of an
 /// agent's folder: configfs-tsm entries that answer, RTMRs that extend.
@@ -12,7 +12,8 @@ final class FuseKernel: @unchecked Sendable {
     let dump: String
 
     static var available: Bool {
-        FileManager.default.fileExists(atPath: "/dev/fuse") && FileManager.default.isExecutableFile(atPath: "/usr/bin/fusermount3")
+        FileManager.default.fileExists(atPath: "/dev/fuse")
+            && FileManager.default.isExecutableFile(atPath: "/usr/bin/fusermount3")
     }
 
     /// Mounts a kernel for `tee` under `agentDirectory` and waits until it answers.
@@ -21,8 +22,11 @@ final class FuseKernel: @unchecked Sendable {
         dump = agentDirectory + "/kernel-dump"
         try FileManager.default.createDirectory(atPath: dump, withIntermediateDirectories: true)
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", AgentProcess.packageRoot + "/Tests/FakeKernel/fake_kernel.py", mountpoint,
-                             "--tee", tee, "--field", field.map { String(format: "%02x", $0) }.joined(), "--dump", dump]
+        process.arguments =
+            [
+                "python3", AgentProcess.packageRoot + "/Tests/FakeKernel/fake_kernel.py", mountpoint,
+                "--tee", tee, "--field", field.map { String(format: "%02x", $0) }.joined(), "--dump", dump,
+            ]
             + (ccel ? ["--ccel"] : [])
         var environment = ProcessInfo.processInfo.environment
         environment["PYTHONPATH"] = AgentProcess.packageRoot + "/.build/python"
@@ -35,7 +39,9 @@ final class FuseKernel: @unchecked Sendable {
             guard process.isRunning else { break }
             usleep(10_000)
         }
-        throw CocoaError(.featureUnsupported, userInfo: [NSLocalizedDescriptionKey: "the fake kernel did not mount at \(mountpoint)"])
+        throw CocoaError(
+            .featureUnsupported, userInfo: [NSLocalizedDescriptionKey: "the fake kernel did not mount at \(mountpoint)"]
+        )
     }
 
     deinit {
@@ -48,38 +54,50 @@ final class FuseKernel: @unchecked Sendable {
 /// GetEvidence end to end in the real binary on TDX, SNP and CCA, each a
 /// fake kernel that behaves like the kernel; the answers are checked by the
 /// independent oracles in Tests/Oracles.
-@Suite(.enabled(if: FuseKernel.available || ProcessInfo.processInfo.environment["AA_REQUIRE_PEERS"] != nil,
-                "FUSE is not available (Scripts/install-deps.sh --test)"), .serialized)
+@Suite(
+    .enabled(
+        if: FuseKernel.available || ProcessInfo.processInfo.environment["AA_REQUIRE_PEERS"] != nil,
+        "FUSE is not available (Scripts/install-deps.sh --test)"), .serialized)
 struct FakeKernelTests {
     /// An initdata document with `algorithm` whose aa.toml turns the event log on.
     static func initdata(_ directory: String, algorithm: String) throws -> (path: String, digest: [UInt8]) {
-        let text = "version = \"0.1.0\"\nalgorithm = \"\(algorithm)\"\n[data]\n\"aa.toml\" = '''\n[eventlog_config]\ninit_pcr = 17\nenable_eventlog = true\n'''\n"
+        let text =
+            "version = \"0.1.0\"\nalgorithm = \"\(algorithm)\"\n[data]\n\"aa.toml\" = '''\n[eventlog_config]\ninit_pcr = 17\nenable_eventlog = true\n'''\n"
         let path = directory + "/initdata.toml"
         try text.write(toFile: path, atomically: true, encoding: .utf8)
         let bytes = Data(text.utf8)
-        let digest: [UInt8] = switch algorithm {
-        case "sha256": Array(SHA256.hash(data: bytes))
-        case "sha384": Array(SHA384.hash(data: bytes))
-        default: Array(SHA512.hash(data: bytes))
-        }
+        let digest: [UInt8] =
+            switch algorithm {
+            case "sha256": Array(SHA256.hash(data: bytes))
+            case "sha384": Array(SHA384.hash(data: bytes))
+            default: Array(SHA512.hash(data: bytes))
+            }
         return (path, digest)
     }
 
     /// Launches the agent with kata's initdata flag on a fake kernel.
-    static func launch(tee: String, algorithm: String, field: (([UInt8]) -> [UInt8])? = nil, ccel: Bool = false)
+    static func launch(
+        tee: String, algorithm: String, field: (([UInt8]) -> [UInt8])? = nil, ccel: Bool = false
+    )
         async throws -> (agent: AgentProcess, kernel: FuseKernel, client: TTRPCClient)
     {
         var kernel: FuseKernel?
-        let agent = try AgentProcess(setUp: { directory in
-            let document = try Self.initdata(directory, algorithm: algorithm)
-            kernel = try FuseKernel(in: directory, tee: tee, field: field?(document.digest) ?? document.digest, ccel: ccel)
-        }, listeners: { directory in ["--attestation_sock", "unix://\(directory)/aa.sock", "--initdata-toml", directory + "/initdata.toml"] })
+        let agent = try AgentProcess(
+            setUp: { directory in
+                let document = try Self.initdata(directory, algorithm: algorithm)
+                kernel = try FuseKernel(
+                    in: directory, tee: tee, field: field?(document.digest) ?? document.digest, ccel: ccel)
+            },
+            listeners: { directory in
+                ["--attestation_sock", "unix://\(directory)/aa.sock", "--initdata-toml", directory + "/initdata.toml"]
+            })
         let client = try await agent.waitUntilListening()
         return (agent, kernel!, client)
     }
 
     static func evidence(_ client: TTRPCClient, _ reportData: [UInt8]) async throws -> [UInt8] {
-        let response: GetEvidenceResponse = try await client.call(.getEvidence, GetEvidenceRequest(runtimeData: reportData))
+        let response: GetEvidenceResponse = try await client.call(
+            .getEvidence, GetEvidenceRequest(runtimeData: reportData))
         return response.evidence
     }
 
@@ -90,15 +108,18 @@ struct FakeKernelTests {
     }
 
     static func extend(_ client: TTRPCClient, _ image: String) async throws -> RuntimeMeasurementResult? {
-        let response: ExtendRuntimeMeasurementResponse = try await client.call(.extendRuntimeMeasurement,
-            ExtendRuntimeMeasurementRequest(domain: "github.com/confidential-containers", operation: "PullImage",
-                                            content: cdhContent(image), registerIndex: nil))
+        let response: ExtendRuntimeMeasurementResponse = try await client.call(
+            .extendRuntimeMeasurement,
+            ExtendRuntimeMeasurementRequest(
+                domain: "github.com/confidential-containers", operation: "PullImage",
+                content: cdhContent(image), registerIndex: nil))
         return response.result
     }
 
     static func oracle(_ script: String, _ arguments: [String]) throws -> CommandResult {
-        try CommandResult.run(path: "/usr/bin/env", ["python3", AgentProcess.packageRoot + "/Tests/Oracles/" + script] + arguments,
-                              environment: ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"])
+        try CommandResult.run(
+            path: "/usr/bin/env", ["python3", AgentProcess.packageRoot + "/Tests/Oracles/" + script] + arguments,
+            environment: ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"])
     }
 
     @Test func tdxEvidenceReplaysAfterImagePulls() async throws {
@@ -111,7 +132,9 @@ struct FakeKernelTests {
         for round in 0..<3 {
             let path = agent.directory + "/evidence-\(round).json"
             try Data(try await Self.evidence(client, [UInt8(round)])).write(to: URL(fileURLWithPath: path))
-            let replay = try Self.oracle("tdx_eventlog.py", [path] + contents.map { "github.com/confidential-containers PullImage \(Self.cdhContent($0))" })
+            let replay = try Self.oracle(
+                "tdx_eventlog.py",
+                [path] + contents.map { "github.com/confidential-containers PullImage \(Self.cdhContent($0))" })
             #expect(replay.status == 0, "round \(round): \(replay.stdout)")
             contents.append("image-\(round)")
             #expect(try await Self.extend(client, "image-\(round)") == .ok)
@@ -136,7 +159,8 @@ struct FakeKernelTests {
     @Test func ccaTokenCarriesTheChallengeAndTheBinding() async throws {
         let (agent, kernel, client) = try await Self.launch(tee: "cca", algorithm: "sha512")
         #expect(try await client.status().binding == "matched", "trustee compares CCA's 64-byte value: sha512")
-        let json = try #require(try JSONSerialization.jsonObject(with: Data(try await Self.evidence(client, [9, 9]))) as? [String: Any])
+        let json = try #require(
+            try JSONSerialization.jsonObject(with: Data(try await Self.evidence(client, [9, 9]))) as? [String: Any])
         let token = try #require(json["token"] as? [Int]).map { UInt8($0) }
         // The realm claim 10 (challenge) as CBOR writes it: key 0x0a, then a 64-byte string 0x58 0x40.
         let at = try #require(token.indices.first { token[$0...].starts(with: [0x0A, 0x58, 0x40]) })
@@ -147,10 +171,14 @@ struct FakeKernelTests {
 
     @Test func aFieldTheHostSetOtherwiseStopsTheLaunch() async throws {
         var kernel: FuseKernel?
-        let agent = try AgentProcess(setUp: { directory in
-            _ = try Self.initdata(directory, algorithm: "sha384")
-            kernel = try FuseKernel(in: directory, tee: "tdx", field: [UInt8](repeating: 0xEE, count: 48))
-        }, listeners: { directory in ["--attestation_sock", "unix://\(directory)/aa.sock", "--initdata-toml", directory + "/initdata.toml"] })
+        let agent = try AgentProcess(
+            setUp: { directory in
+                _ = try Self.initdata(directory, algorithm: "sha384")
+                kernel = try FuseKernel(in: directory, tee: "tdx", field: [UInt8](repeating: 0xEE, count: 48))
+            },
+            listeners: { directory in
+                ["--attestation_sock", "unix://\(directory)/aa.sock", "--initdata-toml", directory + "/initdata.toml"]
+            })
         #expect(await agent.waitForExit() == 1)
         #expect(agent.stderr.contains(String(repeating: "ee", count: 48)), "\(agent.stderr)")
         withExtendedLifetime(kernel) {}

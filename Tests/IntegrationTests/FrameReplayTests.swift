@@ -11,8 +11,13 @@ import Testing
             let name: String
             let about: String
         }
-        let agent_environment: [String: String]
+        let agentEnvironment: [String: String]
         let cases: [Case]
+
+        enum CodingKeys: String, CodingKey {
+            case agentEnvironment = "agent_environment"
+            case cases
+        }
     }
 
     static let root = AgentProcess.fixtures + "/frames"
@@ -23,13 +28,16 @@ import Testing
         let manifestData = try Data(contentsOf: URL(fileURLWithPath: directory + "/manifest.json"))
         let manifest = try JSONDecoder().decode(Manifest.self, from: manifestData)
         #expect(manifest.cases.count >= 10)
-        let agent = try AgentProcess(environment: manifest.agent_environment)
+        let agent = try AgentProcess(environment: manifest.agentEnvironment)
         await (try agent.waitUntilListening()).close()
         for replay in manifest.cases {
             let request = try [UInt8](Data(contentsOf: URL(fileURLWithPath: "\(directory)/\(replay.name).request.bin")))
-            let expected = try [UInt8](Data(contentsOf: URL(fileURLWithPath: "\(directory)/\(replay.name).response.bin")))
+            let expected = try [UInt8](
+                Data(contentsOf: URL(fileURLWithPath: "\(directory)/\(replay.name).response.bin")))
             let answer = try RawConnection(path: agent.socketPath).exchange(request, expecting: expected.count)
-            #expect(answer == expected, "\(folder)/\(replay.name) (\(replay.about)): got \(answer.hex), want \(expected.hex)")
+            #expect(
+                answer == expected,
+                "\(folder)/\(replay.name) (\(replay.about)): got \(answer.hex), want \(expected.hex)")
         }
     }
 }
@@ -44,7 +52,9 @@ struct RawConnection {
         address.sun_family = sa_family_t(AF_UNIX)
         withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(path.utf8)) }
         let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
         }
         guard result == 0 else { throw POSIXError(.ECONNREFUSED) }
         var timeout = timeval(tv_sec: 10, tv_usec: 0)

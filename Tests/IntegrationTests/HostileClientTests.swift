@@ -1,21 +1,23 @@
 import AttestationAgentAPI
 import Foundation
-import Testing
 import TTRPC
+import Testing
 
 /// Clients that try to make the real agent grow or stall, while it is
 /// watched from outside (/proc/PID/status).
 @Suite struct HostileClientTests {
     /// The agent's resident memory in KiB.
     static func residentKiB(_ agent: AgentProcess) -> Int {
-        let status = (try? String(contentsOfFile: "/proc/\(agent.process.processIdentifier)/status", encoding: .utf8)) ?? ""
+        let status =
+            (try? String(contentsOfFile: "/proc/\(agent.process.processIdentifier)/status", encoding: .utf8)) ?? ""
         let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
         return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
     }
 
     /// One request frame, encoded by hand: 10-byte header, then the envelope.
     static func frame(_ streamID: UInt32, _ method: AttestationAgentMethod, _ payload: [UInt8]) -> [UInt8] {
-        let data = TTRPCRequest(service: AttestationAgentMethod.service, method: method.rawValue, payload: payload).protobufBytes()
+        let data = TTRPCRequest(service: AttestationAgentMethod.service, method: method.rawValue, payload: payload)
+            .protobufBytes()
         func be(_ value: UInt32) -> [UInt8] { withUnsafeBytes(of: value.bigEndian, Array.init) }
         return be(UInt32(data.count)) + be(streamID) + [1, 0] + data
     }
@@ -50,7 +52,10 @@ import TTRPC
                     }
                 }
                 let written = unsent[index].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-                guard written > 0 else { blocked += 1; continue }
+                guard written > 0 else {
+                    blocked += 1
+                    continue
+                }
                 unsent[index].removeFirst(written)
                 sent += written
             }
@@ -60,11 +65,15 @@ import TTRPC
         let attacked = Self.residentKiB(agent)
         for fd in sockets { close(fd) }
 
-        print("never-reading clients: agent RSS \(idle) KiB idle, \(attacked) KiB after \(sent) bytes of pipelined GetEvidence on 8 connections")
+        print(
+            "never-reading clients: agent RSS \(idle) KiB idle, \(attacked) KiB after \(sent) bytes of pipelined GetEvidence on 8 connections"
+        )
         let honest = try await client.status()
         #expect(honest.tee == "sample", "the agent still answers others")
         if AgentProcess.sanitizer == nil {
-            #expect(attacked - idle < 24 * 1024, "RSS went from \(idle) KiB to \(attacked) KiB after \(sent) bytes of requests")
+            #expect(
+                attacked - idle < 24 * 1024,
+                "RSS went from \(idle) KiB to \(attacked) KiB after \(sent) bytes of requests")
         }
         await client.close()
     }

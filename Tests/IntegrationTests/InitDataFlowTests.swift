@@ -1,7 +1,7 @@
 import AttestationAgentAPI
 import Foundation
-import Testing
 import TTRPC
+import Testing
 
 /// The whole initdata flow against the real binary, on the sample TEE with a
 /// simulated 64-byte init-data field.
@@ -30,8 +30,13 @@ import TTRPC
 
         // Rejected is final: the right digest, a configuration and a token are all refused.
         await #expect(throws: TTRPCError.self) { try await client.bind(Self.fieldBytes) }
-        do { try await client.update(Self.config) } catch let error as TTRPCError { #expect(error.code == .failedPrecondition) }
-        do { _ = try await client.token("kbs"); Issue.record("token after rejection") } catch let error as TTRPCError {
+        do { try await client.update(Self.config) } catch let error as TTRPCError {
+            #expect(error.code == .failedPrecondition)
+        }
+        do {
+            _ = try await client.token("kbs")
+            Issue.record("token after rejection")
+        } catch let error as TTRPCError {
             #expect(error.code == .permissionDenied)
         }
         // Evidence can still be read.
@@ -44,7 +49,10 @@ import TTRPC
     @Test func rightDigestThenConfigurationOnce() async throws {
         let agent = try AgentProcess(environment: ["AA_SAMPLE_INITDATA": Self.field])
         let client = try await agent.waitUntilListening()
-        do { try await client.update(Self.config); Issue.record("configured before binding") } catch let error as TTRPCError {
+        do {
+            try await client.update(Self.config)
+            Issue.record("configured before binding")
+        } catch let error as TTRPCError {
             #expect(error.code == .failedPrecondition)
         }
         // CheckInitData is the same call under its 2024 name; a shorter digest is zero-padded.
@@ -53,11 +61,17 @@ import TTRPC
         #expect(status.state == "InitDataVerified")
         #expect(status.binding == "matched")
         #expect(status.initDataDigest == Self.field)
-        do { _ = try await client.token("kbs"); Issue.record("token before configuration") } catch let error as TTRPCError {
+        do {
+            _ = try await client.token("kbs")
+            Issue.record("token before configuration")
+        } catch let error as TTRPCError {
             #expect(error.code == .failedPrecondition)
         }
 
-        do { try await client.update("[token_configs.kbs]\nurl = 5\n"); Issue.record("bad config accepted") } catch let error as TTRPCError {
+        do {
+            try await client.update("[token_configs.kbs]\nurl = 5\n")
+            Issue.record("bad config accepted")
+        } catch let error as TTRPCError {
             #expect(error.code == .invalidArgument)
             #expect(error.message.contains("token_configs.kbs.url"))
         }
@@ -67,16 +81,25 @@ import TTRPC
         status = try await client.status()
         #expect(status.state == "Configured")
         #expect(status.configSource == "update")
-        do { try await client.update(Self.config); Issue.record("configured twice") } catch let error as TTRPCError {
+        do {
+            try await client.update(Self.config)
+            Issue.record("configured twice")
+        } catch let error as TTRPCError {
             #expect(error.code == .failedPrecondition)
         }
         // The same digest again is fine; the KBS configured is on a port nobody listens on.
         try await client.bind(Self.fieldBytes)
-        do { _ = try await client.token("kbs"); Issue.record("a token from nowhere") } catch let error as TTRPCError {
+        do {
+            _ = try await client.token("kbs")
+            Issue.record("a token from nowhere")
+        } catch let error as TTRPCError {
             #expect(error.code == .unavailable)
             #expect(error.message.contains("http://127.0.0.1:1"))
         }
-        do { _ = try await client.token("bogus"); Issue.record("unknown token type") } catch let error as TTRPCError {
+        do {
+            _ = try await client.token("bogus")
+            Issue.record("unknown token type")
+        } catch let error as TTRPCError {
             #expect(error.code == .invalidArgument)
         }
         await client.close()
@@ -89,11 +112,17 @@ import TTRPC
         #expect(status.state == "InitDataVerified")
         #expect(status.binding == "unsupported")
         #expect(try await client.call(.getTeeType, EmptyMessage(), as: GetTeeTypeResponse.self).tee == "sample")
-        #expect(try await client.call(.getAdditionalTees, EmptyMessage(), as: GetAdditionalTeesResponse.self).additionalTees == [])
-        #expect(try await client.call(.getAdditionalEvidence, GetAdditionalEvidenceRequest(runtimeData: [1]),
-                                      as: GetEvidenceResponse.self).evidence == [])
+        #expect(
+            try await client.call(.getAdditionalTees, EmptyMessage(), as: GetAdditionalTeesResponse.self).additionalTees
+                == [])
+        #expect(
+            try await client.call(
+                .getAdditionalEvidence, GetAdditionalEvidenceRequest(runtimeData: [1]),
+                as: GetEvidenceResponse.self
+            ).evidence == [])
         let measurement = try await client.call(
-            .extendRuntimeMeasurement, ExtendRuntimeMeasurementRequest(domain: "d", operation: "o", content: "c", registerIndex: 17),
+            .extendRuntimeMeasurement,
+            ExtendRuntimeMeasurementRequest(domain: "d", operation: "o", content: "c", registerIndex: 17),
             as: ExtendRuntimeMeasurementResponse.self)
         #expect(measurement.result == .notEnabled, "the event log is off unless configured")
         try await client.bind([9, 9])

@@ -41,22 +41,41 @@ enum Peers {
 struct InteropTests {
     static let field = String(repeating: "c3", count: 48)
     static let config = Data("[token_configs.kbs]\nurl = \"http://127.0.0.1:1\"\n".utf8).base64EncodedString()
-    static let sampleEvidence = Data(#"{"svn":"1","report_data":"AQID"}"#.utf8).map { String(format: "%02x", $0) }.joined()
+    static let sampleEvidence = Data(#"{"svn":"1","report_data":"AQID"}"#.utf8).map { String(format: "%02x", $0) }
+        .joined()
 
     /// Every method and the accepting path of the state machine, and what each answers.
     static let acceptingScenario: [(String, String)] = [
         ("GetTeeType", "OK GetTeeType tee=sample"),
         ("GetAdditionalTees", "OK GetAdditionalTees additional_tees="),
         ("GetStatus", "OK GetStatus state=Booting binding=pending tee=sample config_source=none init_data_digest="),
-        ("GetToken kbs", "ERR GetToken 9 initdata is not verified yet: call BindInitData with the initdata digest first"),
-        ("UpdateConfiguration \(config)", "ERR UpdateConfiguration 9 initdata is not verified yet: call BindInitData before UpdateConfiguration"),
+        (
+            "GetToken kbs",
+            "ERR GetToken 9 initdata is not verified yet: call BindInitData with the initdata digest first"
+        ),
+        (
+            "UpdateConfiguration \(config)",
+            "ERR UpdateConfiguration 9 initdata is not verified yet: call BindInitData before UpdateConfiguration"
+        ),
         ("BindInitData \(field)", "OK BindInitData"),
-        ("GetStatus", "OK GetStatus state=InitDataVerified binding=matched tee=sample config_source=none init_data_digest=\(field)"),
-        ("GetToken kbs", "ERR GetToken 9 the agent is not configured yet: call UpdateConfiguration with the aa.toml of initdata"),
+        (
+            "GetStatus",
+            "OK GetStatus state=InitDataVerified binding=matched tee=sample config_source=none init_data_digest=\(field)"
+        ),
+        (
+            "GetToken kbs",
+            "ERR GetToken 9 the agent is not configured yet: call UpdateConfiguration with the aa.toml of initdata"
+        ),
         ("CheckInitData \(field)", "OK CheckInitData"),
         ("UpdateConfiguration \(config)", "OK UpdateConfiguration"),
-        ("GetStatus", "OK GetStatus state=Configured binding=matched tee=sample config_source=update init_data_digest=\(field)"),
-        ("UpdateConfiguration \(config)", "ERR UpdateConfiguration 9 the configuration was already set (from update); it is set once"),
+        (
+            "GetStatus",
+            "OK GetStatus state=Configured binding=matched tee=sample config_source=update init_data_digest=\(field)"
+        ),
+        (
+            "UpdateConfiguration \(config)",
+            "ERR UpdateConfiguration 9 the configuration was already set (from update); it is set once"
+        ),
         // Configured for a KBS on a port nobody listens on: the provider runs and says where it failed.
         ("GetToken kbs", "ERR GetToken 14 cannot reach the KBS at http://127.0.0.1:1/kbs/v0/auth: *"),
         ("GetToken nope", "ERR GetToken 3 unknown token type 'nope': expected one of kbs, coco_as"),
@@ -68,11 +87,23 @@ struct InteropTests {
 
     /// A wrong digest: rejected for good, local calls still answered.
     static let rejectingScenario: [(String, String)] = [
-        ("BindInitData 0102", "ERR BindInitData 7 initdata digest 0102\(String(repeating: "00", count: 62)) does not match the hardware field \(field)\(String(repeating: "00", count: 16)); initdata is rejected for good"),
+        (
+            "BindInitData 0102",
+            "ERR BindInitData 7 initdata digest 0102\(String(repeating: "00", count: 62)) does not match the hardware field \(field)\(String(repeating: "00", count: 16)); initdata is rejected for good"
+        ),
         ("GetStatus", "OK GetStatus state=Rejected binding=mismatch tee=sample config_source=none init_data_digest="),
-        ("BindInitData \(field)", "ERR BindInitData 9 initdata was already rejected (digest did not match the hardware field); restart the guest with matching initdata"),
-        ("UpdateConfiguration \(config)", "ERR UpdateConfiguration 9 initdata was rejected; the agent takes no configuration"),
-        ("GetToken kbs", "ERR GetToken 7 initdata did not match the hardware field; this agent will never fetch a token"),
+        (
+            "BindInitData \(field)",
+            "ERR BindInitData 9 initdata was already rejected (digest did not match the hardware field); restart the guest with matching initdata"
+        ),
+        (
+            "UpdateConfiguration \(config)",
+            "ERR UpdateConfiguration 9 initdata was rejected; the agent takes no configuration"
+        ),
+        (
+            "GetToken kbs",
+            "ERR GetToken 7 initdata did not match the hardware field; this agent will never fetch a token"
+        ),
         ("GetEvidence 010203", "OK GetEvidence evidence=\(sampleEvidence)"),
     ]
 
@@ -107,8 +138,13 @@ struct InteropTests {
         try server.run()
         // SIGKILL: a child of the test runner may start with SIGTERM blocked,
         // and tokio's handler would never see it.
-        defer { kill(server.processIdentifier, SIGKILL); server.waitUntilExit() }
-        for _ in 0..<500 where !FileManager.default.fileExists(atPath: socket) { try await Task.sleep(nanoseconds: 10_000_000) }
+        defer {
+            kill(server.processIdentifier, SIGKILL)
+            server.waitUntilExit()
+        }
+        for _ in 0..<500 where !FileManager.default.fileExists(atPath: socket) {
+            try await Task.sleep(nanoseconds: 10_000_000)
+        }
 
         let calls: [([String], Int32, String)] = [
             (["get-tee-type"], 0, #""tee": "sample""#),
@@ -122,14 +158,24 @@ struct InteropTests {
             (["bind-init-data", "--digest", ""], 1, "PERMISSION_DENIED (7): empty digest"),
             (["check-init-data", "--digest", "01"], 0, "{}"),
             (["update-configuration", "--config", "[log]"], 0, "{}"),
-            (["extend-runtime-measurement", "--domain", "d", "--operation", "o", "--content", "c", "--register-index", "0"], 0,
-             #""result": "NOT_ENABLED""#),
-            (["extend-runtime-measurement", "--domain", "d", "--operation", "o", "--content", "c"], 0, #""result": "NOT_SUPPORTED""#),
+            (
+                [
+                    "extend-runtime-measurement", "--domain", "d", "--operation", "o", "--content", "c",
+                    "--register-index", "0",
+                ], 0,
+                #""result": "NOT_ENABLED""#
+            ),
+            (
+                ["extend-runtime-measurement", "--domain", "d", "--operation", "o", "--content", "c"], 0,
+                #""result": "NOT_SUPPORTED""#
+            ),
         ]
         for (arguments, status, mention) in calls {
             let result = try CommandResult.run("aactl", arguments + ["--socket", "unix://" + socket])
             #expect(result.status == status, "\(peer) \(arguments): \(result.stderr)")
-            #expect((status == 0 ? result.stdout : result.stderr).contains(mention), "\(peer) \(arguments): \(result.stdout)\(result.stderr)")
+            #expect(
+                (status == 0 ? result.stdout : result.stderr).contains(mention),
+                "\(peer) \(arguments): \(result.stdout)\(result.stderr)")
         }
     }
 }

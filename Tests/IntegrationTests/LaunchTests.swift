@@ -1,18 +1,20 @@
 import AttestationAgentAPI
 import Foundation
 import Glibc
-import Testing
 import TTRPC
+import Testing
 
 /// Launch-time binding, configuration sources, bad flags and files.
 @Suite struct LaunchTests {
     static let initdata = AgentProcess.fixtures + "/initdata/initdata.toml"
     // sha384 of the fixture (Python hashlib), zero-padded to the sample's 64-byte field.
-    static let fieldOfFixture = "dd231ad281fc696205353702aee9453d59249da6bb8ef154e8ad6030da8b947bb55b44889eb8e965df46a682513060dc"
+    static let fieldOfFixture =
+        "dd231ad281fc696205353702aee9453d59249da6bb8ef154e8ad6030da8b947bb55b44889eb8e965df46a682513060dc"
         + String(repeating: "00", count: 16)
 
     @Test func matchingInitDataDocumentIsBoundAndItsConfigApplied() async throws {
-        let agent = try AgentProcess(["--initdata_toml", Self.initdata], environment: ["AA_SAMPLE_INITDATA": Self.fieldOfFixture])
+        let agent = try AgentProcess(
+            ["--initdata_toml", Self.initdata], environment: ["AA_SAMPLE_INITDATA": Self.fieldOfFixture])
         let client = try await agent.waitUntilListening()
         let status = try await client.status()
         #expect(status.state == "Configured")
@@ -27,16 +29,23 @@ import TTRPC
     /// kata wrote one), in kata's layout under the test's folder; the socket
     /// must be there within kata's 6 s.
     @Test func kataLaunchLineListensWithinSixSeconds() async throws {
-        let agent = try AgentProcess(environment: ["AA_SAMPLE_INITDATA": Self.fieldOfFixture], setUp: { directory in
-            let initdata = directory + "/run/confidential-containers/initdata"
-            try FileManager.default.createDirectory(atPath: initdata, withIntermediateDirectories: true)
-            try FileManager.default.copyItem(atPath: Self.initdata, toPath: initdata + "/initdata.toml")
-            try "[token_configs.kbs]\nurl = \"http://127.0.0.1:8080\"\n".write(toFile: initdata + "/aa.toml", atomically: true, encoding: .utf8)
-        }, listeners: { directory in
-            ["--attestation_sock", "unix://\(directory)/run/confidential-containers/attestation-agent/attestation-agent.sock",
-             "--initdata-toml", "\(directory)/run/confidential-containers/initdata/initdata.toml",
-             "-c", "\(directory)/run/confidential-containers/initdata/aa.toml"]
-        })
+        let agent = try AgentProcess(
+            environment: ["AA_SAMPLE_INITDATA": Self.fieldOfFixture],
+            setUp: { directory in
+                let initdata = directory + "/run/confidential-containers/initdata"
+                try FileManager.default.createDirectory(atPath: initdata, withIntermediateDirectories: true)
+                try FileManager.default.copyItem(atPath: Self.initdata, toPath: initdata + "/initdata.toml")
+                try "[token_configs.kbs]\nurl = \"http://127.0.0.1:8080\"\n".write(
+                    toFile: initdata + "/aa.toml", atomically: true, encoding: .utf8)
+            },
+            listeners: { directory in
+                [
+                    "--attestation_sock",
+                    "unix://\(directory)/run/confidential-containers/attestation-agent/attestation-agent.sock",
+                    "--initdata-toml", "\(directory)/run/confidential-containers/initdata/initdata.toml",
+                    "-c", "\(directory)/run/confidential-containers/initdata/aa.toml",
+                ]
+            })
         let socket = agent.directory + "/run/confidential-containers/attestation-agent/attestation-agent.sock"
         let client = try await agent.waitUntilListeningAt(socket)
         // The kernel's clocks, not the test's: the agent's exec time and the
@@ -59,7 +68,8 @@ import TTRPC
         // Field 22, starttime, in clock ticks since boot; fields count from 3 after the command's ")".
         let fields = stat[stat.range(of: ")", options: .backwards)!.upperBound...].split(separator: " ")
         let startTicks = try #require(Double(fields[19]))
-        var boot = timespec(), real = timespec()
+        var boot = timespec()
+        var real = timespec()
         clock_gettime(CLOCK_BOOTTIME, &boot)
         clock_gettime(CLOCK_REALTIME, &real)
         let bootedAt = Double(real.tv_sec - boot.tv_sec) + Double(real.tv_nsec - boot.tv_nsec) / 1e9
@@ -93,17 +103,27 @@ import TTRPC
     /// upstream's configuration takes tracing filters in `[log] level` and
     /// RUST_LOG overrides it; nothing there may stop the agent.
     @Test func logFilterStringsAreAcceptedAndRustLogOverrides() async throws {
-        let agent = try AgentProcess(environment: ["RUST_LOG": "attestation_agent=debug,warn"], setUp: { directory in
-            try "[log]\nlevel = \"info,kbs_protocol=debug\"\n".write(toFile: directory + "/aa.toml", atomically: true, encoding: .utf8)
-        }, listeners: { directory in ["--attestation_sock", "unix://\(directory)/aa.sock", "-c", directory + "/aa.toml"] })
+        let agent = try AgentProcess(
+            environment: ["RUST_LOG": "attestation_agent=debug,warn"],
+            setUp: { directory in
+                try "[log]\nlevel = \"info,kbs_protocol=debug\"\n".write(
+                    toFile: directory + "/aa.toml", atomically: true, encoding: .utf8)
+            },
+            listeners: { directory in
+                ["--attestation_sock", "unix://\(directory)/aa.sock", "-c", directory + "/aa.toml"]
+            })
         let client = try await agent.waitUntilListening()
         _ = try await client.status()
         await client.close()
         #expect(agent.stderr.contains("log_level=debug"), "RUST_LOG's first level word is in force: \(agent.stderr)")
 
-        let unreadable = try AgentProcess(setUp: { directory in
-            try "[log]\nlevel = \"loud\"\n".write(toFile: directory + "/aa.toml", atomically: true, encoding: .utf8)
-        }, listeners: { directory in ["--attestation_sock", "unix://\(directory)/aa.sock", "-c", directory + "/aa.toml"] })
+        let unreadable = try AgentProcess(
+            setUp: { directory in
+                try "[log]\nlevel = \"loud\"\n".write(toFile: directory + "/aa.toml", atomically: true, encoding: .utf8)
+            },
+            listeners: { directory in
+                ["--attestation_sock", "unix://\(directory)/aa.sock", "-c", directory + "/aa.toml"]
+            })
         let other = try await unreadable.waitUntilListening()
         await other.close()
         #expect(unreadable.stderr.contains("[log] level 'loud' holds no level word"), "\(unreadable.stderr)")
@@ -119,7 +139,8 @@ import TTRPC
 
     @Test func digestFlagIsBase64AndChecked() async throws {
         let digest = Data([UInt8](repeating: 0x11, count: 32)).base64EncodedString()
-        let good = try AgentProcess(["--initdata_digest", digest], environment: ["AA_SAMPLE_INITDATA": String(repeating: "11", count: 32)])
+        let good = try AgentProcess(
+            ["--initdata_digest", digest], environment: ["AA_SAMPLE_INITDATA": String(repeating: "11", count: 32)])
         let client = try await good.waitUntilListening()
         #expect(try await client.status().binding == "matched")
         await client.close()
@@ -139,7 +160,9 @@ import TTRPC
     }
 
     @Test func configurationFromKbcParamsAfterBinding() async throws {
-        let agent = try AgentProcess(environment: ["AA_SAMPLE_INITDATA": "aa", "AA_KBC_PARAMS": "cc_kbc::http://127.0.0.1:1"])
+        let agent = try AgentProcess(environment: [
+            "AA_SAMPLE_INITDATA": "aa", "AA_KBC_PARAMS": "cc_kbc::http://127.0.0.1:1",
+        ])
         let client = try await agent.waitUntilListening()
         #expect(try await client.status().state == "Booting")
         try await client.bind([0xAA])
@@ -179,9 +202,11 @@ import TTRPC
         #expect(await missing.waitForExit() != 0)
         #expect(missing.stderr.contains("/nonexistent/aa.toml: No such file or directory"))
 
-        for (arguments, mention) in [(["--attestation_sock", "tcp://1.2.3.4:1"], "unix:///PATH or vsock://CID:PORT"),
-                                     (["--vsock-allow", "Nope"], "unknown method 'Nope'"),
-                                     (["--log-level", "loud"], "--log-level")] {
+        for (arguments, mention) in [
+            (["--attestation_sock", "tcp://1.2.3.4:1"], "unix:///PATH or vsock://CID:PORT"),
+            (["--vsock-allow", "Nope"], "unknown method 'Nope'"),
+            (["--log-level", "loud"], "--log-level"),
+        ] {
             let result = try CommandResult.run("attestation-agent", arguments)
             #expect(result.status == 64, "usage errors exit 64 (EX_USAGE)")
             #expect(result.stderr.contains(mention), "\(result.stderr)")
@@ -192,12 +217,17 @@ import TTRPC
         let path = NSTemporaryDirectory() + "aa-notify-\(getpid()).sock"
         unlink(path)
         let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
-        defer { close(fd); unlink(path) }
+        defer {
+            close(fd)
+            unlink(path)
+        }
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(path.utf8)) }
         let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
         }
         #expect(bound == 0)
         var timeout = timeval(tv_sec: 20, tv_usec: 0)

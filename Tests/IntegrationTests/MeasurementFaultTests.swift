@@ -1,27 +1,32 @@
 import AttestationAgentAPI
 import Crypto
 import Foundation
-import Testing
 import TTRPC
+import Testing
 
 /// The agent killed (SIGKILL) at random moments while it extends PCR 23 and
 /// appends to its event log, 100 times, on one swtpm and one log: after the
 /// last restart the log, replayed as trustee replays it, equals the PCR.
-@Suite(.enabled(if: SoftwareTPM.installed || ProcessInfo.processInfo.environment["AA_REQUIRE_PEERS"] != nil,
-                "swtpm is not installed (Scripts/install-deps.sh --test)"))
+@Suite(
+    .enabled(
+        if: SoftwareTPM.installed || ProcessInfo.processInfo.environment["AA_REQUIRE_PEERS"] != nil,
+        "swtpm is not installed (Scripts/install-deps.sh --test)"))
 struct MeasurementFaultTests {
     @Test func sigkillDuringMeasurementsNeverBreaksTheLog() async throws {
         let tpm = try await SoftwareTPM()
         let root = tpm.directory + "/root"
         let config = tpm.directory + "/aa.toml"
-        try "[eventlog_config]\ninit_pcr = 23\nenable_eventlog = true\n".write(toFile: config, atomically: true, encoding: .utf8)
+        try "[eventlog_config]\ninit_pcr = 23\nenable_eventlog = true\n".write(
+            toFile: config, atomically: true, encoding: .utf8)
         let initial = try #require(try tpm.pcr(23).hexBytes)
         func launch() throws -> AgentProcess {
             try AgentProcess(["-c", config], environment: ["AA_TPM_TCTI": tpm.tcti, "AA_PLATFORM_ROOT": root])
         }
         func extend(_ client: TTRPCClient, _ content: String) async throws -> ExtendRuntimeMeasurementResponse {
-            try await client.call(.extendRuntimeMeasurement,
-                ExtendRuntimeMeasurementRequest(domain: "fault", operation: "round", content: content, registerIndex: nil))
+            try await client.call(
+                .extendRuntimeMeasurement,
+                ExtendRuntimeMeasurementRequest(
+                    domain: "fault", operation: "round", content: content, registerIndex: nil))
         }
 
         var generator = SystemRandomNumberGenerator()

@@ -1,7 +1,7 @@
 import AttestationAgentAPI
 import Foundation
-import Testing
 import TTRPC
+import Testing
 
 /// The real binary on a fake machine laid out under AA_PLATFORM_ROOT.
 @Suite struct PlatformIntegrationTests {
@@ -39,7 +39,10 @@ import TTRPC
     @Test func rejectsADifferentDigest() async throws {
         let agent = try AgentProcess(setUp: Self.tdxMachine(field: Self.field))
         let client = try await agent.waitUntilListening()
-        do { try await client.bind([UInt8](repeating: 0x5D, count: 48)); Issue.record("mismatch accepted") } catch let error as TTRPCError {
+        do {
+            try await client.bind([UInt8](repeating: 0x5D, count: 48))
+            Issue.record("mismatch accepted")
+        } catch let error as TTRPCError {
             #expect(error.code == .permissionDenied)
             #expect(error.message.contains(String(repeating: "5c", count: 48)))
         }
@@ -94,7 +97,8 @@ extension String {
     func detectedBoundAsUnsupportedAndEvidenceRefused(_ tee: String, _ path: String, _ contents: String) async throws {
         let agent = try AgentProcess(setUp: { directory in
             let file = directory + "/root" + path
-            try FileManager.default.createDirectory(atPath: (file as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                atPath: (file as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
             try contents.write(toFile: file, atomically: true, encoding: .utf8)
         })
         let client = try await agent.waitUntilListening()
@@ -119,7 +123,8 @@ extension String {
     @Test func snpGuestWithoutSEVFlagIsNotSEV() async throws {
         let agent = try AgentProcess(setUp: { directory in
             try FileManager.default.createDirectory(atPath: directory + "/root/proc", withIntermediateDirectories: true)
-            try "flags\t\t: fpu sev sev_es sev_snp\n".write(toFile: directory + "/root/proc/cpuinfo", atomically: true, encoding: .utf8)
+            try "flags\t\t: fpu sev sev_es sev_snp\n".write(
+                toFile: directory + "/root/proc/cpuinfo", atomically: true, encoding: .utf8)
         })
         let client = try await agent.waitUntilListening()
         #expect(try await client.status().tee == "sample")
@@ -131,17 +136,22 @@ extension String {
 /// file where the device node would be makes the ioctl fail, and the agent
 /// must say which call failed and stay usable.
 @Suite struct DeviceNodeTests {
-    @Test(arguments: [("tdx", "/dev/tdx_guest", "TDX_CMD_GET_REPORT0 failed"), ("snp", "/dev/sev-guest", "SNP_GET_REPORT failed")])
+    @Test(arguments: [
+        ("tdx", "/dev/tdx_guest", "TDX_CMD_GET_REPORT0 failed"), ("snp", "/dev/sev-guest", "SNP_GET_REPORT failed"),
+    ])
     func ioctlFailureIsAClearUnavailable(_ tee: String, _ device: String, _ mention: String) async throws {
         let agent = try AgentProcess(setUp: { directory in
             try FileManager.default.createDirectory(atPath: directory + "/root/dev", withIntermediateDirectories: true)
-            FileManager.default.createFile(atPath: directory + "/root" + device, contents: Data())
+            _ = FileManager.default.createFile(atPath: directory + "/root" + device, contents: Data())
         })
         let client = try await agent.waitUntilListening()
         let status = try await client.status()
         #expect(status.tee == tee)
         #expect(status.state == "Booting", "the field could not be read at launch, so nothing is assumed")
-        do { try await client.bind([1]); Issue.record("bound without a device") } catch let error as TTRPCError {
+        do {
+            try await client.bind([1])
+            Issue.record("bound without a device")
+        } catch let error as TTRPCError {
             #expect(error.code == .unavailable)
             #expect(error.message.contains(mention), "\(error.message)")
         }

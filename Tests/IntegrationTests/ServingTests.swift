@@ -2,8 +2,8 @@ import AttestationAgentAPI
 import Foundation
 import NIOCore
 import NIOPosix
-import Testing
 import TTRPC
+import Testing
 
 /// How the real binary serves: concurrency, deadlines, protocol violations,
 /// listener allowlists, and stopping.
@@ -14,7 +14,8 @@ import TTRPC
         let answers = try await withThrowingTaskGroup(of: (UInt8, [UInt8]).self) { group in
             for index in 0..<100 {
                 group.addTask {
-                    let response: GetEvidenceResponse = try await client.call(.getEvidence, GetEvidenceRequest(runtimeData: [UInt8(index)]))
+                    let response: GetEvidenceResponse = try await client.call(
+                        .getEvidence, GetEvidenceRequest(runtimeData: [UInt8(index)]))
                     return (UInt8(index), response.evidence)
                 }
             }
@@ -32,7 +33,8 @@ import TTRPC
         let agent = try AgentProcess(environment: ["AA_SAMPLE_EVIDENCE_DELAY_MS": "3000"])
         let client = try await agent.waitUntilListening()
         do {
-            let _: GetEvidenceResponse = try await client.call(.getEvidence, GetEvidenceRequest(runtimeData: []), timeout: 0.2)
+            let _: GetEvidenceResponse = try await client.call(
+                .getEvidence, GetEvidenceRequest(runtimeData: []), timeout: 0.2)
             Issue.record("a 3 s call finished within 0.2 s")
         } catch let error as TTRPCError {
             #expect(error.code == .deadlineExceeded)
@@ -55,20 +57,30 @@ import TTRPC
         func request(_ method: String, _ payload: [UInt8] = []) -> [UInt8] {
             TTRPCRequest(service: AttestationAgentMethod.service, method: method, payload: payload).protobufBytes()
         }
-        #expect(try await status(of: TTRPCFrame(streamID: 2, type: .request, data: request("GetStatus")))?.code == .invalidArgument)
-        #expect(try await status(of: TTRPCFrame(streamID: 1, type: .request, data: [0xFF, 0xFF]))?.code == .invalidArgument)
-        #expect(try await status(of: TTRPCFrame(streamID: 3, type: .request, data: request("Nope")))
+        #expect(
+            try await status(of: TTRPCFrame(streamID: 2, type: .request, data: request("GetStatus")))?.code
+                == .invalidArgument)
+        #expect(
+            try await status(of: TTRPCFrame(streamID: 1, type: .request, data: [0xFF, 0xFF]))?.code == .invalidArgument)
+        #expect(
+            try await status(of: TTRPCFrame(streamID: 3, type: .request, data: request("Nope")))
                 == TTRPCError(.unimplemented, "method Nope"))
-        #expect(try await status(of: TTRPCFrame(streamID: 5, type: .request,
-                                                data: TTRPCRequest(service: "x.Y", method: "Z", payload: []).protobufBytes()))
+        #expect(
+            try await status(
+                of: TTRPCFrame(
+                    streamID: 5, type: .request,
+                    data: TTRPCRequest(service: "x.Y", method: "Z", payload: []).protobufBytes()))
                 == TTRPCError(.unimplemented, "service x.Y"))
-        let badPayload = try await status(of: TTRPCFrame(streamID: 7, type: .request, data: request("GetEvidence", [0x0A, 0x05])))
+        let badPayload = try await status(
+            of: TTRPCFrame(streamID: 7, type: .request, data: request("GetEvidence", [0x0A, 0x05])))
         #expect(badPayload?.code == .invalidArgument)
         #expect(badPayload?.message.contains("GetEvidenceRequest") == true, "\(String(describing: badPayload))")
         #expect(try await status(of: TTRPCFrame(streamID: 9, type: .data, data: [1]))?.code == .invalidArgument)
-        #expect(try await status(of: TTRPCFrame(streamID: 7, type: .request, data: request("GetStatus")))
+        #expect(
+            try await status(of: TTRPCFrame(streamID: 7, type: .request, data: request("GetStatus")))
                 == TTRPCError(.invalidArgument, "StreamID cannot be re-used and must increment"))
-        let oversized = TTRPCFrame(streamID: 11, type: .request, data: [UInt8](repeating: 0, count: TTRPCFrame.maxDataLength + 1))
+        let oversized = TTRPCFrame(
+            streamID: 11, type: .request, data: [UInt8](repeating: 0, count: TTRPCFrame.maxDataLength + 1))
         #expect(try await status(of: oversized)?.code == .resourceExhausted)
         // Still serving on the same connection, and to others.
         #expect(try await status(of: TTRPCFrame(streamID: 13, type: .request, data: request("GetStatus"))) == nil)
@@ -80,7 +92,10 @@ import TTRPC
 
     @Test func restrictedListenerAllowsOnlyHostSafeMethods() async throws {
         let agent = try AgentProcess(listeners: { directory in
-            ["--attestation_sock", "unix://\(directory)/open.sock", "--restricted_sock", "unix://\(directory)/restricted.sock"]
+            [
+                "--attestation_sock", "unix://\(directory)/open.sock", "--restricted_sock",
+                "unix://\(directory)/restricted.sock",
+            ]
         })
         let open = agent.directory + "/open.sock"
         let restricted = agent.directory + "/restricted.sock"
@@ -88,7 +103,10 @@ import TTRPC
         let host = try await TTRPCClient.connect(to: .unix(path: restricted))
         #expect(try await host.status().tee == "sample")
         #expect(try await host.call(.getTeeType, EmptyMessage(), as: GetTeeTypeResponse.self).tee == "sample")
-        for method in [AttestationAgentMethod.getEvidence, .getToken, .bindInitData, .updateConfiguration, .extendRuntimeMeasurement] {
+        for method in [
+            AttestationAgentMethod.getEvidence, .getToken, .bindInitData, .updateConfiguration,
+            .extendRuntimeMeasurement,
+        ] {
             do {
                 _ = try await host.call(service: AttestationAgentMethod.service, method: method.rawValue, payload: [])
                 Issue.record("\(method) allowed on a restricted listener")
@@ -105,9 +123,14 @@ import TTRPC
     }
 
     @Test func vsockAllowWidensHostFacingListenersWithAWarning() async throws {
-        let agent = try AgentProcess(["--vsock-allow", "GetEvidence"], listeners: { directory in
-            ["--attestation_sock", "unix://\(directory)/open.sock", "--restricted_sock", "unix://\(directory)/restricted.sock"]
-        })
+        let agent = try AgentProcess(
+            ["--vsock-allow", "GetEvidence"],
+            listeners: { directory in
+                [
+                    "--attestation_sock", "unix://\(directory)/open.sock", "--restricted_sock",
+                    "unix://\(directory)/restricted.sock",
+                ]
+            })
         await (try agent.waitUntilListeningAt(agent.directory + "/open.sock")).close()
         let host = try await TTRPCClient.connect(to: .unix(path: agent.directory + "/restricted.sock"))
         let evidence: GetEvidenceResponse = try await host.call(.getEvidence, GetEvidenceRequest(runtimeData: [1]))
@@ -119,7 +142,7 @@ import TTRPC
 
     @Test func vsockListenerBinds() async throws {
         let probe = socket(AF_VSOCK, Int32(SOCK_STREAM.rawValue), 0)
-        guard probe >= 0 else { return } // no vsock in this kernel: nothing to test here
+        guard probe >= 0 else { return }  // no vsock in this kernel: nothing to test here
         close(probe)
         let port = Int.random(in: 20000...60000)
         let agent = try AgentProcess(["--attestation_sock", "vsock://any:\(port)"])
@@ -156,8 +179,9 @@ import TTRPC
     /// running for good.
     @Test func sigtermAtAnyMomentOfStartUpExitsCleanly() async throws {
         for round in 0..<20 {
-            let agent = try AgentProcess(["--initdata-toml", LaunchTests.initdata],
-                                         environment: ["AA_SAMPLE_INITDATA": LaunchTests.fieldOfFixture])
+            let agent = try AgentProcess(
+                ["--initdata-toml", LaunchTests.initdata],
+                environment: ["AA_SAMPLE_INITDATA": LaunchTests.fieldOfFixture])
             try await Task.sleep(nanoseconds: UInt64(round) * 1_500_000)
             agent.signal(SIGTERM)
             #expect(await agent.waitForExit(seconds: 5) == 0, "round \(round): \(agent.stderr)")

@@ -19,10 +19,12 @@ final class SoftwareTPM: @unchecked Sendable {
             let port = Int.random(in: 10000...32000) & ~1
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/swtpm")
-            process.arguments = ["socket", "--tpm2",
-                                 "--server", "type=tcp,port=\(port),bindaddr=127.0.0.1",
-                                 "--ctrl", "type=tcp,port=\(port + 1),bindaddr=127.0.0.1",
-                                 "--tpmstate", "dir=\(directory)", "--flags", "not-need-init,startup-clear"]
+            process.arguments = [
+                "socket", "--tpm2",
+                "--server", "type=tcp,port=\(port),bindaddr=127.0.0.1",
+                "--ctrl", "type=tcp,port=\(port + 1),bindaddr=127.0.0.1",
+                "--tpmstate", "dir=\(directory)", "--flags", "not-need-init,startup-clear",
+            ]
             _ = FileManager.default.createFile(atPath: log, contents: nil)
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle(forWritingAtPath: log)
@@ -42,7 +44,8 @@ final class SoftwareTPM: @unchecked Sendable {
             process.waitUntilExit()
             said = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
         }
-        throw CocoaError(.featureUnsupported, userInfo: [NSLocalizedDescriptionKey: "swtpm did not start on 5 ports: \(said)"])
+        throw CocoaError(
+            .featureUnsupported, userInfo: [NSLocalizedDescriptionKey: "swtpm did not start on 5 ports: \(said)"])
     }
 
     deinit {
@@ -61,7 +64,9 @@ final class SoftwareTPM: @unchecked Sendable {
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         } == 0
     }
 

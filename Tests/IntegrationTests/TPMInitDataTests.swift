@@ -1,22 +1,27 @@
 import AttestationAgentAPI
 import Crypto
 import Foundation
-import Testing
 import TTRPC
+import Testing
 
 /// PCR 8 as the init-data field on a (v)TPM, against swtpm: the value
 /// trustee's TPM verifier expects is SHA-256(0^32 || sha256 digest), computed
 /// here from that rule; tpm2_pcrread reads what the TPM holds.
-@Suite(.enabled(if: SoftwareTPM.installed || ProcessInfo.processInfo.environment["AA_REQUIRE_PEERS"] != nil,
-                "swtpm is not installed (Scripts/install-deps.sh --test)"))
+@Suite(
+    .enabled(
+        if: SoftwareTPM.installed || ProcessInfo.processInfo.environment["AA_REQUIRE_PEERS"] != nil,
+        "swtpm is not installed (Scripts/install-deps.sh --test)"))
 struct TPMInitDataTests {
     static let zero = String(repeating: "0", count: 64)
 
     /// An initdata document in `directory`, and the PCR 8 value trustee expects for it.
-    static func initdata(in directory: String, algorithm: String = "sha256", marker: String = "a")
+    static func initdata(
+        in directory: String, algorithm: String = "sha256", marker: String = "a"
+    )
         throws -> (path: String, pcr8: String)
     {
-        let text = "version = \"0.1.0\"\nalgorithm = \"\(algorithm)\"\n[data]\n\"aa.toml\" = '''\n[log]\nlevel = \"info\"\n'''\n\"cdh.toml\" = \"# \(marker)\"\n"
+        let text =
+            "version = \"0.1.0\"\nalgorithm = \"\(algorithm)\"\n[data]\n\"aa.toml\" = '''\n[log]\nlevel = \"info\"\n'''\n\"cdh.toml\" = \"# \(marker)\"\n"
         let path = directory + "/initdata-\(marker)-\(algorithm).toml"
         try text.write(toFile: path, atomically: true, encoding: .utf8)
         let digest = Data(SHA256.hash(data: Data(text.utf8)))
@@ -79,7 +84,10 @@ struct TPMInitDataTests {
         let status = try await client.status()
         #expect(status.state == "InitDataVerified")
         #expect(status.binding == "measured")
-        do { try await client.bind([1]); Issue.record("a digest PCR 8 does not hold was accepted") } catch let error as TTRPCError {
+        do {
+            try await client.bind([1])
+            Issue.record("a digest PCR 8 does not hold was accepted")
+        } catch let error as TTRPCError {
             #expect(error.code == .permissionDenied)
         }
         #expect(try await client.status().state == "Rejected")
@@ -116,20 +124,24 @@ struct TPMInitDataTests {
 /// Which TPM the agent finds: `AA_TPM_DEVICE` as upstream, else
 /// /dev/tpmrm0, else /dev/tpm0 (fake device files: detection only).
 @Suite struct TPMDeviceTests {
-    @Test(arguments: [
-        (["dev/tpm0"], [:], "tpm"),
-        (["dev/tpmrm0"], [:], "tpm"),
-        (["dev/vtpm"], ["AA_TPM_DEVICE": "/dev/vtpm"], "tpm"),
-        (["dev/tpm0"], ["AA_TPM_DEVICE": "/dev/absent"], "sample"),
-        ([], [:], "sample"),
-    ] as [([String], [String: String], String)])
+    @Test(
+        arguments: [
+            (["dev/tpm0"], [:], "tpm"),
+            (["dev/tpmrm0"], [:], "tpm"),
+            (["dev/vtpm"], ["AA_TPM_DEVICE": "/dev/vtpm"], "tpm"),
+            (["dev/tpm0"], ["AA_TPM_DEVICE": "/dev/absent"], "sample"),
+            ([], [:], "sample"),
+        ] as [([String], [String: String], String)])
     func deviceSelection(_ files: [String], _ environment: [String: String], _ tee: String) async throws {
-        let agent = try AgentProcess(environment: environment, setUp: { directory in
-            for file in files {
-                try FileManager.default.createDirectory(atPath: directory + "/root/dev", withIntermediateDirectories: true)
-                try Data().write(to: URL(fileURLWithPath: directory + "/root/" + file))
-            }
-        })
+        let agent = try AgentProcess(
+            environment: environment,
+            setUp: { directory in
+                for file in files {
+                    try FileManager.default.createDirectory(
+                        atPath: directory + "/root/dev", withIntermediateDirectories: true)
+                    try Data().write(to: URL(fileURLWithPath: directory + "/root/" + file))
+                }
+            })
         let client = try await agent.waitUntilListening()
         #expect(try await client.status().tee == tee)
         await client.close()

@@ -1,26 +1,32 @@
 import AttestationAgentAPI
 import Crypto
 import Foundation
-import Testing
 import TTRPC
+import Testing
 
 /// The real binary against a real software TPM (swtpm), checked with tpm2-tools.
-@Suite(.enabled(if: SoftwareTPM.installed || ProcessInfo.processInfo.environment["AA_REQUIRE_PEERS"] != nil,
-                "swtpm is not installed (Scripts/install-deps.sh --test)"))
+@Suite(
+    .enabled(
+        if: SoftwareTPM.installed || ProcessInfo.processInfo.environment["AA_REQUIRE_PEERS"] != nil,
+        "swtpm is not installed (Scripts/install-deps.sh --test)"))
 struct TPMTests {
     @Test func quoteVerifiesWithTpm2Checkquote() async throws {
         let tpm = try await SoftwareTPM()
         let agent = try AgentProcess(environment: ["AA_TPM_TCTI": tpm.tcti])
         let client = try await agent.waitUntilListening()
         let reportData: [UInt8] = [0xAA, 0xBB, 0xCC]
-        let response: GetEvidenceResponse = try await client.call(.getEvidence, GetEvidenceRequest(runtimeData: reportData))
+        let response: GetEvidenceResponse = try await client.call(
+            .getEvidence, GetEvidenceRequest(runtimeData: reportData))
         let evidence = try #require(try JSONSerialization.jsonObject(with: Data(response.evidence)) as? [String: Any])
         let quote = try #require(evidence["tpm_quote"] as? [String: Any])
         let directory = agent.directory
         try Data(base64Encoded: quote["message"] as! String)!.write(to: URL(fileURLWithPath: directory + "/quote.msg"))
-        try Data(base64Encoded: quote["signature"] as! String)!.write(to: URL(fileURLWithPath: directory + "/quote.sig"))
+        try Data(base64Encoded: quote["signature"] as! String)!.write(
+            to: URL(fileURLWithPath: directory + "/quote.sig"))
         let der = try #require(Data(base64Encoded: evidence["ak_public"] as! String))
-        let pem = "-----BEGIN PUBLIC KEY-----\n" + der.base64EncodedString(options: [.lineLength64Characters, .endLineWithLineFeed])
+        let pem =
+            "-----BEGIN PUBLIC KEY-----\n"
+            + der.base64EncodedString(options: [.lineLength64Characters, .endLineWithLineFeed])
             + "\n-----END PUBLIC KEY-----\n"
         try pem.write(toFile: directory + "/ak.pem", atomically: true, encoding: .utf8)
 
@@ -41,7 +47,10 @@ struct TPMTests {
         let agent = try AgentProcess(environment: ["AA_TPM_TCTI": "swtpm:host=127.0.0.1,port=9"])
         let client = try await agent.waitUntilListening()
         #expect(try await client.status().state == "Booting", "PCR 8 could not be read at launch")
-        do { try await client.bind([1]); Issue.record("bound without a TPM") } catch let error as TTRPCError {
+        do {
+            try await client.bind([1])
+            Issue.record("bound without a TPM")
+        } catch let error as TTRPCError {
             #expect(error.code == .unavailable)
             #expect(error.message.contains("PCR 8"), "\(error.message)")
         }
@@ -52,11 +61,17 @@ struct TPMTests {
 
 /// Runtime measurements with the event log, against swtpm: replaying the log
 /// must give the PCRs tpm2_pcrread shows.
-@Suite(.enabled(if: SoftwareTPM.installed || ProcessInfo.processInfo.environment["AA_REQUIRE_PEERS"] != nil,
-                "swtpm is not installed (Scripts/install-deps.sh --test)"))
+@Suite(
+    .enabled(
+        if: SoftwareTPM.installed || ProcessInfo.processInfo.environment["AA_REQUIRE_PEERS"] != nil,
+        "swtpm is not installed (Scripts/install-deps.sh --test)"))
 struct EventLogTests {
     /// One parsed entry of the log: register, digest, event text.
-    struct Entry { let register: UInt32; let digest: [UInt8]; let text: String }
+    struct Entry {
+        let register: UInt32
+        let digest: [UInt8]
+        let text: String
+    }
 
     static func parse(_ log: [UInt8]) -> [Entry] {
         func u32(_ at: Int) -> UInt32 { log[at..<at + 4].reversed().reduce(0) { $0 << 8 | UInt32($1) } }
@@ -72,7 +87,8 @@ struct EventLogTests {
             let tagged = Array(log[offset + 50..<offset + 50 + size])
             #expect(Array(tagged.prefix(4)) == [0x4C, 0x45, 0x41, 0x41], "tag AAEL")
             #expect(digest == Array(SHA256.hash(data: tagged)), "the digest is over the tagged event")
-            entries.append(Entry(register: register, digest: digest, text: String(decoding: tagged.dropFirst(8), as: UTF8.self)))
+            entries.append(
+                Entry(register: register, digest: digest, text: String(decoding: tagged.dropFirst(8), as: UTF8.self)))
             offset += 50 + size
         }
         return entries
@@ -81,19 +97,29 @@ struct EventLogTests {
     @Test func eventsAreLoggedAndExtendTheirPCRs() async throws {
         let tpm = try await SoftwareTPM()
         let initial = [16: try tpm.pcr(16).hexBytes!, 23: try tpm.pcr(23).hexBytes!]
-        let second = try AgentProcess(environment: ["AA_TPM_TCTI": tpm.tcti], setUp: { directory in
-            try "[eventlog_config]\ninit_pcr = 23\nenable_eventlog = true\n"
-                .write(toFile: directory + "/aa.toml", atomically: true, encoding: .utf8)
-        }, listeners: { directory in ["--attestation_sock", "unix://\(directory)/aa.sock", "--config-file", directory + "/aa.toml"] })
+        let second = try AgentProcess(
+            environment: ["AA_TPM_TCTI": tpm.tcti],
+            setUp: { directory in
+                try "[eventlog_config]\ninit_pcr = 23\nenable_eventlog = true\n"
+                    .write(toFile: directory + "/aa.toml", atomically: true, encoding: .utf8)
+            },
+            listeners: { directory in
+                ["--attestation_sock", "unix://\(directory)/aa.sock", "--config-file", directory + "/aa.toml"]
+            })
         let client = try await second.waitUntilListening()
-        for (domain, content, index) in [("github.com/kata", "pull image-a", nil as UInt64?), ("github.com/kata", "pull image-b", 16)] {
-            let result = try await client.call(.extendRuntimeMeasurement,
-                ExtendRuntimeMeasurementRequest(domain: domain, operation: "CreateContainer", content: content, registerIndex: index),
+        for (domain, content, index) in [
+            ("github.com/kata", "pull image-a", nil as UInt64?), ("github.com/kata", "pull image-b", 16),
+        ] {
+            let result = try await client.call(
+                .extendRuntimeMeasurement,
+                ExtendRuntimeMeasurementRequest(
+                    domain: domain, operation: "CreateContainer", content: content, registerIndex: index),
                 as: ExtendRuntimeMeasurementResponse.self)
             #expect(result.result == .ok)
         }
         do {
-            _ = try await client.call(.extendRuntimeMeasurement,
+            _ = try await client.call(
+                .extendRuntimeMeasurement,
                 ExtendRuntimeMeasurementRequest(domain: "a b", operation: "o", content: "c", registerIndex: nil),
                 as: ExtendRuntimeMeasurementResponse.self)
             Issue.record("a domain with a space was logged")
@@ -103,16 +129,23 @@ struct EventLogTests {
         // PCRs 17-22 cannot be extended from the OS: the result says so, not an
         // error, because the confidential-data-hub fails an image pull on any error.
         for _ in 0..<2 {
-            let refused = try await client.call(.extendRuntimeMeasurement,
+            let refused = try await client.call(
+                .extendRuntimeMeasurement,
                 ExtendRuntimeMeasurementRequest(domain: "d", operation: "o", content: "c", registerIndex: 17),
                 as: ExtendRuntimeMeasurementResponse.self)
             #expect(refused.result == .notSupported)
         }
-        #expect(second.stderr.components(separatedBy: "PCR 17 belongs to dynamic launch").count == 2, "one warning: \(second.stderr)")
+        #expect(
+            second.stderr.components(separatedBy: "PCR 17 belongs to dynamic launch").count == 2,
+            "one warning: \(second.stderr)")
 
-        let log = [UInt8](try Data(contentsOf: URL(fileURLWithPath: second.directory + "/root/run/attestation-agent/eventlog")))
+        let log = [UInt8](
+            try Data(contentsOf: URL(fileURLWithPath: second.directory + "/root/run/attestation-agent/eventlog")))
         let entries = Self.parse(log)
-        #expect(entries.map(\.text) == ["github.com/kata CreateContainer pull image-a", "github.com/kata CreateContainer pull image-b"])
+        #expect(
+            entries.map(\.text) == [
+                "github.com/kata CreateContainer pull image-a", "github.com/kata CreateContainer pull image-b",
+            ])
         #expect(entries.map(\.register) == [23, 16])
         var replayed = initial
         for entry in entries {
@@ -125,8 +158,10 @@ struct EventLogTests {
 }
 
 /// An Azure confidential VM's vTPM: the paravisor's HCL report in NV index 0x01400001.
-@Suite(.enabled(if: SoftwareTPM.installed || ProcessInfo.processInfo.environment["AA_REQUIRE_PEERS"] != nil,
-                "swtpm is not installed (Scripts/install-deps.sh --test)"))
+@Suite(
+    .enabled(
+        if: SoftwareTPM.installed || ProcessInfo.processInfo.environment["AA_REQUIRE_PEERS"] != nil,
+        "swtpm is not installed (Scripts/install-deps.sh --test)"))
 struct AzureVTPMTests {
     /// A synthetic HCL report: "HCLA" header, the hardware report, IGVM request data with `type`.
     static func hclReport(type: UInt32) -> Data {
@@ -143,7 +178,8 @@ struct AzureVTPMTests {
         let tpm = try await SoftwareTPM()
         let report = Self.hclReport(type: type)
         try report.write(to: URL(fileURLWithPath: tpm.directory + "/hcl.bin"))
-        let define = try tpm.tool("tpm2_nvdefine", ["0x1400001", "-C", "o", "-s", "\(report.count)", "-a", "ownerread|ownerwrite"])
+        let define = try tpm.tool(
+            "tpm2_nvdefine", ["0x1400001", "-C", "o", "-s", "\(report.count)", "-a", "ownerread|ownerwrite"])
         #expect(define.status == 0, "\(define.stderr)")
         let write = try tpm.tool("tpm2_nvwrite", ["0x1400001", "-C", "o", "-i", "hcl.bin"], in: tpm.directory)
         #expect(write.status == 0, "\(write.stderr)")

@@ -16,8 +16,10 @@ final class TestKBS: @unchecked Sendable {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         scheme = tls == nil ? "http" : "https"
         process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        var arguments = [AgentProcess.packageRoot + "/Tests/KBS/test_kbs.py", "--key-out", directory + "/jwt.key",
-                         "--record", directory + "/requests.jsonl"]
+        var arguments = [
+            AgentProcess.packageRoot + "/Tests/KBS/test_kbs.py", "--key-out", directory + "/jwt.key",
+            "--record", directory + "/requests.jsonl",
+        ]
         if let tls { arguments += ["--tls", tls.cert, tls.key] }
         process.arguments = arguments + options
         let output = Pipe()
@@ -25,8 +27,13 @@ final class TestKBS: @unchecked Sendable {
         process.standardError = FileHandle.nullDevice
         try process.run()
         let line = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
-        guard let port = line.split(separator: " ").last.flatMap({ Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }) else {
-            throw CocoaError(.featureUnsupported, userInfo: [NSLocalizedDescriptionKey: "test KBS did not start: \(line)"])
+        guard
+            let port = line.split(separator: " ").last.flatMap({
+                Int($0.trimmingCharacters(in: .whitespacesAndNewlines))
+            })
+        else {
+            throw CocoaError(
+                .featureUnsupported, userInfo: [NSLocalizedDescriptionKey: "test KBS did not start: \(line)"])
         }
         self.port = port
     }
@@ -40,7 +47,9 @@ final class TestKBS: @unchecked Sendable {
     /// Every request the KBS received, in order.
     var requests: [[String: Any]] {
         guard let text = try? String(contentsOfFile: recordPath, encoding: .utf8) else { return [] }
-        return text.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        return text.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
     }
 
     /// The claims of `token` if its HS256 signature verifies with this KBS's key, else nil.
@@ -49,19 +58,23 @@ final class TestKBS: @unchecked Sendable {
         guard parts.count == 3 else { return nil }
         let key = SymmetricKey(data: try Data(contentsOf: URL(fileURLWithPath: directory + "/jwt.key")))
         guard let signature = Data(base64URL: parts[2]),
-              HMAC<SHA256>.isValidAuthenticationCode(signature, authenticating: Data("\(parts[0]).\(parts[1])".utf8), using: key),
-              let payload = Data(base64URL: parts[1])
+            HMAC<SHA256>.isValidAuthenticationCode(
+                signature, authenticating: Data("\(parts[0]).\(parts[1])".utf8), using: key),
+            let payload = Data(base64URL: parts[1])
         else { return nil }
         return try JSONSerialization.jsonObject(with: payload) as? [String: Any]
     }
 
     /// A self-signed certificate for 127.0.0.1, by the openssl command.
     static func selfSignedCertificate(in directory: String, name: String) throws -> (cert: String, key: String) {
-        let cert = directory + "/\(name).pem", key = directory + "/\(name).key"
-        let result = try CommandResult.run(path: "/usr/bin/openssl", [
-            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
-            "-subj", "/CN=\(name)", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert,
-        ])
+        let cert = directory + "/\(name).pem"
+        let key = directory + "/\(name).key"
+        let result = try CommandResult.run(
+            path: "/usr/bin/openssl",
+            [
+                "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
+                "-subj", "/CN=\(name)", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert,
+            ])
         guard result.status == 0 else {
             throw CocoaError(.featureUnsupported, userInfo: [NSLocalizedDescriptionKey: "openssl: \(result.stderr)"])
         }

@@ -1,9 +1,9 @@
 import AttestationAgentAPI
 import Crypto
-import _CryptoExtras
 import Foundation
-import Testing
 import TTRPC
+import Testing
+import _CryptoExtras
 
 /// GetToken against a KBS and an attestation service on loopback, through the real binary.
 @Suite struct TokenTests {
@@ -29,15 +29,19 @@ import TTRPC
         return Connected(agent: agent, client: client)
     }
 
-    static func token(_ client: TTRPCClient, _ type: String = "kbs", timeout: Double = 20) async throws -> [String: String] {
-        let response: GetTokenResponse = try await client.call(.getToken, GetTokenRequest(tokenType: type), timeout: timeout)
+    static func token(
+        _ client: TTRPCClient, _ type: String = "kbs", timeout: Double = 20
+    ) async throws -> [String: String] {
+        let response: GetTokenResponse = try await client.call(
+            .getToken, GetTokenRequest(tokenType: type), timeout: timeout)
         return try #require(try JSONSerialization.jsonObject(with: Data(response.token)) as? [String: String])
     }
 
     @Test func tokenVerifiesAndTheKeyPairIsTheOneTheKBSSaw() async throws {
         let kbs = try await TestKBS()
         let connected = try await Self.configuredAgent("[token_configs.kbs]\nurl = \"\(kbs.url)\"\n")
-        let agent = connected.agent, client = connected.client
+        let agent = connected.agent
+        let client = connected.client
         let reply = try await Self.token(client)
         let token = try #require(reply["token"])
         let claims = try #require(try kbs.verifiedClaims(token), "the JWT signature verifies")
@@ -65,7 +69,10 @@ import TTRPC
         let kbs = try await TestKBS()
         let agent = try AgentProcess(environment: ["AA_SAMPLE_INITDATA": Self.field])
         let client = try await agent.waitUntilListening()
-        do { _ = try await Self.token(client); Issue.record("a token before binding") } catch let error as TTRPCError {
+        do {
+            _ = try await Self.token(client)
+            Issue.record("a token before binding")
+        } catch let error as TTRPCError {
             #expect(error.code == .failedPrecondition)
         }
         #expect(kbs.requests.isEmpty, "the KBS saw no request")
@@ -86,11 +93,14 @@ import TTRPC
 
             """
         let digest = SHA384.hash(data: Data(document.utf8)).map { String(format: "%02x", $0) }.joined()
-        let agent = try AgentProcess(environment: ["AA_SAMPLE_INITDATA": digest],
-                                     setUp: { directory in try document.write(toFile: directory + "/initdata.toml", atomically: true, encoding: .utf8) },
-                                     listeners: { directory in
-                                         ["--attestation_sock", "unix://\(directory)/aa.sock", "--initdata_toml", directory + "/initdata.toml"]
-                                     })
+        let agent = try AgentProcess(
+            environment: ["AA_SAMPLE_INITDATA": digest],
+            setUp: { directory in
+                try document.write(toFile: directory + "/initdata.toml", atomically: true, encoding: .utf8)
+            },
+            listeners: { directory in
+                ["--attestation_sock", "unix://\(directory)/aa.sock", "--initdata_toml", directory + "/initdata.toml"]
+            })
         let client = try await agent.waitUntilListening()
         #expect(try await client.status().state == "Configured")
         let token = try #require(try await Self.token(client)["token"])
@@ -110,7 +120,8 @@ import TTRPC
 
     @Test func rsaKeyWhenConfigured() async throws {
         let kbs = try await TestKBS()
-        let connected = try await Self.configuredAgent("[token_configs.kbs]\nurl = \"\(kbs.url)\"\ntee_key_algorithm = \"RSA-OAEP-256\"\n")
+        let connected = try await Self.configuredAgent(
+            "[token_configs.kbs]\nurl = \"\(kbs.url)\"\ntee_key_algorithm = \"RSA-OAEP-256\"\n")
         let client = connected.client
         let reply = try await Self.token(client)
         let token = try #require(reply["token"])
@@ -132,7 +143,8 @@ import TTRPC
         let kbs = try await TestKBS(tls: served)
         for (certificate, succeeds) in [(served.cert, true), (other.cert, false)] {
             let pem = try String(contentsOfFile: certificate, encoding: .utf8)
-            let connected = try await Self.configuredAgent("[token_configs.kbs]\nurl = \"\(kbs.url)\"\ncert = '''\n\(pem)'''\n")
+            let connected = try await Self.configuredAgent(
+                "[token_configs.kbs]\nurl = \"\(kbs.url)\"\ncert = '''\n\(pem)'''\n")
             let client = connected.client
             do {
                 let reply = try await Self.token(client)
@@ -149,7 +161,9 @@ import TTRPC
     }
 
     /// GetToken against `kbsURL` (with `extraConfig`) must fail with `code`, naming `mention`.
-    static func expectTokenError(kbsURL: String, extraConfig: String = "", _ code: StatusCode, mentioning mention: String) async throws {
+    static func expectTokenError(
+        kbsURL: String, extraConfig: String = "", _ code: StatusCode, mentioning mention: String
+    ) async throws {
         let connected = try await configuredAgent("[token_configs.kbs]\nurl = \"\(kbsURL)\"\n" + extraConfig)
         do {
             _ = try await token(connected.client)
@@ -165,14 +179,16 @@ import TTRPC
         // Unreachable: a port nobody listens on.
         try await Self.expectTokenError(kbsURL: "http://127.0.0.1:9", .unavailable, mentioning: "http://127.0.0.1:9")
         let refusing = try await TestKBS(["--deny", "policy says no: debug TDs are not trusted"])
-        try await Self.expectTokenError(kbsURL: refusing.url, .permissionDenied, mentioning: "policy says no: debug TDs are not trusted")
+        try await Self.expectTokenError(
+            kbsURL: refusing.url, .permissionDenied, mentioning: "policy says no: debug TDs are not trusted")
         let garbled = try await TestKBS(["--malformed"])
         try await Self.expectTokenError(kbsURL: garbled.url, .internal, mentioning: "not valid JSON")
         // An unpaired surrogate escape once killed the agent (issue 9).
         let surrogate = try await TestKBS(["--lone-surrogate"])
         try await Self.expectTokenError(kbsURL: surrogate.url, .internal, mentioning: "not valid JSON: byte")
         let slow = try await TestKBS(["--delay", "5"])
-        try await Self.expectTokenError(kbsURL: slow.url, extraConfig: "timeout = 1\n", .deadlineExceeded, mentioning: slow.url)
+        try await Self.expectTokenError(
+            kbsURL: slow.url, extraConfig: "timeout = 1\n", .deadlineExceeded, mentioning: slow.url)
     }
 
     @Test func cocoAttestationService() async throws {
@@ -183,7 +199,10 @@ import TTRPC
         let claims = try #require(try service.verifiedClaims(String(decoding: response.token, as: UTF8.self)))
         #expect(claims["tee"] as? String == "sample")
         #expect((claims["evidence"] as? [String: String])?["svn"] == "1")
-        do { _ = try await Self.token(client, "kbs"); Issue.record("kbs without a KBS") } catch let error as TTRPCError {
+        do {
+            _ = try await Self.token(client, "kbs")
+            Issue.record("kbs without a KBS")
+        } catch let error as TTRPCError {
             #expect(error.code == .failedPrecondition)
             #expect(error.message.contains("[token_configs.kbs]"))
         }
@@ -202,20 +221,24 @@ import TTRPC
 
         let refusing = try await TestKBS(["--fail-first", "100"])
         try await Self.expectTokenError(kbsURL: refusing.url, .permissionDenied, mentioning: "transient failure 5")
-        #expect(refusing.requests.filter { $0["path"] as? String == "/kbs/v0/attest" }.count == 5, "five attempts, no more")
+        #expect(
+            refusing.requests.filter { $0["path"] as? String == "/kbs/v0/attest" }.count == 5, "five attempts, no more")
     }
 
     /// ENABLE_SAMPLE_DEVICE adds upstream's sample device: its evidence is
     /// additional evidence in the handshake, bound as trustee's KBS checks it.
     @Test func sampleDeviceEvidenceTravelsAsAdditionalEvidence() async throws {
         let kbs = try await TestKBS()
-        let connected = try await Self.configuredAgent("[token_configs.kbs]\nurl = \"\(kbs.url)\"\n",
-                                                       environment: ["ENABLE_SAMPLE_DEVICE": "1"])
+        let connected = try await Self.configuredAgent(
+            "[token_configs.kbs]\nurl = \"\(kbs.url)\"\n",
+            environment: ["ENABLE_SAMPLE_DEVICE": "1"])
         let client = connected.client
         let tees: GetAdditionalTeesResponse = try await client.call(.getAdditionalTees, EmptyMessage())
         #expect(tees.additionalTees == ["sampledevice"])
-        let evidence: GetEvidenceResponse = try await client.call(.getAdditionalEvidence, GetEvidenceRequest(runtimeData: [1, 2]))
-        #expect(String(decoding: evidence.evidence, as: UTF8.self) == #"{"sampledevice":{"svn":"2","report_data":"AQI="}}"#)
+        let evidence: GetEvidenceResponse = try await client.call(
+            .getAdditionalEvidence, GetEvidenceRequest(runtimeData: [1, 2]))
+        #expect(
+            String(decoding: evidence.evidence, as: UTF8.self) == #"{"sampledevice":{"svn":"2","report_data":"AQI="}}"#)
         let token = try #require(try await Self.token(client)["token"])
         let claims = try #require(try kbs.verifiedClaims(token))
         #expect(claims["additional"] as? [String] == ["sampledevice"])

@@ -1,8 +1,9 @@
 import AgentCore
 import DataEncoding
 import Logging
-@testable import Platform
 import Testing
+
+@testable import Platform
 
 /// Initdata binding on each hardware field, both ways, with reports whose
 /// init-data field is non-zero (synthetic: the real captures' are all zero).
@@ -15,9 +16,14 @@ import Testing
         tdx.set(TDXPlatform.measurements + "/mrconfigid", mrconfigid)
         return [
             (TDXPlatform(files: tdx), mrconfigid),
-            (SNPPlatform(files: FakeKernel(provider: "sev_guest") { _ in snp }), Hex.decode(Reports.expected["snp-report-v3.bin"]!["host_data"]!)!),
-            (CCAPlatform(files: FakeKernel(provider: "arm_cca_guest") { _ in cca }),
-             Hex.decode(Reports.expected["cca-token.cbor"]!["personalization_value"]!)!),
+            (
+                SNPPlatform(files: FakeKernel(provider: "sev_guest") { _ in snp }),
+                Hex.decode(Reports.expected["snp-report-v3.bin"]!["host_data"]!)!
+            ),
+            (
+                CCAPlatform(files: FakeKernel(provider: "arm_cca_guest") { _ in cca }),
+                Hex.decode(Reports.expected["cca-token.cbor"]!["personalization_value"]!)!
+            ),
         ]
     }
 
@@ -55,7 +61,8 @@ import Testing
     @Test func snpDigestIsTruncatedToHostData() async throws {
         let snp = try Reports.bytes(Reports.synthetic + "/snp-report-v3.bin")
         let field = Hex.decode(Reports.expected["snp-report-v3.bin"]!["host_data"]!)!
-        let agent = AttestationAgent(platform: SNPPlatform(files: FakeKernel(provider: "sev_guest") { _ in snp }), logger: Logger(label: "test"))
+        let agent = AttestationAgent(
+            platform: SNPPlatform(files: FakeKernel(provider: "sev_guest") { _ in snp }), logger: Logger(label: "test"))
         try await agent.bindInitData(digest: field + [UInt8](repeating: 0xEE, count: 16))
         #expect(await agent.status.binding == .matched)
     }

@@ -3,8 +3,9 @@ import Crypto
 import DataEncoding
 import Foundation
 import Logging
-@testable import Platform
 import Testing
+
+@testable import Platform
 
 /// The event log on TDX's RTMRs (a fake kernel that extends like the real one).
 @Suite struct EventLogOnTDXTests {
@@ -15,7 +16,8 @@ import Testing
                 state.files[TDXPlatform.measurements + "/rtmr\(index):sha384"] = [UInt8](repeating: 0, count: 48)
             }
         }
-        let agent = AttestationAgent(platform: TDXPlatform(files: kernel), eventLogDirectory: directory, logger: Logger(label: "test"))
+        let agent = AttestationAgent(
+            platform: TDXPlatform(files: kernel), eventLogDirectory: directory, logger: Logger(label: "test"))
         await agent.configureAtLaunch(AgentConfig(eventLog: .init(initPCR: 17, enabled: true)), source: .configFile)
         return agent
     }
@@ -29,15 +31,19 @@ import Testing
         let directory = Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let agent = await Self.agent(kernel, directory: directory)
-        #expect(try await agent.extendRuntimeMeasurement(domain: "d", operation: "o", content: "c c", registerIndex: nil) == .ok)
+        #expect(
+            try await agent.extendRuntimeMeasurement(domain: "d", operation: "o", content: "c c", registerIndex: nil)
+                == .ok)
 
         let log = [UInt8](try Data(contentsOf: URL(fileURLWithPath: directory + "/eventlog")))
         let tagged: [UInt8] = [0x4C, 0x45, 0x41, 0x41, 7, 0, 0, 0] + Array("d o c c".utf8)
         let digest = Array(SHA384.hash(data: tagged))
         // register 4 (PCR 17 -> RTMR3), EV_EVENT_TAG, one SHA-384 digest, the tagged event.
-        let expected: [UInt8] = [4, 0, 0, 0, 6, 0, 0, 0, 1, 0, 0, 0, 0x0C, 0] + digest + [UInt8(tagged.count), 0, 0, 0] + tagged
+        let expected: [UInt8] =
+            [4, 0, 0, 0, 6, 0, 0, 0, 1, 0, 0, 0, 0x0C, 0] + digest + [UInt8(tagged.count), 0, 0, 0] + tagged
         #expect(log == expected)
-        #expect(try kernel.read(TDXPlatform.measurements + "/rtmr3:sha384")
+        #expect(
+            try kernel.read(TDXPlatform.measurements + "/rtmr3:sha384")
                 == Array(SHA384.hash(data: [UInt8](repeating: 0, count: 48) + digest)))
     }
 
@@ -47,9 +53,12 @@ import Testing
         let kernel = PlatformTests.tdxKernel()
         let directory = Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let agent = AttestationAgent(platform: TDXPlatform(files: kernel), eventLogDirectory: directory, logger: Logger(label: "test"))
+        let agent = AttestationAgent(
+            platform: TDXPlatform(files: kernel), eventLogDirectory: directory, logger: Logger(label: "test"))
         await agent.configureAtLaunch(AgentConfig(eventLog: .init(initPCR: 17, enabled: true)), source: .configFile)
-        #expect(try await agent.extendRuntimeMeasurement(domain: "d", operation: "o", content: "c", registerIndex: nil) == .notSupported)
+        #expect(
+            try await agent.extendRuntimeMeasurement(domain: "d", operation: "o", content: "c", registerIndex: nil)
+                == .notSupported)
         #expect(!FileManager.default.fileExists(atPath: directory + "/eventlog"))
         #expect(TDXPlatform(files: kernel).runtimeRegisterUnavailable(forPCR: 17)?.contains("Linux 6.16") == true)
     }
@@ -66,10 +75,13 @@ import Testing
         kernel.state.withLockedValue { _ = $0.directories.insert(TDXPlatform.measurements) }
         try kernel.write(rtmr, digest)
         let expected = try kernel.read(rtmr)
-        try Data([0, 0, 0, 0, 0, 0, 0, 0] + expected + Array("d o lost".utf8)).write(to: URL(fileURLWithPath: directory + "/.wal_event_entry"))
+        try Data([0, 0, 0, 0, 0, 0, 0, 0] + expected + Array("d o lost".utf8)).write(
+            to: URL(fileURLWithPath: directory + "/.wal_event_entry"))
 
         let agent = await Self.agent(kernel, directory: directory)
-        #expect(try await agent.extendRuntimeMeasurement(domain: "d", operation: "o", content: "next", registerIndex: nil) == .ok)
+        #expect(
+            try await agent.extendRuntimeMeasurement(domain: "d", operation: "o", content: "next", registerIndex: nil)
+                == .ok)
         let log = [UInt8](try Data(contentsOf: URL(fileURLWithPath: directory + "/eventlog")))
         #expect(Array(log.prefix(entry.count)) == entry, "the interrupted entry comes first")
         #expect(!FileManager.default.fileExists(atPath: directory + "/.wal_event_entry"))
@@ -127,12 +139,15 @@ import Testing
     /// A firmware CCEL table: its own spec ID event (SHA-384 and SHA-256),
     /// boot events into RTMR0 and RTMR2, then the table's unused room.
     static func ccel(events: [(register: UInt32, digest: [UInt8])], tail: UInt8) -> [UInt8] {
-        let spec = Array("Spec ID Event03".utf8) + [0] + le(0) + [0, 2, 0, 2] + le(2) + [0x0C, 0, 48, 0, 0x0B, 0, 32, 0] + [0]
+        let spec =
+            Array("Spec ID Event03".utf8) + [0] + le(0) + [0, 2, 0, 2] + le(2) + [0x0C, 0, 48, 0, 0x0B, 0, 32, 0] + [0]
         var table = le(0) + le(3) + [UInt8](repeating: 0, count: 20) + le(UInt32(spec.count)) + spec
         for event in events {
             let data = Array("boot event".utf8)
             // EV_POST_CODE (1) with SHA-384 and SHA-256 digests.
-            table += le(event.register) + le(1) + le(2) + [0x0C, 0] + event.digest + [0x0B, 0] + [UInt8](repeating: 7, count: 32)
+            table +=
+                le(event.register) + le(1) + le(2) + [0x0C, 0] + event.digest + [0x0B, 0]
+                + [UInt8](repeating: 7, count: 32)
                 + le(UInt32(data.count)) + data
         }
         return table + [UInt8](repeating: tail, count: 512)
@@ -178,7 +193,9 @@ import Testing
     func measurementsAfterTheFirmwaresLogReplayToTheQuote(_ tail: UInt8) async throws {
         let boot = [(UInt32(1), Array(SHA384.hash(data: [1]))), (3, Array(SHA384.hash(data: [2])))]
         var rtmrs = [[UInt8]](repeating: [UInt8](repeating: 0, count: 48), count: 4)
-        for (register, digest) in boot { rtmrs[Int(register) - 1] = Array(SHA384.hash(data: rtmrs[Int(register) - 1] + digest)) }
+        for (register, digest) in boot {
+            rtmrs[Int(register) - 1] = Array(SHA384.hash(data: rtmrs[Int(register) - 1] + digest))
+        }
         let kernel = Self.kernel(initialRTMRs: rtmrs)
         kernel.set(TDXPlatform.ccEventLog, Self.ccel(events: boot, tail: tail))
         let directory = EventLogOnTDXTests.temporaryDirectory()
@@ -187,11 +204,17 @@ import Testing
 
         let before = try Self.replay(try await agent.evidence(runtimeData: [1]), expecting: [])
         #expect(before.status == 0, "\(before.output)")
-        let events = [("github.com/kata", "pull", "image-a", nil as UInt64?), ("cdh", "pull", "image-b", 8), ("k", "v", "{\"a\": 1}", nil)]
+        let events = [
+            ("github.com/kata", "pull", "image-a", nil as UInt64?), ("cdh", "pull", "image-b", 8),
+            ("k", "v", "{\"a\": 1}", nil),
+        ]
         for (domain, operation, content, index) in events {
-            #expect(try await agent.extendRuntimeMeasurement(domain: domain, operation: operation, content: content, registerIndex: index) == .ok)
+            #expect(
+                try await agent.extendRuntimeMeasurement(
+                    domain: domain, operation: operation, content: content, registerIndex: index) == .ok)
         }
-        let after = try Self.replay(try await agent.evidence(runtimeData: [2]), expecting: events.map { "\($0.0) \($0.1) \($0.2)" })
+        let after = try Self.replay(
+            try await agent.evidence(runtimeData: [2]), expecting: events.map { "\($0.0) \($0.1) \($0.2)" })
         #expect(after.status == 0, "\(after.output)")
     }
 
@@ -203,7 +226,9 @@ import Testing
         let nothing = try JSON(parsing: String(decoding: try await agent.evidence(runtimeData: []), as: UTF8.self))
         #expect(nothing["cc_eventlog"] == .null, "neither CCEL nor AAEL: no log, as upstream")
 
-        #expect(try await agent.extendRuntimeMeasurement(domain: "d", operation: "o", content: "c", registerIndex: nil) == .ok)
+        #expect(
+            try await agent.extendRuntimeMeasurement(domain: "d", operation: "o", content: "c", registerIndex: nil)
+                == .ok)
         let result = try Self.replay(try await agent.evidence(runtimeData: []), expecting: ["d o c"])
         #expect(result.status == 0, "\(result.output)")
     }
@@ -217,7 +242,8 @@ import Testing
         let evidences = try await withThrowingTaskGroup(of: [UInt8]?.self) { group in
             for index in 0..<20 {
                 group.addTask {
-                    _ = try await agent.extendRuntimeMeasurement(domain: "d", operation: "o", content: "\(index)", registerIndex: nil)
+                    _ = try await agent.extendRuntimeMeasurement(
+                        domain: "d", operation: "o", content: "\(index)", registerIndex: nil)
                     return nil
                 }
                 group.addTask { try await agent.evidence(runtimeData: [UInt8(index)]) }

@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import LocalFiles
 import NIOConcurrencyHelpers
+
 @testable import Platform
 
 /// An in-memory stand-in for the kernel's files, for what a folder cannot
@@ -36,7 +37,9 @@ final class FakeKernel: KernelFiles, @unchecked Sendable {
     func set(_ path: String, _ bytes: [UInt8]) { state.withLockedValue { $0.files[path] = bytes } }
 
     func read(_ path: String) throws(FileError) -> [UInt8] {
-        guard let bytes = state.withLockedValue({ $0.files[path] }) else { throw FileError(path: path, reason: "No such file or directory") }
+        guard let bytes = state.withLockedValue({ $0.files[path] }) else {
+            throw FileError(path: path, reason: "No such file or directory")
+        }
         return bytes
     }
 

@@ -2,8 +2,9 @@ import AttestationFormats
 import Crypto
 import DataEncoding
 import Foundation
-@testable import Platform
 import Testing
+
+@testable import Platform
 
 /// The TEE platforms against a fake kernel (configfs-tsm, sysfs).
 @Suite struct PlatformTests {
@@ -49,12 +50,18 @@ import Testing
     @Test func aRacingWriterOrTheWrongProviderIsRefused() async {
         let racing = Self.tdxKernel()
         racing.racingWrites = 1
-        do { _ = try await TDXPlatform(files: racing).evidence(reportData: []); Issue.record("race unnoticed") } catch {
+        do {
+            _ = try await TDXPlatform(files: racing).evidence(reportData: [])
+            Issue.record("race unnoticed")
+        } catch {
             #expect(error.description.contains("generation"))
         }
         #expect(racing.entriesLeft == 0)
         let snpKernel = FakeKernel(provider: "sev_guest") { _ in Self.snpTemplate }
-        do { _ = try await TDXPlatform(files: snpKernel).evidence(reportData: []); Issue.record("wrong provider unnoticed") } catch {
+        do {
+            _ = try await TDXPlatform(files: snpKernel).evidence(reportData: [])
+            Issue.record("wrong provider unnoticed")
+        } catch {
             #expect(error.description.contains("sev_guest"))
         }
         #expect(!TDXPlatform.detect(files: snpKernel, tsmProvider: ConfigfsTSM(files: snpKernel).presentProvider()))
@@ -79,7 +86,9 @@ import Testing
         let extended = Array(SHA384.hash(data: [UInt8](repeating: 0, count: 48) + digest))
         #expect(try kernel.read(TDXPlatform.measurements + "/rtmr\(rtmr):sha384") == extended)
         #expect(try await TDXPlatform(files: kernel).readRuntimeMeasurement(index: pcr) == extended)
-        await #expect(throws: PlatformError.self) { try await TDXPlatform(files: kernel).extendRuntimeMeasurement(index: pcr, digest: [1]) }
+        await #expect(throws: PlatformError.self) {
+            try await TDXPlatform(files: kernel).extendRuntimeMeasurement(index: pcr, digest: [1])
+        }
     }
 
     @Test func snpHostDataComesFromAReport() async throws {
@@ -88,7 +97,10 @@ import Testing
         let expected = try #require(Reports.expected["snp-report-v3.bin"]?["host_data"])
         #expect(Hex.encode(try await SNPPlatform(files: kernel).readInitDataField()) == expected)
         let garbled = FakeKernel(provider: "sev_guest") { _ in [1, 2, 3] }
-        do { _ = try await SNPPlatform(files: garbled).readInitDataField(); Issue.record("garbage parsed") } catch {
+        do {
+            _ = try await SNPPlatform(files: garbled).readInitDataField()
+            Issue.record("garbage parsed")
+        } catch {
             #expect(error.description.contains("does not parse"))
         }
     }
@@ -101,7 +113,10 @@ import Testing
         let expected = try #require(Reports.expected["cca-token.cbor"]?["personalization_value"])
         #expect(Hex.encode(try await cca.readInitDataField()) == expected)
         let json = try JSON(parsing: String(decoding: try await cca.evidence(reportData: [1]), as: UTF8.self))
-        guard case .array(let numbers)? = json["token"] else { Issue.record("no token array"); return }
+        guard case .array(let numbers)? = json["token"] else {
+            Issue.record("no token array")
+            return
+        }
         #expect(numbers.compactMap(\.number).map { UInt8($0) } == token)
     }
 

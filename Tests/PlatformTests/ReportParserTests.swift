@@ -1,8 +1,9 @@
 import AttestationFormats
 import DataEncoding
 import Foundation
-@testable import Platform
 import Testing
+
+@testable import Platform
 
 enum Reports {
     static let packageRoot: String = {
@@ -26,7 +27,10 @@ enum Reports {
 }
 
 @Suite struct SyntheticReportTests {
-    @Test(arguments: ["tdx-quote-v4.bin", "tdx-quote-v5.bin", "tdx-tdreport.bin", "snp-report-v2.bin", "snp-report-v3.bin", "cca-token.cbor"])
+    @Test(arguments: [
+        "tdx-quote-v4.bin", "tdx-quote-v5.bin", "tdx-tdreport.bin", "snp-report-v2.bin", "snp-report-v3.bin",
+        "cca-token.cbor",
+    ])
     func findsTheFieldsItWasBuiltWith(_ name: String) throws {
         let expected = try #require(Reports.expected[name])
         let inspected = try EvidenceInspector.inspect(try Reports.bytes(Reports.synthetic + "/" + name))
@@ -50,17 +54,33 @@ enum Reports {
 @Suite(.enabled(if: Reports.realPresent, "../shared/vectors is not beside this clone"))
 struct RealVectorTests {
     /// The values ../shared/vectors/README.md lists.
-    @Test(arguments: [
-        ("tdx-quote-v4.dat", "705ee9381b8633a9fbe532b5", "7c71fe2c86eff65a7cf8dbc22b327568", String(repeating: "00", count: 48)),
-        ("tdx-quote-v4-mrconfigid.dat", "21e8dead92d6c69d7cbba798", "26cae1c77185617fb6a03fc29bf1f924",
-         "889abf4718f037e38d74464c11e7c91a6e9890b5546409e1e7df9de7a51ca93152bf847bd2440328e90adb18b150ed67"),
-        ("tdx-quote-v5.dat", "dfba221b48a22af8511542ee", "6d6ab13b046cff606ac0074be13981b0", String(repeating: "00", count: 48)),
-        ("tdx-tdreport.bin", "98bbc39e3e27b4cb27ed6d21", nil, String(repeating: "00", count: 48)),
-        ("snp-report-v2.bin", "a1f3930413247bb38cfc171579ea3c12", "ec6c52d7533cc2c4f45be7849cf112ab", String(repeating: "00", count: 32)),
-        ("snp-report-v3.bin", "8922ebbdd00ec2c541f36a6e7a82a877", "819770b7e6ea6df8dd8fd4dd146b073c", String(repeating: "00", count: 32)),
-        ("cca-token.cbor", nil, "57e979ae2618de0c", String(repeating: "00", count: 64)),
-    ] as [(String, String?, String?, String)])
-    func parsesToTheListedValues(_ name: String, _ measurement: String?, _ reportData: String?, _ field: String) throws {
+    @Test(
+        arguments: [
+            (
+                "tdx-quote-v4.dat", "705ee9381b8633a9fbe532b5", "7c71fe2c86eff65a7cf8dbc22b327568",
+                String(repeating: "00", count: 48)
+            ),
+            (
+                "tdx-quote-v4-mrconfigid.dat", "21e8dead92d6c69d7cbba798", "26cae1c77185617fb6a03fc29bf1f924",
+                "889abf4718f037e38d74464c11e7c91a6e9890b5546409e1e7df9de7a51ca93152bf847bd2440328e90adb18b150ed67"
+            ),
+            (
+                "tdx-quote-v5.dat", "dfba221b48a22af8511542ee", "6d6ab13b046cff606ac0074be13981b0",
+                String(repeating: "00", count: 48)
+            ),
+            ("tdx-tdreport.bin", "98bbc39e3e27b4cb27ed6d21", nil, String(repeating: "00", count: 48)),
+            (
+                "snp-report-v2.bin", "a1f3930413247bb38cfc171579ea3c12", "ec6c52d7533cc2c4f45be7849cf112ab",
+                String(repeating: "00", count: 32)
+            ),
+            (
+                "snp-report-v3.bin", "8922ebbdd00ec2c541f36a6e7a82a877", "819770b7e6ea6df8dd8fd4dd146b073c",
+                String(repeating: "00", count: 32)
+            ),
+            ("cca-token.cbor", nil, "57e979ae2618de0c", String(repeating: "00", count: 64)),
+        ] as [(String, String?, String?, String)])
+    func parsesToTheListedValues(_ name: String, _ measurement: String?, _ reportData: String?, _ field: String) throws
+    {
         let inspected = try EvidenceInspector.inspect(try Reports.bytes(Reports.real + "/" + name))
         if let measurement { #expect(Hex.encode(inspected.launchMeasurement).hasPrefix(measurement)) }
         if let reportData { #expect(Hex.encode(inspected.reportData).hasPrefix(reportData)) }
@@ -79,7 +99,9 @@ struct RealVectorTests {
 }
 
 @Suite struct MalformedReportTests {
-    static let names = ["tdx-quote-v4.bin", "tdx-quote-v5.bin", "tdx-tdreport.bin", "snp-report-v2.bin", "cca-token.cbor"]
+    static let names = [
+        "tdx-quote-v4.bin", "tdx-quote-v5.bin", "tdx-tdreport.bin", "snp-report-v2.bin", "cca-token.cbor",
+    ]
 
     @Test(arguments: names)
     func everyTruncationIsAnErrorNeverACrash(_ name: String) throws {
@@ -102,7 +124,9 @@ struct RealVectorTests {
         var generator = SystemRandomNumberGenerator()
         for _ in 0..<300 {
             var bytes = original
-            for _ in 0..<3 { bytes[Int.random(in: 0..<bytes.count, using: &generator)] = UInt8.random(in: 0...255, using: &generator) }
+            for _ in 0..<3 {
+                bytes[Int.random(in: 0..<bytes.count, using: &generator)] = UInt8.random(in: 0...255, using: &generator)
+            }
             do {
                 // Whatever parses must still be the fields at their offsets, never a shifted read.
                 let inspected = try EvidenceInspector.inspect(bytes)
@@ -120,7 +144,10 @@ struct RealVectorTests {
         #expect(throws: ReportParseError.self) { try TDXQuote(parsing: quote) }
         var snp = try Reports.bytes(Reports.synthetic + "/snp-report-v2.bin")
         snp[0] = 1
-        do { _ = try SNPReport(parsing: snp); Issue.record("version 1 accepted") } catch { #expect(error.description.contains("version 1")) }
+        do {
+            _ = try SNPReport(parsing: snp)
+            Issue.record("version 1 accepted")
+        } catch { #expect(error.description.contains("version 1")) }
         #expect(throws: ReportParseError.self) { try EvidenceInspector.inspect(Array("hello".utf8)) }
         #expect(throws: ReportParseError.self) { try CCAToken(parsing: [0xD9, 0x01, 0x8F, 0xA0]) }
         // Nested too deep, and a length past the end.

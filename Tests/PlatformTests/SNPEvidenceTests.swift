@@ -1,8 +1,9 @@
 import AttestationFormats
 import DataEncoding
 import Foundation
-@testable import Platform
 import Testing
+
+@testable import Platform
 
 /// SNP evidence in the sev crate's serde layout, as trustee's verifier reads it.
 @Suite struct SNPEvidenceTests {
@@ -21,9 +22,14 @@ import Testing
         #expect(Self.numbers(json["measurement"]).map(Hex.encode) == expected["measurement"])
         #expect(json["policy"]?.number == Double(0x30000))
         // Genoa lays the TCB out as [bootloader, tee, 0, 0, 0, 0, snp, microcode] and has no FMC.
-        #expect(json["current_tcb"] == .object([("fmc", .null), ("bootloader", .unsigned(3)), ("tee", .unsigned(0)),
-                                                ("snp", .unsigned(8)), ("microcode", .unsigned(115))]))
-        #expect(json["current"] == .object([("major", .unsigned(1)), ("minor", .unsigned(55)), ("build", .unsigned(21))]))
+        #expect(
+            json["current_tcb"]
+                == .object([
+                    ("fmc", .null), ("bootloader", .unsigned(3)), ("tee", .unsigned(0)),
+                    ("snp", .unsigned(8)), ("microcode", .unsigned(115)),
+                ]))
+        #expect(
+            json["current"] == .object([("major", .unsigned(1)), ("minor", .unsigned(55)), ("build", .unsigned(21))]))
         #expect(json["cpuid_fam_id"]?.number == 0x19)
         #expect(json["launch_mit_vector"] == .null, "mitigation vectors come with version 5")
         #expect(Self.numbers(json["signature"]?["r"])?.count == 72)
@@ -48,16 +54,22 @@ import Testing
     @Test func certificateTableByGUID() throws {
         // VCEK and another entry, then the all-zero terminator; data after the table.
         // The VCEK GUID in RFC 4122 byte order, as the sev crate reads it.
-        let vcek: [UInt8] = [0x63, 0xDA, 0x75, 0x8D, 0xE6, 0x64, 0x45, 0x64, 0xAD, 0xC5, 0xF4, 0xB9, 0x3B, 0xE8, 0xAC, 0xCD]
+        let vcek: [UInt8] = [
+            0x63, 0xDA, 0x75, 0x8D, 0xE6, 0x64, 0x45, 0x64, 0xAD, 0xC5, 0xF4, 0xB9, 0x3B, 0xE8, 0xAC, 0xCD,
+        ]
         let other = [UInt8](repeating: 0x11, count: 16)
         func le(_ v: UInt32) -> [UInt8] { withUnsafeBytes(of: v.littleEndian, Array.init) }
         let table = vcek + le(72) + le(3) + other + le(75) + le(2) + [UInt8](repeating: 0, count: 24) + [1, 2, 3, 4, 5]
         let json = try SNPEvidenceJSON.certificateChain(table)
-        #expect(json == .array([
-            .object([("cert_type", .string("VCEK")), ("data", .array([1, 2, 3].map { .unsigned($0) }))]),
-            .object([("cert_type", .object([("OTHER", .string("11111111-1111-1111-1111-111111111111"))])),
-                     ("data", .array([4, 5].map { .unsigned($0) }))]),
-        ]))
+        #expect(
+            json
+                == .array([
+                    .object([("cert_type", .string("VCEK")), ("data", .array([1, 2, 3].map { .unsigned($0) }))]),
+                    .object([
+                        ("cert_type", .object([("OTHER", .string("11111111-1111-1111-1111-111111111111"))])),
+                        ("data", .array([4, 5].map { .unsigned($0) })),
+                    ]),
+                ]))
         #expect(throws: ReportParseError.self) { try SNPEvidenceJSON.certificateChain(Array(table.prefix(30))) }
         #expect(throws: ReportParseError.self) { try SNPEvidenceJSON.certificateChain(vcek + le(900) + le(3)) }
     }
@@ -84,8 +96,8 @@ import Testing
             template.replaceSubrange(offset..<offset + 8, with: withUnsafeBytes(of: value.littleEndian, Array.init))
         }
         template.replaceSubrange(0..<4, with: [5, 0, 0, 0])
-        put64(0xFFFF_FFFF_FFFF_FFF3, at: 0x08)   // policy
-        put64(0x8000_0000_0000_0001, at: 0x40)   // plat_info
+        put64(0xFFFF_FFFF_FFFF_FFF3, at: 0x08)  // policy
+        put64(0x8000_0000_0000_0001, at: 0x40)  // plat_info
         put64(9_007_199_254_740_993, at: 0x1F8)  // launch_mit_vector: 2^53 + 1
         put64(0x0123_4567_89AB_CDEF, at: 0x200)  // current_mit_vector
         func le(_ v: UInt32) -> [UInt8] { withUnsafeBytes(of: v.littleEndian, Array.init) }
@@ -117,7 +129,8 @@ import Testing
         try Oracle.write(signed, folder + "/report.bin")
         try Oracle.write(evidence, folder + "/evidence.json")
         try Oracle.write(table, folder + "/auxblob.bin")
-        let result = try Oracle.run("snp_evidence.py", [folder + "/report.bin", folder + "/evidence.json", folder + "/auxblob.bin"])
+        let result = try Oracle.run(
+            "snp_evidence.py", [folder + "/report.bin", folder + "/evidence.json", folder + "/auxblob.bin"])
         #expect(result.status == 0, "\(result.output)")
         #expect(String(decoding: evidence, as: UTF8.self).contains("\"cert_type\":\"VCEK\""))
     }

@@ -1,5 +1,5 @@
-import Testing
 import TOML
+import Testing
 
 @Suite struct TOMLParserTests {
     @Test func initdataDocument() throws {
@@ -26,7 +26,8 @@ import TOML
     }
 
     @Test func tablesDottedKeysAndValues() throws {
-        let table = try TOMLParser.parse("""
+        let table = try TOMLParser.parse(
+            """
             a.b.c = 1
             [token_configs.kbs]
             url = 'http://x'   
@@ -68,8 +69,14 @@ import TOML
         ("a = \"\\q\"", 1, "invalid escape"),
         ("d = 1979-05-27", 1, "dates are not supported"),
         // Nesting is bounded: the parser recurses (issue 9: 200,000 '[' overflowed the stack).
-        ("a=" + String(repeating: "[", count: 200_000) + String(repeating: "]", count: 200_000), 1, "nested deeper than 64"),
-        ("a=" + String(repeating: "{b=", count: 65) + "1" + String(repeating: "}", count: 65), 1, "nested deeper than 64"),
+        (
+            "a=" + String(repeating: "[", count: 200_000) + String(repeating: "]", count: 200_000), 1,
+            "nested deeper than 64"
+        ),
+        (
+            "a=" + String(repeating: "{b=", count: 65) + "1" + String(repeating: "}", count: 65), 1,
+            "nested deeper than 64"
+        ),
         (String(repeating: "k.", count: 100_000) + "k = 1", 1, "more than 64 parts"),
         ("[" + String(repeating: "k.", count: 100) + "k]", 1, "more than 64 parts"),
         ("a = \"\\u+abc\"", 1, "invalid unicode escape"),

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import TTRPC
 
 /// The connection's rules without a channel: events in, actions out.
@@ -11,8 +12,9 @@ import Testing
             var services = TTRPCServiceSet()
             services.register(service: "svc", method: "Echo") { _, payload in payload }
             services.register(service: "svc", method: "Secret") { _, payload in payload }
-            machine = TTRPCConnectionStateMachine(services: services, filter: filter, listenerName: "vsock://-1:1",
-                                                  maxConcurrentStreams: maxStreams)
+            machine = TTRPCConnectionStateMachine(
+                services: services, filter: filter, listenerName: "vsock://-1:1",
+                maxConcurrentStreams: maxStreams)
         }
 
         func received(_ frame: TTRPCInboundFrame) -> [String] { summary(machine.received(frame)) }
@@ -24,10 +26,11 @@ import Testing
     }
 
     static func request(_ streamID: UInt32, _ method: String = "Echo") -> TTRPCInboundFrame {
-        .frame(TTRPCFrame(streamID: streamID, type: .request,
-                          data: TTRPCRequest(service: "svc", method: method, payload: [7]).protobufBytes()))
+        .frame(
+            TTRPCFrame(
+                streamID: streamID, type: .request,
+                data: TTRPCRequest(service: "svc", method: method, payload: [7]).protobufBytes()))
     }
-
 
     @Test func streamIDsAreOddAndIncrease() {
         let m = Rules()
@@ -43,7 +46,8 @@ import Testing
         let m = Rules(filter: TTRPCMethodFilter(allowedMethods: ["Echo"]))
         #expect(m.received(Self.request(1, "Secret")) == ["reject 1 PERMISSION_DENIED"])
         #expect(m.received(Self.request(3, "Nope")) == ["reject 3 UNIMPLEMENTED"])
-        #expect(m.received(.frame(TTRPCFrame(streamID: 5, type: .request, data: [0x0A, 0x09])))
+        #expect(
+            m.received(.frame(TTRPCFrame(streamID: 5, type: .request, data: [0x0A, 0x09])))
                 == ["reject 5 INVALID_ARGUMENT"])
         #expect(m.received(.frame(TTRPCFrame(streamID: 7, typeByte: 9, data: []))) == ["ignore 7"])
         #expect(m.received(.oversizedStarted(streamID: 9, length: 5 << 20)) == [])
@@ -74,7 +78,8 @@ import Testing
 
     @Test func aLowerStreamLimitRefusesTheExtraCall() {
         let m = Rules(maxStreams: 2)
-        #expect(m.received(Self.request(1)) + m.received(Self.request(3)) + m.received(Self.request(5))
+        #expect(
+            m.received(Self.request(1)) + m.received(Self.request(3)) + m.received(Self.request(5))
                 == ["start 1 Echo", "start 3 Echo", "reject 5 RESOURCE_EXHAUSTED"])
     }
 

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import TTRPC
 
 @Suite struct EnvelopeTests {
@@ -6,11 +7,11 @@ import Testing
     @Test func requestEncodesToTheWireLayout() throws {
         let request = TTRPCRequest(service: "s", method: "m", payload: [0xFF], timeoutNano: 300, metadata: [("k", "v")])
         let expected: [UInt8] = [
-            0x0A, 1, 0x73,             // service = "s"
-            0x12, 1, 0x6D,             // method = "m"
-            0x1A, 1, 0xFF,             // payload
-            0x20, 0xAC, 0x02,          // timeout_nano = 300
-            0x2A, 6, 0x0A, 1, 0x6B, 0x12, 1, 0x76, // metadata { key "k" value "v" }
+            0x0A, 1, 0x73,  // service = "s"
+            0x12, 1, 0x6D,  // method = "m"
+            0x1A, 1, 0xFF,  // payload
+            0x20, 0xAC, 0x02,  // timeout_nano = 300
+            0x2A, 6, 0x0A, 1, 0x6B, 0x12, 1, 0x76,  // metadata { key "k" value "v" }
         ]
         #expect(request.protobufBytes() == expected)
         #expect(try TTRPCRequest(protobufBytes: expected) == request)
@@ -53,8 +54,10 @@ import Testing
         #expect(try SocketURI(parsing: "vsock://any:1").description == "vsock://any:1")
     }
 
-    @Test(arguments: ["unix://relative", "tcp://1.2.3.4:5", "vsock://x:1", "vsock://3", "vsock://3:port",
-                      "unix:///" + String(repeating: "a", count: 120)])
+    @Test(arguments: [
+        "unix://relative", "tcp://1.2.3.4:5", "vsock://x:1", "vsock://3", "vsock://3:port",
+        "unix:///" + String(repeating: "a", count: 120),
+    ])
     func refusesWithAReason(_ text: String) {
         #expect(throws: SocketURI.ParseError.self) { try SocketURI(parsing: text) }
     }

@@ -2,6 +2,7 @@ import NIOCore
 import NIOEmbedded
 import NIOTestUtils
 import Testing
+
 @testable import TTRPC
 
 @Suite struct FrameCodecTests {
@@ -25,7 +26,8 @@ import Testing
     @Test func encoderWritesTheTenByteHeader() throws {
         let channel = channels.make()
         try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(TTRPCFrameEncoder()))
-        try channel.writeOutbound(TTRPCFrame(streamID: 0x0102_0304, type: .response, flags: .remoteClosed, data: [0xAA, 0xBB]))
+        try channel.writeOutbound(
+            TTRPCFrame(streamID: 0x0102_0304, type: .response, flags: .remoteClosed, data: [0xAA, 0xBB]))
         let out = try #require(try channel.readOutbound(as: ByteBuffer.self))
         #expect(Array(out.readableBytesView) == [0, 0, 0, 2, 1, 2, 3, 4, 2, 1, 0xAA, 0xBB])
     }
@@ -38,8 +40,11 @@ import Testing
             buffer.writeInteger(byte)
             try channel.writeInbound(buffer)
         }
-        #expect(try channel.readInbound(as: TTRPCInboundFrame.self) == .frame(TTRPCFrame(streamID: 1, type: .request, data: [7, 8, 9])))
-        #expect(try channel.readInbound(as: TTRPCInboundFrame.self)
+        #expect(
+            try channel.readInbound(as: TTRPCInboundFrame.self)
+                == .frame(TTRPCFrame(streamID: 1, type: .request, data: [7, 8, 9])))
+        #expect(
+            try channel.readInbound(as: TTRPCInboundFrame.self)
                 == .frame(TTRPCFrame(streamID: 3, type: .data, flags: [.remoteClosed, .noData], data: [])))
         #expect(try channel.readInbound(as: TTRPCInboundFrame.self) == nil)
     }
@@ -60,7 +65,9 @@ import Testing
         buffer = channel.allocator.buffer(bytes: [0x41] + header(length: 1, stream: 7, type: 1) + [0x0A])
         try channel.writeInbound(buffer)
         #expect(try channel.readInbound(as: TTRPCInboundFrame.self) == .oversized(streamID: 5, length: length))
-        #expect(try channel.readInbound(as: TTRPCInboundFrame.self) == .frame(TTRPCFrame(streamID: 7, type: .request, data: [0x0A])))
+        #expect(
+            try channel.readInbound(as: TTRPCInboundFrame.self)
+                == .frame(TTRPCFrame(streamID: 7, type: .request, data: [0x0A])))
     }
 
     /// NIO's verifier feeds the bytes whole, byte by byte and in random
@@ -73,18 +80,24 @@ import Testing
         try ByteToMessageDecoderVerifier.verifyDecoder(
             inputOutputPairs: [
                 (ByteBuffer(bytes: first), [.frame(TTRPCFrame(streamID: 1, type: .request, data: [7, 8, 9]))]),
-                (ByteBuffer(bytes: empty + unknownType), [
-                    .frame(TTRPCFrame(streamID: 3, type: .data, flags: [.remoteClosed, .noData], data: [])),
-                    .frame(TTRPCFrame(streamID: 5, typeByte: 9, flags: .init(rawValue: 0xFF), data: [0])),
-                ]),
+                (
+                    ByteBuffer(bytes: empty + unknownType),
+                    [
+                        .frame(TTRPCFrame(streamID: 3, type: .data, flags: [.remoteClosed, .noData], data: [])),
+                        .frame(TTRPCFrame(streamID: 5, typeByte: 9, flags: .init(rawValue: 0xFF), data: [0])),
+                    ]
+                ),
             ],
             decoderFactory: { TTRPCFrameDecoder() })
     }
 
     @Test func aConnectionEndsCleanWithAFrameCutShort() throws {
         let channel = try decoderChannel()
-        try channel.writeInbound(ByteBuffer(bytes: header(length: 1, stream: 1, type: 1) + [1] + header(length: 9, stream: 3, type: 1)))
-        #expect(try channel.readInbound(as: TTRPCInboundFrame.self) == .frame(TTRPCFrame(streamID: 1, type: .request, data: [1])))
+        try channel.writeInbound(
+            ByteBuffer(bytes: header(length: 1, stream: 1, type: 1) + [1] + header(length: 9, stream: 3, type: 1)))
+        #expect(
+            try channel.readInbound(as: TTRPCInboundFrame.self)
+                == .frame(TTRPCFrame(streamID: 1, type: .request, data: [1])))
         // The cut frame is dropped with its sender: nothing is left over.
         #expect(try channel.finish().isClean)
     }
@@ -92,7 +105,8 @@ import Testing
     @Test func exactlyFourMiBIsAccepted() throws {
         let channel = try decoderChannel()
         let data = [UInt8](repeating: 1, count: TTRPCFrame.maxDataLength)
-        try channel.writeInbound(channel.allocator.buffer(bytes: header(length: UInt32(data.count), stream: 1, type: 1) + data))
+        try channel.writeInbound(
+            channel.allocator.buffer(bytes: header(length: UInt32(data.count), stream: 1, type: 1) + data))
         guard case .frame(let frame) = try channel.readInbound(as: TTRPCInboundFrame.self) else {
             Issue.record("no frame")
             return

@@ -2,6 +2,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOEmbedded
 import Testing
+
 @testable import TTRPC
 
 /// When freed memory goes back to the system, on an embedded loop's virtual
@@ -14,8 +15,9 @@ import Testing
         var released: Int { releases.withLockedValue { $0 } }
 
         func make() -> FreeMemoryRelease {
-            FreeMemoryRelease(callsInFlight: { self.inFlight.withLockedValue { $0 } },
-                              release: { self.releases.withLockedValue { $0 += 1 } })
+            FreeMemoryRelease(
+                callsInFlight: { self.inFlight.withLockedValue { $0 } },
+                release: { self.releases.withLockedValue { $0 += 1 } })
         }
     }
 

@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import Testing
+
 @testable import TTRPC
 
 #if canImport(Glibc)
@@ -39,7 +40,9 @@ import Glibc
 
     private func withServer(gate: Gate = Gate(), _ body: (SocketURI, TTRPCServer) async throws -> Void) async throws {
         let path = "/tmp/ttrpc-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sock"
-        let server = TTRPCServer(services: Self.services(gate: gate), group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
+        let server = TTRPCServer(
+            services: Self.services(gate: gate), group: MultiThreadedEventLoopGroup.singleton,
+            logger: Logger(label: "test"))
         let address = SocketURI.unix(path: path)
         try await server.listen(TTRPCListenerConfig(address: address))
         do {
@@ -77,7 +80,9 @@ import Glibc
             let client = try await TTRPCClient.connect(to: address)
             for _ in 0..<20 {
                 #expect(try await client.call(service: "svc", method: "OnLoop", payload: []) == [1])
-                #expect(try await client.call(service: "svc", method: "OffLoop", payload: []) == [0], "off the loop by default")
+                #expect(
+                    try await client.call(service: "svc", method: "OffLoop", payload: []) == [0],
+                    "off the loop by default")
             }
             await client.close()
         }
@@ -100,7 +105,9 @@ import Glibc
             let client = try await TTRPCClient.connect(to: address)
             let results = try await withThrowingTaskGroup(of: (Int, [UInt8]).self) { group in
                 for index in 0..<100 {
-                    group.addTask { (index, try await client.call(service: "svc", method: "Echo", payload: [UInt8(index), 7])) }
+                    group.addTask {
+                        (index, try await client.call(service: "svc", method: "Echo", payload: [UInt8(index), 7]))
+                    }
                 }
                 return try await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
             }
@@ -128,7 +135,9 @@ import Glibc
     @Test func shutdownLetsACallInFlightFinish() async throws {
         let path = "/tmp/ttrpc-test-drain-\(getpid()).sock"
         let gate = Gate()
-        let server = TTRPCServer(services: Self.services(gate: gate), group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
+        let server = TTRPCServer(
+            services: Self.services(gate: gate), group: MultiThreadedEventLoopGroup.singleton,
+            logger: Logger(label: "test"))
         try await server.listen(TTRPCListenerConfig(address: .unix(path: path)))
         let client = try await TTRPCClient.connect(to: .unix(path: path))
         async let answer = client.call(service: "svc", method: "Hold", payload: [30])
@@ -150,7 +159,8 @@ import Glibc
 
     @Test func aLiveSocketIsNotTakenOverAndAStaleOneIsReplaced() async throws {
         try await withServer { address, _ in
-            let second = TTRPCServer(services: Self.services(), group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
+            let second = TTRPCServer(
+                services: Self.services(), group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
             await #expect(throws: (any Error).self) { try await second.listen(TTRPCListenerConfig(address: address)) }
         }
         // A socket file nobody listens on, as a crashed agent leaves it.
@@ -160,10 +170,15 @@ import Glibc
         addr.sun_family = sa_family_t(AF_UNIX)
         withUnsafeMutableBytes(of: &addr.sun_path) { $0.copyBytes(from: Array(path.utf8)) }
         unlink(path)
-        let bound = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+        let bound = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
         #expect(bound == 0)
         close(fd)
-        let server = TTRPCServer(services: Self.services(), group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
+        let server = TTRPCServer(
+            services: Self.services(), group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
         try await server.listen(TTRPCListenerConfig(address: .unix(path: path)))
         var info = stat()
         #expect(stat(path, &info) == 0)
@@ -175,8 +190,9 @@ import Glibc
     @Test func theServerMovesThroughItsLifecycleOnce() async throws {
         let path = "/tmp/ttrpc-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sock"
         let gate = Gate()
-        let server = TTRPCServer(services: Self.services(gate: gate), group: MultiThreadedEventLoopGroup.singleton,
-                                 logger: Logger(label: "test"))
+        let server = TTRPCServer(
+            services: Self.services(gate: gate), group: MultiThreadedEventLoopGroup.singleton,
+            logger: Logger(label: "test"))
         #expect(server.lifecycle == .notStarted)
         try await server.listen(TTRPCListenerConfig(address: .unix(path: path)))
         #expect(server.lifecycle == .running)

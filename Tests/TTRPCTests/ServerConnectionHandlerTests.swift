@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOEmbedded
 import Testing
+
 @testable import TTRPC
 
 /// The connection handler's answers to protocol violations, without sockets.
@@ -41,9 +42,11 @@ import Testing
 
     @Test func unknownServiceAndMethodAreUnimplemented() throws {
         let c = try channel()
-        #expect(try send(c, TTRPCFrame(streamID: 1, type: .request, data: request("Echo", service: "nope")))?.1
+        #expect(
+            try send(c, TTRPCFrame(streamID: 1, type: .request, data: request("Echo", service: "nope")))?.1
                 == TTRPCError(.unimplemented, "service nope"))
-        #expect(try send(c, TTRPCFrame(streamID: 3, type: .request, data: request("Nope")))?.1
+        #expect(
+            try send(c, TTRPCFrame(streamID: 3, type: .request, data: request("Nope")))?.1
                 == TTRPCError(.unimplemented, "method Nope"))
     }
 
@@ -56,7 +59,8 @@ import Testing
     @Test func reusedStreamIDIsInvalidArgument() throws {
         let c = try channel()
         #expect(try send(c, TTRPCFrame(streamID: 5, type: .request, data: request("Nope")))?.1?.code == .unimplemented)
-        #expect(try send(c, TTRPCFrame(streamID: 3, type: .request, data: request("Echo")))?.1
+        #expect(
+            try send(c, TTRPCFrame(streamID: 3, type: .request, data: request("Echo")))?.1
                 == TTRPCError(.invalidArgument, "StreamID cannot be re-used and must increment"))
     }
 
@@ -72,7 +76,10 @@ import Testing
         let out = try #require(try c.readOutbound(as: TTRPCFrame.self))
         #expect(out.streamID == 11)
         let error = try TTRPCResponse(protobufBytes: out.data).result()
-        #expect(error == .failure(TTRPCError(.resourceExhausted, "message length 5000000 exceeds maximum message size of 4194304")))
+        #expect(
+            error
+                == .failure(
+                    TTRPCError(.resourceExhausted, "message length 5000000 exceeds maximum message size of 4194304")))
     }
 
     @Test func methodOutsideTheListenersAllowlistIsPermissionDenied() throws {

@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import Testing
+
 @testable import TTRPC
 
 #if canImport(Glibc)
@@ -22,7 +23,9 @@ import Glibc
             address.sun_family = sa_family_t(AF_UNIX)
             withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(path.utf8)) }
             let result = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+                }
             }
             guard result == 0 else { throw TTRPCTransportError("cannot connect to \(path)") }
             // Non-blocking: the tests wait with Task.sleep, never holding a thread of the shared pool.
@@ -65,7 +68,8 @@ import Glibc
 
         /// Whole frames at the start of `bytes`.
         static func frames(in bytes: [UInt8]) -> Int {
-            var count = 0, offset = 0
+            var count = 0
+            var offset = 0
             while offset + 10 <= bytes.count {
                 let length = bytes[offset..<offset + 4].reduce(0) { $0 << 8 | Int($1) }
                 guard offset + 10 + length <= bytes.count else { break }
@@ -83,13 +87,16 @@ import Glibc
         }
     }
 
-    private func withServer(maxConnections: Int = 128, frameTimeout: TimeAmount = .milliseconds(300),
-                            _ body: (String) async throws -> Void) async throws {
+    private func withServer(
+        maxConnections: Int = 128, frameTimeout: TimeAmount = .milliseconds(300),
+        _ body: (String) async throws -> Void
+    ) async throws {
         let path = "/tmp/ttrpc-limits-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sock"
         var services = TTRPCServiceSet()
         services.register(service: "svc", method: "Echo") { _, payload in payload }
-        let server = TTRPCServer(services: services, group: MultiThreadedEventLoopGroup.singleton,
-                                 logger: Logger(label: "test"), frameTimeout: frameTimeout)
+        let server = TTRPCServer(
+            services: services, group: MultiThreadedEventLoopGroup.singleton,
+            logger: Logger(label: "test"), frameTimeout: frameTimeout)
         try await server.listen(TTRPCListenerConfig(address: .unix(path: path), maxConnections: maxConnections))
         do { try await body(path) } catch {
             await server.shutdown(gracePeriod: .zero)
