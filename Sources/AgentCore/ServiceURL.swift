@@ -47,9 +47,13 @@ public struct ServiceURL: Sendable, Equatable {
         guard Self.isHost(host, bracketed: authority.hasPrefix("[")) else { return nil }
         if let portText {
             // An empty port is the scheme's own (RFC 3986, 3.2.3).
-            guard portText.allSatisfy({ ("0"..."9").contains($0) }), portText.count <= 5 else { return nil }
-            let port = portText.isEmpty ? (secure ? 443 : 80) : Int(portText)!
-            guard (1...65535).contains(port) else { return nil }
+            // Digits by byte: a Character "0" followed by a combining mark
+            // falls between "0" and "9" yet is no digit.
+            guard portText.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }),
+                portText.utf8.count <= 5
+            else { return nil }
+            guard let port = portText.isEmpty ? (secure ? 443 : 80) : Int(portText), (1...65535).contains(port)
+            else { return nil }
             self.port = port
         } else {
             port = secure ? 443 : 80
