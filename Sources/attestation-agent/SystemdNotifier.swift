@@ -1,4 +1,5 @@
 import Logging
+import TTRPC
 
 #if canImport(Glibc)
 import Glibc
@@ -17,23 +18,14 @@ enum SystemdNotifier {
             return
         }
         defer { close(fd) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        var path = Array(target.utf8)
-        if path.first == UInt8(ascii: "@") { path[0] = 0 }
-        let capacity = MemoryLayout.size(ofValue: address.sun_path)
-        guard path.count < capacity else {
+        let sent = UnixSocketAddress.with(target) { address, length in
+            message.utf8CString.withUnsafeBufferPointer { text in
+                sendto(fd, text.baseAddress, text.count - 1, 0, address, length)
+            }
+        }
+        guard let sent else {
             logger.warning("cannot notify systemd: NOTIFY_SOCKET is too long")
             return
-        }
-        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: path) }
-        let length = socklen_t(MemoryLayout<sa_family_t>.size + path.count + (path.first == 0 ? 0 : 1))
-        let sent = message.utf8CString.withUnsafeBufferPointer { text in
-            withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    sendto(fd, text.baseAddress, text.count - 1, 0, $0, length)
-                }
-            }
         }
         if sent < 0 {
             logger.warning("cannot notify systemd at \(target): \(String(cString: strerror(errno)))")

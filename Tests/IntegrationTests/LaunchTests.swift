@@ -221,6 +221,8 @@ import Testing
             close(fd)
             unlink(path)
         }
+        // Bound by hand, not with the agent's UnixSocketAddress: this side
+        // stands for systemd.
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(path.utf8)) }

@@ -19,15 +19,9 @@ import Glibc
 
         init(_ path: String) throws {
             fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-            var address = sockaddr_un()
-            address.sun_family = sa_family_t(AF_UNIX)
-            withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(path.utf8)) }
-            let result = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-                }
+            guard UnixSocketAddress.with(path, { connect(fd, $0, $1) }) == 0 else {
+                throw TTRPCTransportError("cannot connect to \(path)")
             }
-            guard result == 0 else { throw TTRPCTransportError("cannot connect to \(path)") }
             // Non-blocking: the tests wait with Task.sleep, never holding a thread of the shared pool.
             _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
         }
