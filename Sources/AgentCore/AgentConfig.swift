@@ -71,11 +71,11 @@ public struct AgentConfig: Sendable, Equatable {
         switch format {
         case .toml:
             do { document = .toml(.table(try TOMLParser.parse(text))) } catch {
-                throw AgentError(.invalidArgument, "\(origin) is not valid TOML: \(error)")
+                throw AgentError(.invalidArgument, "\(origin) is not valid TOML: \(error)", cause: error)
             }
         case .json:
             do { document = .json(try JSON(parsing: text)) } catch {
-                throw AgentError(.invalidArgument, "\(origin) is not valid JSON: \(error)")
+                throw AgentError(.invalidArgument, "\(origin) is not valid JSON: \(error)", cause: error)
             }
         }
         guard document.isTable else { throw AgentError(.invalidArgument, "\(origin) must be a table of settings") }

@@ -111,7 +111,7 @@ public struct LaunchPlan: Sendable {
         do {
             return try LocalFile.readText(path)
         } catch {
-            throw AgentError(.invalidArgument, "cannot read the \(what) \(error)")
+            throw AgentError(.invalidArgument, "cannot read the \(what) \(error)", cause: error)
         }
     }
 }

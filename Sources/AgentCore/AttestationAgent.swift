@@ -181,7 +181,7 @@ public actor AttestationAgent {
             do {
                 members.append((attester.tee.rawValue, try JSON(parsing: String(decoding: bytes, as: UTF8.self))))
             } catch {
-                throw AgentError(.internal, "the \(attester.tee.rawValue) evidence is not JSON: \(error)")
+                throw AgentError(.internal, "the \(attester.tee.rawValue) evidence is not JSON: \(error)", cause: error)
             }
         }
         return Array(JSON.object(members).serialized().utf8)

@@ -97,7 +97,8 @@ public struct EventLog: Sendable {
                     "\(path) does not match PCR \(pcr): the log is corrupt or someone else extended the register")
             }
             do { try await platform.extendRuntimeMeasurement(index: pcr, digest: digest) } catch {
-                throw AgentError(.unavailable, "cannot finish the interrupted extension of PCR \(pcr): \(error)")
+                throw AgentError(
+                    .unavailable, "cannot finish the interrupted extension of PCR \(pcr): \(error)", cause: error)
             }
         }
         try io { () throws(FileError) in try LocalFile.append(path, bytes, at: offset) }
@@ -106,7 +107,7 @@ public struct EventLog: Sendable {
 
     private func read(_ pcr: UInt64, _ platform: any TEEPlatform) async throws(AgentError) -> [UInt8] {
         do { return try await platform.readRuntimeMeasurement(index: pcr) } catch {
-            throw AgentError(.unavailable, "cannot read the register for PCR \(pcr): \(error)")
+            throw AgentError(.unavailable, "cannot read the register for PCR \(pcr): \(error)", cause: error)
         }
     }
 

@@ -28,7 +28,8 @@ public struct CCAPlatform: TEEPlatform {
         do {
             return (bytes, try CCAToken(parsing: bytes))
         } catch {
-            throw PlatformError(.deviceFailure, "the CCA token from configfs-tsm does not parse: \(error)")
+            throw PlatformError(
+                .deviceFailure, "the CCA token from configfs-tsm does not parse: \(error)", cause: error)
         }
     }
 

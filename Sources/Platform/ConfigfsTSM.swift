@@ -86,7 +86,7 @@ public struct ConfigfsTSM: Sendable {
     }
 
     private func io<T>(_ body: () throws(FileError) -> T) throws(PlatformError) -> T {
-        do { return try body() } catch { throw PlatformError(.deviceFailure, "configfs-tsm: \(error)") }
+        do { return try body() } catch { throw PlatformError(.deviceFailure, "configfs-tsm: \(error)", cause: error) }
     }
 }
 

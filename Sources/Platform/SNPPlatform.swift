@@ -33,7 +33,8 @@ public struct SNPPlatform: TEEPlatform {
         do {
             return try SNPReport(parsing: bytes).hostData
         } catch {
-            throw PlatformError(.deviceFailure, "the SNP report from configfs-tsm does not parse: \(error)")
+            throw PlatformError(
+                .deviceFailure, "the SNP report from configfs-tsm does not parse: \(error)", cause: error)
         }
     }
 

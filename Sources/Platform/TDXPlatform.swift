@@ -38,14 +38,15 @@ public struct TDXPlatform: TEEPlatform {
         let sysfs = Self.measurements + "/mrconfigid"
         if files.exists(sysfs) {
             let raw: [UInt8]
-            do { raw = try files.read(sysfs) } catch { throw PlatformError(.deviceFailure, "\(error)") }
+            do { raw = try files.read(sysfs) } catch { throw PlatformError(.deviceFailure, "\(error)", cause: error) }
             return try Self.measurementValue(raw, size: 48, name: sysfs)
         }
         let report = try getReport(reportData: [UInt8](repeating: 0, count: 64))
         do {
             return try TDReport(parsing: report).measurements.mrConfigID
         } catch {
-            throw PlatformError(.deviceFailure, "the TDREPORT from \(Self.device) does not parse: \(error)")
+            throw PlatformError(
+                .deviceFailure, "the TDREPORT from \(Self.device) does not parse: \(error)", cause: error)
         }
     }
 
@@ -66,13 +67,15 @@ public struct TDXPlatform: TEEPlatform {
         do {
             _ = try TDXQuote(parsing: quote)
         } catch {
-            throw PlatformError(.deviceFailure, "the TDX quote from configfs-tsm does not parse: \(error)")
+            throw PlatformError(
+                .deviceFailure, "the TDX quote from configfs-tsm does not parse: \(error)", cause: error)
         }
         let ccel = files.exists(Self.ccEventLog) ? try? files.read(Self.ccEventLog) : nil
         let aael = eventLogFile.flatMap { try? LocalFile.read($0) }
         let log: [UInt8]?
         do { log = try CCEventLog.assemble(ccel: ccel, aael: aael) } catch {
-            throw PlatformError(.deviceFailure, "the firmware's event log \(Self.ccEventLog) cannot be read: \(error)")
+            throw PlatformError(
+                .deviceFailure, "the firmware's event log \(Self.ccEventLog) cannot be read: \(error)", cause: error)
         }
         let eventLog: JSON = log.map { .string(Base64.encode($0)) } ?? .null
         return Array(
@@ -107,7 +110,7 @@ public struct TDXPlatform: TEEPlatform {
         }
         let path = rtmrPath(forPCR: index)
         do { try files.write(path, digest) } catch {
-            throw PlatformError(.deviceFailure, "cannot extend \(path): \(error)")
+            throw PlatformError(.deviceFailure, "cannot extend \(path): \(error)", cause: error)
         }
     }
 
@@ -118,7 +121,7 @@ public struct TDXPlatform: TEEPlatform {
         } catch let error as PlatformError {
             throw error
         } catch {
-            throw PlatformError(.deviceFailure, "cannot read \(path): \(error)")
+            throw PlatformError(.deviceFailure, "cannot read \(path): \(error)", cause: error)
         }
     }
 

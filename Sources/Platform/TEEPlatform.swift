@@ -76,10 +76,18 @@ public struct PlatformError: RPCErrorConvertible, Equatable, CustomStringConvert
 
     public let kind: Kind
     public let description: String
+    /// What failed underneath (a file, a parser, the TSS), for logs.
+    public let cause: (any Error & Sendable)?
 
-    public init(_ kind: Kind, _ description: String) {
+    public init(_ kind: Kind, _ description: String, cause: (any Error & Sendable)? = nil) {
         self.kind = kind
         self.description = description
+        self.cause = cause
+    }
+
+    /// Equal when the caller would read the same; the cause is not compared.
+    public static func == (lhs: PlatformError, rhs: PlatformError) -> Bool {
+        lhs.kind == rhs.kind && lhs.description == rhs.description
     }
 }
 

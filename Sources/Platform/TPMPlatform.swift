@@ -32,7 +32,9 @@ public struct TPMPlatform: TEEPlatform {
     /// whose hardware report is SNP (type 2) or TDX (type 4); nil otherwise.
     public func azureConfidentialVM() throws(PlatformError) -> TEEType? {
         guard let report = try nvRead(Self.hclReportIndex) else { return nil }
-        do { return try HCLReport.teeType(report) } catch { throw PlatformError(.deviceFailure, "\(error)") }
+        do { return try HCLReport.teeType(report) } catch {
+            throw PlatformError(.deviceFailure, "\(error)", cause: error)
+        }
     }
 
     /// The contents of an NV index, nil when it is not defined.

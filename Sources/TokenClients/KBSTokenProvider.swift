@@ -78,7 +78,7 @@ public struct KBSTokenProvider: TokenProvider {
         do {
             primary = try JSON(parsing: String(decoding: evidenceBytes, as: UTF8.self))
         } catch {
-            throw AgentError(.internal, "the \(request.tee.rawValue) evidence is not JSON: \(error)")
+            throw AgentError(.internal, "the \(request.tee.rawValue) evidence is not JSON: \(error)", cause: error)
         }
         var attestation: [(String, JSON)] = []
         if let initData = request.initData {

@@ -68,13 +68,14 @@ struct RemoteService {
                 configuration.trustRoots = .certificates(
                     try NIOSSLCertificate.fromPEMBytes(Array(pinnedCertificate.utf8)))
             } catch {
-                throw AgentError(.invalidArgument, "the configured \(name) certificate is not PEM: \(error)")
+                throw AgentError(
+                    .invalidArgument, "the configured \(name) certificate is not PEM: \(error)", cause: error)
             }
         }
         do {
             tls = try NIOSSLContext(configuration: configuration)
         } catch {
-            throw AgentError(.internal, "cannot set up TLS for the \(name) at \(base): \(error)")
+            throw AgentError(.internal, "cannot set up TLS for the \(name) at \(base): \(error)", cause: error)
         }
     }
 
@@ -97,7 +98,7 @@ struct RemoteService {
         } catch is CancellationError {
             throw AgentError(.deadlineExceeded, "the call was cancelled while waiting for the \(name) at \(target)")
         } catch {
-            throw AgentError(.unavailable, "cannot reach the \(name) at \(target): \(error)")
+            throw AgentError(.unavailable, "cannot reach the \(name) at \(target): \(error)", cause: error)
         }
     }
 

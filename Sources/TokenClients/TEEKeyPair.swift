@@ -23,7 +23,7 @@ struct TEEKeyPair {
             do {
                 key = .rsa(try _RSA.Encryption.PrivateKey(keySize: .bits2048))
             } catch {
-                throw AgentError(.internal, "cannot create an RSA key: \(error)")
+                throw AgentError(.internal, "cannot create an RSA key: \(error)", cause: error)
             }
         }
     }
