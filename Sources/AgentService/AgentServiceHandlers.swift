@@ -101,7 +101,10 @@ public enum AgentServiceHandlers {
                 return try await body(request, context).protobufBytes()
             } catch {
                 // The error carries its status; the server asks it for it.
-                logger.debug("call refused", metadata: ["method": "\(method.rawValue)", "error": "\(error)"])
+                // Its cause is for the log only.
+                var metadata: Logger.Metadata = ["method": "\(method.rawValue)", "error": "\(error)"]
+                if let cause = error.cause { metadata["cause"] = "\(cause)" }
+                logger.debug("call refused", metadata: metadata)
                 throw error
             }
         }
