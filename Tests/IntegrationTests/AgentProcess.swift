@@ -65,9 +65,17 @@ final class AgentProcess: @unchecked Sendable {
     }
 
     deinit {
+        let endedByItself = !process.isRunning
         if process.isRunning {
             process.interrupt()
             process.waitUntilExit()
+        }
+        // An agent that died (a signal, a trap, a sanitizer's report) shows a
+        // test only a closed connection: what it said goes to the test's output.
+        let said = stderr
+        let died = endedByItself && process.terminationReason == .uncaughtSignal
+        if died || ["Sanitizer", "Fatal error"].contains(where: { said.contains($0) }) {
+            FileHandle.standardError.write(Data("the agent in \(directory) reported:\n\(said)\n".utf8))
         }
         try? FileManager.default.removeItem(atPath: directory)
     }
