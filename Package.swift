@@ -4,7 +4,7 @@
 // "How the code is layered"):
 // C (protobuf-c, generated protos, shims) -> ProtobufCSupport, RPCStatus,
 // DataEncoding, TOML, LocalFiles -> TTRPC, AttestationAgentAPI ->
-// AttestationFormats -> Platform -> AgentCore -> TokenClients, AgentService
+// AttestationFormats, HTTPClient -> Platform -> AgentCore -> TokenClients, AgentService
 // -> executables (attestation-agent, aactl, aa-fuzz).
 import PackageDescription
 
@@ -71,17 +71,29 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        // One HTTP/1.1 request per connection, over TLS when the URL asks: the
+        // KBS and attestation-service clients, Azure's instance metadata.
+        .target(
+            name: "HTTPClient",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
         .target(
             name: "Platform",
             dependencies: [
-                "AttestationFormats", "CKernelShims", "CTPM", "DataEncoding", "LocalFiles", "RPCStatus",
+                "AttestationFormats", "CKernelShims", "CTPM", "DataEncoding", "HTTPClient", "LocalFiles", "RPCStatus",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(
             name: "AgentCore",
             dependencies: [
-                "AttestationAgentAPI", "AttestationFormats", "LocalFiles", "Platform", "RPCStatus", "TOML",
+                "AttestationAgentAPI", "AttestationFormats", "HTTPClient", "LocalFiles", "Platform", "RPCStatus",
+                "TOML",
                 "DataEncoding",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -91,7 +103,7 @@ let package = Package(
         .target(
             name: "TokenClients",
             dependencies: [
-                "AgentCore", "Platform", "DataEncoding",
+                "AgentCore", "HTTPClient", "Platform", "DataEncoding",
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -159,6 +171,15 @@ let package = Package(
             name: "TokenClientsTests",
             dependencies: [
                 "AgentCore", "TokenClients",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "HTTPClientTests",
+            dependencies: [
+                "HTTPClient",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

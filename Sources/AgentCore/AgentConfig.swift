@@ -1,4 +1,5 @@
 import DataEncoding
+import HTTPClient
 import TOML
 
 /// The agent's configuration, upstream's schema:

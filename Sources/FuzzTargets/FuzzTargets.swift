@@ -2,6 +2,7 @@ import AgentCore
 import AttestationAgentAPI
 import AttestationFormats
 import DataEncoding
+import HTTPClient
 import NIOCore
 import NIOEmbedded
 import Platform

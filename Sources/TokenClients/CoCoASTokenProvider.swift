@@ -1,5 +1,6 @@
 import AgentCore
 import DataEncoding
+import HTTPClient
 
 /// `coco_as` tokens: the CoCo attestation service's `/attestation`, as
 /// upstream calls it (evidence over empty report data, no policy ids); the

@@ -1,6 +1,7 @@
 import AgentCore
 import Crypto
 import DataEncoding
+import HTTPClient
 import NIOCore
 import NIOHTTP1
 import Platform

@@ -1,5 +1,6 @@
 import AgentCore
 import DataEncoding
+import HTTPClient
 import NIOCore
 import NIOHTTP1
 import NIOSSL

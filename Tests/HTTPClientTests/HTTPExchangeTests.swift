@@ -1,10 +1,9 @@
-import AgentCore
 import NIOCore
 import NIOHTTP1
 import NIOPosix
 import Testing
 
-@testable import TokenClients
+@testable import HTTPClient
 
 /// The token client's HTTP/1.1 against a server on loopback that answers
 /// with fixed bytes, written by hand from RFC 9112, so that each way an

@@ -1,4 +1,3 @@
-import AgentCore
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -7,7 +6,7 @@ import NIOSSL
 extension ServiceURL {
     /// True for a numeric address, which TLS may not name in SNI: NIOSSL then
     /// checks the certificate against the address it connected to.
-    var hostIsAddress: Bool {
+    public var hostIsAddress: Bool {
         (try? SocketAddress(ipAddress: host, port: 0)) != nil
     }
 }
@@ -16,19 +15,19 @@ extension ServiceURL {
 /// afterwards: GetToken makes two or three requests per call, so pooling and
 /// keep-alive would buy nothing. Redirects are not followed (the 3xx is the
 /// answer); the answer is read up to `maxAnswerSize` bytes and no further.
-enum HTTPExchange {
-    struct Answer {
-        let status: HTTPResponseStatus
-        let headers: HTTPHeaders
-        let body: [UInt8]
+public enum HTTPExchange {
+    public struct Answer: Sendable {
+        public let status: HTTPResponseStatus
+        public let headers: HTTPHeaders
+        public let body: [UInt8]
     }
 
-    enum Failure: Error, Equatable, CustomStringConvertible {
+    public enum Failure: Error, Equatable, CustomStringConvertible {
         case timedOut
         case tooLarge(limit: Int)
         case closedEarly
 
-        var description: String {
+        public var description: String {
             switch self {
             case .timedOut: "no answer before the deadline"
             case .tooLarge(let limit): "the answer is longer than \(limit) bytes"
@@ -40,7 +39,7 @@ enum HTTPExchange {
     /// Sends `method path` with `body` and returns the whole answer, or throws
     /// `Failure`, a NIO connection error or a TLS error. `tls` is required for
     /// an `https://` service.
-    static func send(
+    public static func send(
         _ method: HTTPMethod, _ path: String, to service: ServiceURL, headers: [(String, String)], body: [UInt8],
         tls: NIOSSLContext?, deadline: NIODeadline, maxAnswerSize: Int,
         group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton

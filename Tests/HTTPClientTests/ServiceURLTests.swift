@@ -1,4 +1,4 @@
-import AgentCore
+import HTTPClient
 import Testing
 
 /// The URLs the configuration accepts are those the token client can use.
