@@ -168,15 +168,6 @@ let package = Package(
         ),
         .testTarget(name: "TOMLTests", dependencies: ["TOML"]),
         .testTarget(
-            name: "TokenClientsTests",
-            dependencies: [
-                "AgentCore", "TokenClients",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-            ]
-        ),
-        .testTarget(
             name: "HTTPClientTests",
             dependencies: [
                 "HTTPClient",

@@ -159,7 +159,7 @@ public actor AttestationAgent {
     public func evidence(runtimeData: [UInt8]) async throws(AgentError) -> [UInt8] {
         try admit(.getEvidence)
         let platform = platform
-        return try await measurementGate.run(exclusive: false) { () throws(AgentError) in
+        return try await measurementGate.run(exclusive: platform.evidenceCallsExclusive) { () throws(AgentError) in
             do throws(PlatformError) {
                 return try await platform.evidence(reportData: runtimeData)
             } catch {

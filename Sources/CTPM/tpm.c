@@ -16,6 +16,7 @@
 #define TSS_FUNCTIONS(X) \
     X(esys, Esys_Initialize) X(esys, Esys_Finalize) X(esys, Esys_Free) X(esys, Esys_FlushContext) \
     X(esys, Esys_CreatePrimary) X(esys, Esys_NV_Read) X(esys, Esys_NV_ReadPublic) X(esys, Esys_PCR_Extend) \
+    X(esys, Esys_NV_DefineSpace) X(esys, Esys_NV_UndefineSpace) X(esys, Esys_NV_Write) \
     X(esys, Esys_PCR_Read) X(esys, Esys_Quote) X(esys, Esys_ReadPublic) X(esys, Esys_TR_FromTPMPublic) \
     X(mu, Tss2_MU_TPMT_SIGNATURE_Marshal) X(rc, Tss2_RC_Decode) \
     X(tctildr, Tss2_TctiLdr_Initialize) X(tctildr, Tss2_TctiLdr_Finalize)
@@ -60,6 +61,9 @@ static void tss_load(void) {
 #define Esys_CreatePrimary tss.Esys_CreatePrimary
 #define Esys_NV_Read tss.Esys_NV_Read
 #define Esys_NV_ReadPublic tss.Esys_NV_ReadPublic
+#define Esys_NV_DefineSpace tss.Esys_NV_DefineSpace
+#define Esys_NV_UndefineSpace tss.Esys_NV_UndefineSpace
+#define Esys_NV_Write tss.Esys_NV_Write
 #define Esys_PCR_Extend tss.Esys_PCR_Extend
 #define Esys_PCR_Read tss.Esys_PCR_Read
 #define Esys_Quote tss.Esys_Quote
@@ -154,11 +158,17 @@ int aa_tpm_read_sha256(aa_tpm *tpm, uint8_t values[24 * 32], char *error, size_t
     return 0;
 }
 
-/// The attestation key: the persistent handle when provisioned, else a primary key.
-static int load_ak(aa_tpm *tpm, uint32_t ak_handle, ESYS_TR *ak, int *transient, char *error, size_t error_size) {
+/// The attestation key: the persistent handle when provisioned, else (unless
+/// `persistent_only`) a primary key.
+static int load_ak(aa_tpm *tpm, uint32_t ak_handle, int persistent_only, ESYS_TR *ak, int *transient, char *error,
+                   size_t error_size) {
     if (ak_handle && Esys_TR_FromTPMPublic(tpm->esys, ak_handle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, ak) == TSS2_RC_SUCCESS) {
         *transient = 0;
         return 0;
+    }
+    if (persistent_only) {
+        snprintf(error, error_size, "no attestation key at persistent handle 0x%x", ak_handle);
+        return -1;
     }
     TPM2B_PUBLIC template = { .publicArea = {
         .type = TPM2_ALG_RSA,
@@ -182,7 +192,7 @@ static int load_ak(aa_tpm *tpm, uint32_t ak_handle, ESYS_TR *ak, int *transient,
     return 0;
 }
 
-int aa_tpm_quote(aa_tpm *tpm, uint32_t ak_handle, const uint8_t *qualifying, size_t qualifying_size,
+int aa_tpm_quote(aa_tpm *tpm, uint32_t ak_handle, int persistent_only, const uint8_t *qualifying, size_t qualifying_size,
                  uint8_t *message, size_t *message_size, uint8_t *signature, size_t *signature_size,
                  uint8_t *modulus, size_t *modulus_size, uint32_t *exponent, char *error, size_t error_size) {
     TPM2B_DATA extra = { 0 };
@@ -192,7 +202,7 @@ int aa_tpm_quote(aa_tpm *tpm, uint32_t ak_handle, const uint8_t *qualifying, siz
 
     ESYS_TR ak;
     int transient;
-    if (load_ak(tpm, ak_handle, &ak, &transient, error, error_size) != 0) return -1;
+    if (load_ak(tpm, ak_handle, persistent_only, &ak, &transient, error, error_size) != 0) return -1;
 
     int result = -1;
     TPM2B_PUBLIC *public = NULL;
@@ -252,4 +262,40 @@ int aa_tpm_nv_read(aa_tpm *tpm, uint32_t index, uint8_t *data, size_t *size, cha
     }
     *size = total;
     return 0;
+}
+
+int aa_tpm_nv_write(aa_tpm *tpm, uint32_t index, const uint8_t *data, size_t size, char *error, size_t error_size) {
+    if (size == 0 || size > 1024) return fail(error, error_size, "NV data must be 1 to 1024 bytes", 0);
+    ESYS_TR nv;
+    TSS2_RC rc = Esys_TR_FromTPMPublic(tpm->esys, index, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &nv);
+    int defined = rc == TSS2_RC_SUCCESS;
+    if (defined) {
+        TPM2B_NV_PUBLIC *public = NULL;
+        rc = Esys_NV_ReadPublic(tpm->esys, nv, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &public, NULL);
+        if (rc != TSS2_RC_SUCCESS) return fail(error, error_size, "cannot read the NV index's public area", rc);
+        size_t defined = public->nvPublic.dataSize;
+        Esys_Free(public);
+        // A partial write would leave old bytes after the new ones: an index
+        // of another size is defined again with this one.
+        if (defined != size) {
+            rc = Esys_NV_UndefineSpace(tpm->esys, ESYS_TR_RH_OWNER, nv, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE);
+            if (rc != TSS2_RC_SUCCESS) return fail(error, error_size, "cannot undefine the NV index", rc);
+            defined = 0;
+        }
+    }
+    if (!defined) {
+        TPM2B_AUTH auth = { 0 };
+        TPM2B_NV_PUBLIC public = { .nvPublic = {
+            .nvIndex = index,
+            .nameAlg = TPM2_ALG_SHA256,
+            .attributes = TPMA_NV_OWNERWRITE | TPMA_NV_OWNERREAD,
+            .dataSize = (UINT16)size,
+        } };
+        rc = Esys_NV_DefineSpace(tpm->esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &auth, &public, &nv);
+        if (rc != TSS2_RC_SUCCESS) return fail(error, error_size, "cannot define the NV index", rc);
+    }
+    TPM2B_MAX_NV_BUFFER buffer = { .size = (UINT16)size };
+    memcpy(buffer.buffer, data, size);
+    rc = Esys_NV_Write(tpm->esys, ESYS_TR_RH_OWNER, nv, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &buffer, 0);
+    return rc == TSS2_RC_SUCCESS ? 0 : fail(error, error_size, "NV write failed", rc);
 }

@@ -21,14 +21,15 @@ public enum Base64 {
         return String(decoding: out, as: UTF8.self)
     }
 
-    /// base64url without padding (RFC 4648 section 5), as JOSE uses it.
-    public static func urlEncode(_ bytes: [UInt8]) -> String {
+    /// base64url (RFC 4648 section 5), without padding as JOSE uses it,
+    /// or `padded` as Rust's serde_with writes it.
+    public static func urlEncode(_ bytes: [UInt8], padded: Bool = false) -> String {
         String(
             encode(bytes).compactMap { char -> Character? in
                 switch char {
                 case "+": "-"
                 case "/": "_"
-                case "=": nil
+                case "=": padded ? "=" : nil
                 default: char
                 }
             })

@@ -13,8 +13,10 @@ public enum PlatformDetection {
         }
         let tcti = TPMPlatform.tcti(root: root, environment: environment)
         let akHandle = try TPMPlatform.akHandle(environment: environment)
-        if let tcti, let azure = try? TPMPlatform(tcti: tcti, akHandle: akHandle).azureConfidentialVM() {
-            return TPMPlatform(tcti: tcti, akHandle: akHandle, tee: azure)
+        if let tcti, let azure = try? TPMPlatform(tcti: tcti).azureConfidentialVM() {
+            return TPMPlatform(
+                tcti: tcti, akHandle: akHandle ?? TPMPlatform.azureAKHandle, tee: azure,
+                azureMetadata: AzureMetadataService(environment: environment))
         }
         if SNPPlatform.detect(files: root, tsmProvider: tsmProvider) { return SNPPlatform(files: root) }
         if FieldlessTEE.isCSV(root) { return fieldless(.csv, logger) }
@@ -25,7 +27,7 @@ public enum PlatformDetection {
             logger.warning(
                 "using a TPM that is not bound to a TEE: its evidence proves less than a TEE's",
                 metadata: ["tcti": "\(tcti)"])
-            return TPMPlatform(tcti: tcti, akHandle: akHandle)
+            return TPMPlatform(tcti: tcti, akHandle: akHandle ?? TPMPlatform.defaultAKHandle)
         }
         let sample = try SampleTEE(environment: environment)
         logger.warning(

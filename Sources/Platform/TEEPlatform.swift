@@ -43,6 +43,9 @@ public protocol TEEPlatform: Attester {
     var eventLogAlgorithm: EventLogAlgorithm? { get }
     /// The register number an event log entry for PCR `index` names.
     func eventLogRegister(forPCR index: UInt64) -> UInt64
+    /// True when an evidence call must end before the next begins (the
+    /// report data goes through a shared place, such as Azure's NV index).
+    var evidenceCallsExclusive: Bool { get }
 }
 
 /// The hash an event log uses, the registers' own.
@@ -58,6 +61,7 @@ extension TEEPlatform {
         eventLogAlgorithm == nil ? "\(tee.rawValue) has no runtime measurement registers" : nil
     }
     public func eventLogRegister(forPCR index: UInt64) -> UInt64 { index }
+    public var evidenceCallsExclusive: Bool { false }
     public func readRuntimeMeasurement(index: UInt64) async throws(PlatformError) -> [UInt8] {
         throw PlatformError(.unsupported, "\(tee.rawValue) has no runtime measurement registers")
     }
@@ -70,8 +74,10 @@ public struct PlatformError: RPCErrorConvertible, Equatable, CustomStringConvert
         case invalidInput
         /// This build or this platform cannot do it.
         case unsupported
-        /// A device or kernel interface failed or answered garbage.
+        /// A device, a kernel interface or a platform service failed or answered garbage.
         case deviceFailure
+        /// A platform service (Azure's instance metadata) did not answer in time.
+        case timedOut
     }
 
     public let kind: Kind
@@ -97,6 +103,7 @@ extension PlatformError {
         case .invalidInput: .invalidArgument
         case .unsupported: .unimplemented
         case .deviceFailure: .unavailable
+        case .timedOut: .deadlineExceeded
         }
     }
 }

@@ -9,6 +9,8 @@ public struct TPMPlatform: TEEPlatform {
     public static let initDataPCR = 8
     /// Where upstream expects a provisioned attestation key (`AA_TPM_AK_HANDLE` overrides).
     public static let defaultAKHandle: UInt32 = 0x8101_0002
+    /// Where Azure's paravisor provisions the vTPM's attestation key.
+    public static let azureAKHandle: UInt32 = 0x8100_0003
     /// Upstream fits the report data to 32 bytes for a TPM quote.
     static let reportDataSize = 32
 
@@ -18,12 +20,21 @@ public struct TPMPlatform: TEEPlatform {
     /// A tpm2-tss TCTI configuration.
     public let tcti: String
     public let akHandle: UInt32
+    /// Where an Azure VM's VCEK and TD quotes come from.
+    public let azureMetadata: AzureMetadataService
 
-    public init(tcti: String, akHandle: UInt32 = TPMPlatform.defaultAKHandle, tee: TEEType = .tpm) {
+    public init(
+        tcti: String, akHandle: UInt32 = TPMPlatform.defaultAKHandle, tee: TEEType = .tpm,
+        azureMetadata: AzureMetadataService = AzureMetadataService()
+    ) {
         self.tcti = tcti
         self.akHandle = akHandle
         self.tee = tee
+        self.azureMetadata = azureMetadata
     }
+
+    /// On Azure the report data goes through one NV index: one evidence call at a time.
+    public var evidenceCallsExclusive: Bool { tee != .tpm }
 
     /// Where Azure's paravisor (HCL) keeps its report in the vTPM.
     static let hclReportIndex: UInt32 = 0x0140_0001
@@ -34,6 +45,13 @@ public struct TPMPlatform: TEEPlatform {
         guard let report = try nvRead(Self.hclReportIndex) else { return nil }
         do { return try HCLReport.teeType(report) } catch {
             throw PlatformError(.deviceFailure, "\(error)", cause: error)
+        }
+    }
+
+    /// Writes an NV index with owner authorization, defining it to fit.
+    func nvWrite(_ index: UInt32, _ data: [UInt8]) throws(PlatformError) {
+        try withTPM { tpm, error throws(PlatformError) in
+            guard aa_tpm_nv_write(tpm, index, data, data.count, error, 256) == 0 else { throw Self.failure(error) }
         }
     }
 
@@ -62,8 +80,9 @@ public struct TPMPlatform: TEEPlatform {
         return device.map { "device:" + root.path($0) }
     }
 
-    public static func akHandle(environment: [String: String]) throws(PlatformError) -> UInt32 {
-        guard let text = environment["AA_TPM_AK_HANDLE"] else { return defaultAKHandle }
+    /// `AA_TPM_AK_HANDLE`, nil when not set (each TEE has its own default).
+    public static func akHandle(environment: [String: String]) throws(PlatformError) -> UInt32? {
+        guard let text = environment["AA_TPM_AK_HANDLE"] else { return nil }
         let digits = text.hasPrefix("0x") ? String(text.dropFirst(2)) : text
         guard let value = UInt32(digits, radix: 16) else {
             throw PlatformError(.invalidInput, "AA_TPM_AK_HANDLE '\(text)' is not a hex TPM handle such as 0x81010002")
@@ -103,17 +122,39 @@ public struct TPMPlatform: TEEPlatform {
         return try pcrs()[Int(index)]
     }
 
-    /// `{"tpm_quote": {"signature", "message", "pcrs"}, "ak_public"}`, as upstream's TPM attester writes it.
+    /// `{"tpm_quote": {"signature", "message", "pcrs"}, "ak_public"}`, as upstream's TPM attester
+    /// writes it; on Azure the evidence of `AzureVTPMEvidence.swift`.
     public func evidence(reportData: [UInt8]) async throws(PlatformError) -> [UInt8] {
-        guard tee == .tpm else {
-            throw PlatformError(
-                .unsupported, "\(tee.rawValue) evidence (vTPM quote, HCL report, VCEK) is not built yet")
-        }
+        guard tee == .tpm else { return try await azureEvidence(reportData: reportData) }
         guard reportData.count <= 64 else {
             throw PlatformError(.invalidInput, "TPM report data is at most 64 bytes, got \(reportData.count)")
         }
-        let qualifying = InitDataDigest.fitted(reportData, to: Self.reportDataSize)
-        return try withTPM { tpm, error throws(PlatformError) in
+        let quote = try quote(qualifying: InitDataDigest.fitted(reportData, to: Self.reportDataSize))
+        let quoteJSON = JSON.object([
+            ("signature", .string(Base64.encode(quote.signature))),
+            ("message", .string(Base64.encode(quote.message))),
+            ("pcrs", .array(quote.pcrs.map { .string(Hex.encode($0)) })),
+        ])
+        let akPublic = RSAPublicKeyDER.subjectPublicKeyInfo(modulus: quote.modulus, exponent: quote.exponent)
+        return Array(
+            JSON.object([("tpm_quote", quoteJSON), ("ak_public", .string(Base64.encode(akPublic)))]).serialized().utf8)
+    }
+
+    /// A quote of the SHA-256 PCRs and the PCRs read right after it.
+    struct Quote {
+        /// The marshalled TPMS_ATTEST.
+        let message: [UInt8]
+        /// The marshalled TPMT_SIGNATURE.
+        let signature: [UInt8]
+        let modulus: [UInt8]
+        let exponent: UInt32
+        let pcrs: [[UInt8]]
+    }
+
+    /// Quotes with the attestation key at `akHandle`; `persistentOnly` refuses
+    /// to fall back to a key created for the occasion.
+    func quote(qualifying: [UInt8], persistentOnly: Bool = false) throws(PlatformError) -> Quote {
+        try withTPM { tpm, error throws(PlatformError) in
             var message = [UInt8](repeating: 0, count: 4096)
             var messageSize = 4096
             var signature = [UInt8](repeating: 0, count: 4096)
@@ -122,19 +163,12 @@ public struct TPMPlatform: TEEPlatform {
             var modulusSize = 1024
             var exponent: UInt32 = 0
             let status = aa_tpm_quote(
-                tpm, akHandle, qualifying, qualifying.count, &message, &messageSize,
+                tpm, akHandle, persistentOnly ? 1 : 0, qualifying, qualifying.count, &message, &messageSize,
                 &signature, &signatureSize, &modulus, &modulusSize, &exponent, error, 256)
             guard status == 0 else { throw Self.failure(error) }
-            let pcrs = try readPCRs(tpm, error)
-            let quote = JSON.object([
-                ("signature", .string(Base64.encode(Array(signature.prefix(signatureSize))))),
-                ("message", .string(Base64.encode(Array(message.prefix(messageSize))))),
-                ("pcrs", .array(pcrs.map { .string(Hex.encode($0)) })),
-            ])
-            let akPublic = RSAPublicKeyDER.subjectPublicKeyInfo(
-                modulus: Array(modulus.prefix(modulusSize)), exponent: exponent)
-            return Array(
-                JSON.object([("tpm_quote", quote), ("ak_public", .string(Base64.encode(akPublic)))]).serialized().utf8)
+            return Quote(
+                message: Array(message.prefix(messageSize)), signature: Array(signature.prefix(signatureSize)),
+                modulus: Array(modulus.prefix(modulusSize)), exponent: exponent, pcrs: try readPCRs(tpm, error))
         }
     }
 
