@@ -15,6 +15,7 @@ if [ "${1:-}" = "--test" ]; then
   command -v tpm2_checkquote >/dev/null || need+=(tpm2-tools)
   command -v openssl >/dev/null || need+=(openssl)
   command -v python3 >/dev/null || need+=(python3)
+  /usr/bin/python3 -c "import cryptography" 2>/dev/null || need+=(python3-cryptography)
   command -v fusermount3 >/dev/null || need+=(fuse3)
   command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
   [ -x /bin/busybox ] || need+=(busybox-static)

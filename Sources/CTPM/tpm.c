@@ -273,11 +273,11 @@ int aa_tpm_nv_write(aa_tpm *tpm, uint32_t index, const uint8_t *data, size_t siz
         TPM2B_NV_PUBLIC *public = NULL;
         rc = Esys_NV_ReadPublic(tpm->esys, nv, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &public, NULL);
         if (rc != TSS2_RC_SUCCESS) return fail(error, error_size, "cannot read the NV index's public area", rc);
-        size_t defined = public->nvPublic.dataSize;
+        size_t defined_size = public->nvPublic.dataSize;
         Esys_Free(public);
         // A partial write would leave old bytes after the new ones: an index
         // of another size is defined again with this one.
-        if (defined != size) {
+        if (defined_size != size) {
             rc = Esys_NV_UndefineSpace(tpm->esys, ESYS_TR_RH_OWNER, nv, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE);
             if (rc != TSS2_RC_SUCCESS) return fail(error, error_size, "cannot undefine the NV index", rc);
             defined = 0;
