@@ -2,7 +2,8 @@
 /// measurement is between extending a register and appending its log entry:
 /// the registers signed into a quote must replay from the log sent beside
 /// it. Waiters enter in arrival order, so a stream of evidence calls cannot
-/// starve a measurement.
+/// starve a measurement. A platform whose evidence calls must not overlap
+/// (Azure's shared NV index) takes it exclusively for evidence too.
 actor MeasurementGate {
     private var readers = 0
     private var writing = false

@@ -86,7 +86,12 @@ public enum FuzzTargets {
     static let snpEvidence: Target = { bytes in _ = try? SNPEvidenceJSON.attestationReport(bytes).serialized() }
     static let snpCertificates: Target = { bytes in _ = try? SNPEvidenceJSON.certificateChain(bytes).serialized() }
     static let ccaToken: Target = { bytes in _ = try? CCAToken(parsing: bytes) }
-    static let hcl: Target = { bytes in _ = try? HCLReport.teeType(bytes) }
+    static let hcl: Target = { bytes in
+        _ = try? HCLReport.teeType(bytes)
+        guard let report = try? HCLReport(parsing: bytes) else { return }
+        _ = try? report.hardwareReportData()
+        _ = try? report.userData()
+    }
 
     /// A trimmed CCEL table is a prefix of the table, and trims to itself.
     static let ccel: Target = { bytes in

@@ -1,0 +1,269 @@
+import AttestationAgentAPI
+import Crypto
+import Foundation
+import TTRPC
+import Testing
+
+/// Tests/Azure/paravisor.py against a swtpm: Azure's paravisor (an
+/// attestation key at 0x81000003, an HCL report in NV index 0x01400001 that
+/// follows NV index 0x01400002) and its instance metadata service on loopback.
+final class AzureParavisor: @unchecked Sendable {
+    let process = Process()
+    let port: Int
+    let recordPath: String
+
+    var imdsURL: String { "http://127.0.0.1:\(port)" }
+
+    init(tpm: SoftwareTPM, tee: String, options: [String] = []) throws {
+        recordPath = tpm.directory + "/imds-requests.jsonl"
+        let errors = tpm.directory + "/paravisor.log"
+        _ = FileManager.default.createFile(atPath: errors, contents: nil)
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        process.arguments =
+            [
+                AgentProcess.packageRoot + "/Tests/Azure/paravisor.py", "--tcti", tpm.tcti, "--tee", tee,
+                "--record", recordPath,
+            ] + options
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle(forWritingAtPath: errors)
+        try process.run()
+        let line = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
+        guard
+            let port = line.split(separator: " ").last.flatMap({
+                Int($0.trimmingCharacters(in: .whitespacesAndNewlines))
+            })
+        else {
+            let said = (try? String(contentsOfFile: errors, encoding: .utf8)) ?? ""
+            throw CocoaError(
+                .featureUnsupported,
+                userInfo: [NSLocalizedDescriptionKey: "the paravisor did not start: \(line) \(said)"])
+        }
+        self.port = port
+    }
+
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+    }
+
+    /// Every request the metadata service received, in order.
+    var requests: [[String: Any]] {
+        guard let text = try? String(contentsOfFile: recordPath, encoding: .utf8) else { return [] }
+        return text.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+    }
+}
+
+/// Azure confidential VMs (az-snp-vtpm, az-tdx-vtpm) through the real binary:
+/// detection, PCR 8, evidence checked by Tests/Oracles/azure_vtpm.py (trustee's
+/// rules) and by a KBS that applies them, and every way the platform fails.
+@Suite(
+    .enabled(
+        if: SoftwareTPM.installed || ProcessInfo.processInfo.environment["AA_REQUIRE_PEERS"] != nil,
+        "swtpm is not installed (Scripts/install-deps.sh --test)"))
+struct AzureVTPMTests {
+    /// A simulated Azure VM and the agent launched in it with initdata (SHA-256).
+    struct Machine {
+        let tpm: SoftwareTPM
+        let paravisor: AzureParavisor
+        let agent: AgentProcess
+        let client: TTRPCClient
+        let initDataDigest: [UInt8]
+    }
+
+    static func launch(
+        _ tee: String, paravisor options: [String] = [], imdsURL: String? = nil, aaToml: String = ""
+    ) async throws -> Machine {
+        let tpm = try await SoftwareTPM()
+        let paravisor = try AzureParavisor(tpm: tpm, tee: tee, options: options)
+        let document = "version = \"0.1.0\"\nalgorithm = \"sha256\"\n[data]\n\"aa.toml\" = '''\n\(aaToml)'''\n"
+        let agent = try AgentProcess(
+            environment: ["AA_TPM_TCTI": tpm.tcti, "AA_AZURE_IMDS_URL": imdsURL ?? paravisor.imdsURL],
+            setUp: { directory in
+                try document.write(toFile: directory + "/initdata.toml", atomically: true, encoding: .utf8)
+            },
+            listeners: { directory in
+                ["--attestation_sock", "unix://\(directory)/aa.sock", "--initdata-toml", directory + "/initdata.toml"]
+            })
+        let client = try await agent.waitUntilListening()
+        return Machine(
+            tpm: tpm, paravisor: paravisor, agent: agent, client: client,
+            initDataDigest: Array(SHA256.hash(data: Data(document.utf8))))
+    }
+
+    static func evidence(_ client: TTRPCClient, _ reportData: [UInt8], timeout: Double = 20) async throws -> [UInt8] {
+        let response: GetEvidenceResponse = try await client.call(
+            .getEvidence, GetEvidenceRequest(runtimeData: reportData), timeout: timeout)
+        return response.evidence
+    }
+
+    /// The oracle's verdict on `evidence`: nil when every rule holds.
+    static func brokenRule(
+        _ evidence: Data, tee: String, reportData: [UInt8], initDataDigest: [UInt8], in directory: String
+    ) throws -> String? {
+        let path = directory + "/evidence-\(UUID().uuidString.prefix(6)).json"
+        try evidence.write(to: URL(fileURLWithPath: path))
+        let result = try CommandResult.run(
+            path: "/usr/bin/python3",
+            [
+                AgentProcess.packageRoot + "/Tests/Oracles/azure_vtpm.py", path, "--tee", tee,
+                "--report-data", reportData.hex, "--init-data-digest", initDataDigest.hex,
+            ])
+        return result.status == 0 ? nil : result.stdout + result.stderr
+    }
+
+    @Test(arguments: ["az-snp-vtpm", "az-tdx-vtpm"])
+    func evidenceHoldsToTrusteesRules(_ tee: String) async throws {
+        let machine = try await Self.launch(tee == "az-snp-vtpm" ? "snp" : "tdx")
+        let status = try await machine.client.status()
+        #expect(status.tee == tee)
+        #expect(status.binding == "measured")
+        #expect(status.state == "Configured")
+
+        // Two calls with other report data: the HCL report must follow each.
+        for reportData in [[UInt8](repeating: 0xA5, count: 48), (0..<32).map { UInt8($0) }] {
+            let evidence = Data(try await Self.evidence(machine.client, reportData))
+            let broken = try Self.brokenRule(
+                evidence, tee: tee, reportData: reportData, initDataDigest: machine.initDataDigest,
+                in: machine.tpm.directory)
+            #expect(broken == nil, "\(broken ?? "")")
+        }
+
+        // Calls at once: each waits for the NV index, so each HCL report is its own.
+        let concurrent = try await withThrowingTaskGroup(of: ([UInt8], Data).self) { group in
+            for round in 0..<3 {
+                let reportData = [UInt8](repeating: UInt8(0x10 + round), count: 40)
+                group.addTask { (reportData, Data(try await Self.evidence(machine.client, reportData))) }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        for (reportData, evidence) in concurrent {
+            let broken = try Self.brokenRule(
+                evidence, tee: tee, reportData: reportData, initDataDigest: machine.initDataDigest,
+                in: machine.tpm.directory)
+            #expect(broken == nil, "concurrent: \(broken ?? "")")
+        }
+
+        // The oracle can fail: a PCR changed after the quote breaks rule 4.
+        let reportData = [UInt8](repeating: 7, count: 64)
+        let evidence = Data(try await Self.evidence(machine.client, reportData))
+        var json = try #require(try JSONSerialization.jsonObject(with: evidence) as? [String: Any])
+        var quote = try #require(json["tpm_quote"] as? [String: Any])
+        var pcrs = try #require(quote["pcrs"] as? [String])
+        pcrs[3] = String(repeating: "ff", count: 32)
+        quote["pcrs"] = pcrs
+        json["tpm_quote"] = quote
+        let tampered = try JSONSerialization.data(withJSONObject: json)
+        let verdict = try Self.brokenRule(
+            tampered, tee: tee, reportData: reportData, initDataDigest: machine.initDataDigest,
+            in: machine.tpm.directory)
+        #expect(verdict?.contains("PCR digest") == true, "\(verdict ?? "passed")")
+
+        // What the metadata service was asked, with the header Azure requires.
+        let requests = machine.paravisor.requests
+        #expect(requests.count == 6)
+        #expect(requests.allSatisfy { $0["metadata"] as? String == "true" })
+        if tee == "az-tdx-vtpm" {
+            #expect(
+                requests.allSatisfy { $0["path"] as? String == "/acc/tdquote" && $0["method"] as? String == "POST" })
+            // The TD report sent is the HCL report's hardware report, as upstream sends it.
+            let hcl = try #require((json["hcl_report"] as? String).flatMap { Data(base64URL: $0) })
+            let body = try #require(requests.last?["body"] as? String)
+            let sent = try #require(
+                (try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: String])?["report"])
+            #expect(Data(base64URL: sent) == hcl.subdata(in: 32..<(32 + 1024)))
+        } else {
+            #expect(
+                requests.allSatisfy {
+                    $0["path"] as? String == "/metadata/THIM/amd/certification" && $0["method"] as? String == "GET"
+                })
+        }
+        await machine.client.close()
+        withExtendedLifetime(machine) {}
+    }
+
+    @Test(arguments: ["az-snp-vtpm", "az-tdx-vtpm"])
+    func tokenFromAKBSThatChecksTheEvidence(_ tee: String) async throws {
+        let kbs = try await TestKBS()
+        let machine = try await Self.launch(
+            tee == "az-snp-vtpm" ? "snp" : "tdx", aaToml: "[token_configs.kbs]\nurl = \"\(kbs.url)\"\n")
+        let token = try #require(try await TokenTests.token(machine.client)["token"])
+        let claims = try #require(try kbs.verifiedClaims(token))
+        #expect(claims["tee"] as? String == tee)
+        await machine.client.close()
+        withExtendedLifetime(machine) {}
+    }
+
+    /// Each way an Azure VM fails, its status and a message that names the cause.
+    @Test(
+        arguments: [
+            (["--no-ak"], StatusCode.unavailable, "no attestation key at persistent handle 0x81000003"),
+            (["--stale"], .unavailable, "did not copy the report data from NV index 0x01400002"),
+            (["--malformed"], .unavailable, "the HCL report in NV index 0x01400001 is malformed"),
+            (["--imds-status", "500"], .unavailable, "/metadata/THIM/amd/certification answered 500"),
+            (["--imds-status", "404"], .unavailable, "/metadata/THIM/amd/certification answered 404"),
+        ])
+    func failuresNameTheirCause(_ options: [String], _ code: StatusCode, _ message: String) async throws {
+        let machine = try await Self.launch("snp", paravisor: options)
+        do {
+            _ = try await Self.evidence(machine.client, [1, 2, 3])
+            Issue.record("evidence with \(options)")
+        } catch let error as TTRPCError {
+            #expect(error.code == code)
+            #expect(error.message.contains(message), "\(error.message)")
+        }
+        if options == ["--imds-status", "500"] {
+            #expect(machine.paravisor.requests.count == 3, "a 5xx answer is asked again, three times in all")
+        }
+        if options == ["--imds-status", "404"] {
+            #expect(machine.paravisor.requests.count == 1, "a 4xx answer is final")
+        }
+        #expect(try await machine.client.status().tee == "az-snp-vtpm", "the agent keeps serving")
+        await machine.client.close()
+        withExtendedLifetime(machine) {}
+    }
+
+    @Test func metadataServiceDownOrSlow() async throws {
+        let down = try await Self.launch("tdx", imdsURL: "http://127.0.0.1:1")
+        do {
+            _ = try await Self.evidence(down.client, [1, 2, 3])
+            Issue.record("evidence without a metadata service")
+        } catch let error as TTRPCError {
+            #expect(error.code == .unavailable)
+            #expect(error.message.contains("cannot reach the metadata service at http://127.0.0.1:1/acc/tdquote"))
+        }
+        await down.client.close()
+        withExtendedLifetime(down) {}
+
+        // Slower than the caller's deadline: the call ends at the deadline, the agent goes on.
+        let slow = try await Self.launch("snp", paravisor: ["--imds-delay", "6"])
+        let started = Date()
+        do {
+            _ = try await Self.evidence(slow.client, [1, 2, 3], timeout: 2)
+            Issue.record("evidence from a metadata service slower than the deadline")
+        } catch let error as TTRPCError {
+            #expect(error.code == .deadlineExceeded)
+        }
+        #expect(Date().timeIntervalSince(started) < 5 * AgentProcess.timeScale)
+        #expect(try await slow.client.status().tee == "az-snp-vtpm")
+        await slow.client.close()
+        withExtendedLifetime(slow) {}
+    }
+
+    @Test func reportDataMustFitTheQuote() async throws {
+        let machine = try await Self.launch("snp")
+        for size in [0, 65] {
+            do {
+                _ = try await Self.evidence(machine.client, [UInt8](repeating: 1, count: size))
+                Issue.record("\(size) bytes of report data")
+            } catch let error as TTRPCError {
+                #expect(error.code == .invalidArgument)
+                #expect(error.message.contains("report data is 1 to 64 bytes"), "\(error.message)")
+            }
+        }
+        await machine.client.close()
+        withExtendedLifetime(machine) {}
+    }
+}
