@@ -2,7 +2,7 @@
 """Azure's side of a confidential VM, for the tests: the paravisor (HCL) that
 keeps its report in the vTPM, and the instance metadata service (IMDS).
 
-    paravisor.py --tcti TCTI --tee snp|tdx --record FILE
+    paravisor.py --tcti TCTI --tee snp|tdx --record FILE [--workdir DIR]
                  [--no-ak] [--stale] [--malformed] [--imds-status CODE] [--imds-delay SECONDS]
 
 Against a swtpm reached through tpm2-tools, as Azure's paravisor provisions
@@ -203,6 +203,7 @@ def main():
     parser.add_argument("--tcti", required=True)
     parser.add_argument("--tee", choices=["snp", "tdx"], required=True)
     parser.add_argument("--record", required=True)
+    parser.add_argument("--workdir", help="where tpm2-tools' files go (default: a new temporary folder)")
     parser.add_argument("--no-ak", action="store_true")
     parser.add_argument("--stale", action="store_true")
     parser.add_argument("--malformed", action="store_true")
@@ -210,7 +211,9 @@ def main():
     parser.add_argument("--imds-delay", type=float, default=0)
     options = parser.parse_args()
 
-    vtpm = VTPM(options.tcti, tempfile.mkdtemp(prefix="paravisor-"))
+    workdir = options.workdir or tempfile.mkdtemp(prefix="paravisor-")
+    os.makedirs(workdir, exist_ok=True)
+    vtpm = VTPM(options.tcti, workdir)
     ak = None if options.no_ak else vtpm.provision_ak()
     vtpm.nv_write(REPORT_INDEX, hcl_report(options.tee, ak, b"").ljust(REPORT_NV_SIZE, b"\0"), REPORT_NV_SIZE)
 

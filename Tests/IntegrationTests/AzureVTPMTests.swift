@@ -22,24 +22,13 @@ final class AzureParavisor: @unchecked Sendable {
         process.arguments =
             [
                 AgentProcess.packageRoot + "/Tests/Azure/paravisor.py", "--tcti", tpm.tcti, "--tee", tee,
-                "--record", recordPath,
+                "--record", recordPath, "--workdir", tpm.directory + "/paravisor",
             ] + options
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle(forWritingAtPath: errors)
         try process.run()
-        let line = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
-        guard
-            let port = line.split(separator: " ").last.flatMap({
-                Int($0.trimmingCharacters(in: .whitespacesAndNewlines))
-            })
-        else {
-            let said = (try? String(contentsOfFile: errors, encoding: .utf8)) ?? ""
-            throw CocoaError(
-                .featureUnsupported,
-                userInfo: [NSLocalizedDescriptionKey: "the paravisor did not start: \(line) \(said)"])
-        }
-        self.port = port
+        self.port = try TestKBS.listeningPort(output, what: "the paravisor", log: errors)
     }
 
     deinit {

@@ -26,16 +26,22 @@ final class TestKBS: @unchecked Sendable {
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
         try process.run()
+        self.port = try Self.listeningPort(output, what: "test KBS")
+    }
+
+    /// The port in the "listening PORT" line a loopback helper prints once ready.
+    static func listeningPort(_ output: Pipe, what: String, log: String? = nil) throws -> Int {
         let line = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
         guard
             let port = line.split(separator: " ").last.flatMap({
                 Int($0.trimmingCharacters(in: .whitespacesAndNewlines))
             })
         else {
+            let said = log.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) } ?? ""
             throw CocoaError(
-                .featureUnsupported, userInfo: [NSLocalizedDescriptionKey: "test KBS did not start: \(line)"])
+                .featureUnsupported, userInfo: [NSLocalizedDescriptionKey: "\(what) did not start: \(line) \(said)"])
         }
-        self.port = port
+        return port
     }
 
     deinit {
