@@ -3,7 +3,7 @@
 keeps its report in the vTPM, and the instance metadata service (IMDS).
 
     paravisor.py --tcti TCTI --tee snp|tdx --record FILE [--workdir DIR]
-                 [--no-ak] [--stale] [--malformed] [--imds-status CODE] [--imds-delay SECONDS]
+                 [--no-ak] [--stale] [--malformed] [--vanish] [--imds-status CODE] [--imds-delay SECONDS]
 
 Against a swtpm reached through tpm2-tools, as Azure's paravisor provisions
 a vTPM: an RSA-2048 restricted signing key (RSASSA-SHA256) made persistent
@@ -22,7 +22,8 @@ true. Every request is appended to FILE as one JSON line.
 
 Prints "listening PORT" (the IMDS) once the vTPM is provisioned.
 --no-ak provisions no key; --stale never refreshes the report; --malformed
-writes a report whose variable data is not JSON on the first refresh.
+writes a report whose variable data is not JSON on the first refresh;
+--vanish undefines the report's NV index instead.
 """
 import argparse
 import base64
@@ -207,6 +208,7 @@ def main():
     parser.add_argument("--no-ak", action="store_true")
     parser.add_argument("--stale", action="store_true")
     parser.add_argument("--malformed", action="store_true")
+    parser.add_argument("--vanish", action="store_true")
     parser.add_argument("--imds-status", type=int, default=200)
     parser.add_argument("--imds-delay", type=float, default=0)
     options = parser.parse_args()
@@ -230,6 +232,9 @@ def main():
         if data is None or data == seen or options.stale:
             continue
         seen = data
+        if options.vanish:
+            vtpm.tool("tpm2_nvundefine", REPORT_INDEX, "-C", "o")
+            continue
         report = hcl_report(options.tee, ak, data, malformed=options.malformed)
         vtpm.nv_write(REPORT_INDEX, report.ljust(REPORT_NV_SIZE, b"\0"), REPORT_NV_SIZE)
 

@@ -191,6 +191,7 @@ struct AzureVTPMTests {
             (["--no-ak"], StatusCode.unavailable, "no attestation key at persistent handle 0x81000003"),
             (["--stale"], .unavailable, "did not copy the report data from NV index 0x01400002"),
             (["--malformed"], .unavailable, "the HCL report in NV index 0x01400001 is malformed"),
+            (["--vanish"], .unavailable, "the HCL report's NV index 0x01400001 is no longer defined"),
             (["--imds-status", "500"], .unavailable, "/metadata/THIM/amd/certification answered 500"),
             (["--imds-status", "404"], .unavailable, "/metadata/THIM/amd/certification answered 404"),
         ])
