@@ -144,12 +144,15 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        // `aactl doctor`'s judgments: observations in, checklist out, no I/O.
+        .target(name: "Doctor", dependencies: ["AttestationAgentAPI", "AttestationFormats", "DataEncoding"]),
         .target(name: "CFuzzDriver"),
         .executableTarget(name: "aa-fuzz", dependencies: ["FuzzTargets", "CFuzzDriver"]),
         .executableTarget(
             name: "aactl",
             dependencies: [
-                "AttestationAgentAPI", "AttestationFormats", "DataEncoding", "LocalFiles", "ProtobufCSupport", "TTRPC",
+                "AttestationAgentAPI", "AttestationFormats", "DataEncoding", "Doctor", "LocalFiles", "ProtobufCSupport",
+                "TTRPC",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
@@ -177,6 +180,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "DataEncodingTests", dependencies: ["DataEncoding"]),
+        .testTarget(name: "DoctorTests", dependencies: ["Doctor", "AttestationAgentAPI", "DataEncoding"]),
         .testTarget(
             name: "AgentCoreTests",
             dependencies: [
@@ -190,7 +194,7 @@ let package = Package(
         .testTarget(
             name: "PlatformTests",
             dependencies: [
-                "Platform", "AgentCore", "AttestationFormats", "DataEncoding", "LocalFiles",
+                "Platform", "AgentCore", "AttestationFormats", "DataEncoding", "Doctor", "LocalFiles",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -21,7 +21,9 @@ struct Aactl: AsyncParsableCommand {
         abstract: "Calls the Attestation Agent over ttrpc, and works out initdata digests.",
         discussion:
             "Results print as JSON on stdout. A ttrpc error prints as 'CODE_NAME (n): message' on stderr with exit status 1; a transport error exits with status 2.",
-        subcommands: AttestationAgentMethod.allCases.map(command(calling:)) + [InitData.self, Inspect.self]
+        subcommands: AttestationAgentMethod.allCases.map(command(calling:)) + [
+            InitData.self, Inspect.self, Doctor.self,
+        ]
     )
 
     /// The subcommand that calls each method of the table (a method added
@@ -62,46 +64,60 @@ struct ConnectionOptions: ParsableArguments {
         _ method: AttestationAgentMethod, _ request: Request,
         as: Response.Type
     ) async throws -> Response {
+        switch await attempt(method, request, as: Response.self) {
+        case .success(let response): return response
+        case .failure(let failure):
+            printError(failure.message)
+            throw ExitCode(failure.exitCode)
+        }
+    }
+
+    /// Why a call got no answer: a ttrpc error (exit status 1) or the transport (2).
+    struct CallFailure: Error {
+        let message: String
+        let exitCode: Int32
+    }
+
+    /// Calls `method` and decodes the answer, or says why not.
+    func attempt<Request: ProtobufCodable, Response: ProtobufCodable>(
+        _ method: AttestationAgentMethod, _ request: Request,
+        as: Response.Type
+    ) async -> Result<Response, CallFailure> {
         precondition(
             method.descriptor.carries(Request.self, Response.self),
             "\(method.rawValue): these messages are not the method table's")
         // One event loop of its own, shut down before the process exits, so
         // that nothing of the connection is still being torn down then.
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let client: TTRPCClient
-        do {
-            client = try await TTRPCClient.connect(to: try SocketURI(parsing: socket), group: group)
-        } catch {
-            try? await group.shutdownGracefully()
-            printError("\(error)")
-            throw ExitCode(2)
-        }
         let answer: Result<[UInt8], any Error>
         do {
-            answer = .success(
-                try await client.call(
-                    service: AttestationAgentMethod.service, method: method.rawValue,
-                    payload: request.protobufBytes(), timeout: .nanoseconds(Int64(timeout * 1e9))))
+            let client = try await TTRPCClient.connect(to: try SocketURI(parsing: socket), group: group)
+            do {
+                answer = .success(
+                    try await client.call(
+                        service: AttestationAgentMethod.service, method: method.rawValue,
+                        payload: request.protobufBytes(), timeout: .nanoseconds(Int64(timeout * 1e9))))
+            } catch {
+                answer = .failure(error)
+            }
+            await client.close()
         } catch {
             answer = .failure(error)
         }
-        await client.close()
         try? await group.shutdownGracefully()
         let payload: [UInt8]
         do {
             payload = try answer.get()
         } catch let error as TTRPCError {
-            printError(error.description)
-            throw ExitCode(1)
+            return .failure(CallFailure(message: error.description, exitCode: 1))
         } catch {
-            printError("\(error)")
-            throw ExitCode(2)
+            return .failure(CallFailure(message: "\(error)", exitCode: 2))
         }
         do {
-            return try Response(protobufBytes: payload)
+            return .success(try Response(protobufBytes: payload))
         } catch {
-            printError("the agent's answer to \(method.rawValue) does not decode: \(error)")
-            throw ExitCode(2)
+            return .failure(
+                CallFailure(message: "the agent's answer to \(method.rawValue) does not decode: \(error)", exitCode: 2))
         }
     }
 }

@@ -139,6 +139,19 @@ struct FakeKernelTests {
             contents.append("image-\(round)")
             #expect(try await Self.extend(client, "image-\(round)") == .ok)
         }
+        // aactl doctor finds the kernel interfaces the agent uses.
+        let doctor = try CommandResult.run(
+            "aactl",
+            [
+                "doctor", "--socket", "unix://\(agent.directory)/aa.sock", "--root", agent.directory + "/root",
+                "--initdata", agent.directory + "/initdata.toml",
+            ])
+        #expect(doctor.status == 0, "\(doctor.stdout)")
+        for line in [
+            "PASS TDX quotes", "PASS TDX MRCONFIGID", "PASS TDX RTMRs", "PASS TDX event log", "PASS initdata:",
+        ] {
+            #expect(doctor.stdout.contains(line), "\(line): \(doctor.stdout)")
+        }
         await client.close()
         withExtendedLifetime((agent, kernel)) {}
     }

@@ -1,0 +1,155 @@
+import AttestationAgentAPI
+import DataEncoding
+import Doctor
+import Testing
+
+/// Each check made to pass, warn and fail from observations, and the report's forms.
+@Suite struct DoctorTests {
+    static let socket = "unix:///run/aa.sock"
+
+    static func status(
+        _ state: String, binding: String = "matched", tee: String = "tdx", config: String = "initdata",
+        digest: String = ""
+    ) -> GetStatusResponse {
+        GetStatusResponse(state: state, binding: binding, tee: tee, configSource: config, initDataDigest: digest)
+    }
+
+    static func outcomes(_ checks: [DoctorCheck]) -> [String] { checks.map { "\($0.name) \($0.outcome.rawValue)" } }
+
+    @Test func agentStates() {
+        #expect(
+            Self.outcomes(AgentDiagnosis.check(socket: Self.socket, status: .success(Self.status("Configured")))) == [
+                "agent pass"
+            ])
+        let unconfigured = AgentDiagnosis.check(
+            socket: Self.socket, status: .success(Self.status("InitDataVerified", config: "none")))
+        #expect(Self.outcomes(unconfigured) == ["agent warn"])
+        #expect(unconfigured[0].fix?.contains("[token_configs.kbs]") == true)
+        let booting = AgentDiagnosis.check(
+            socket: Self.socket, status: .success(Self.status("Booting", binding: "pending")))
+        #expect(Self.outcomes(booting) == ["agent fail"])
+        #expect(booting[0].fix?.contains("bind-init-data") == true)
+        let rejected = AgentDiagnosis.check(
+            socket: Self.socket, status: .success(Self.status("Rejected", binding: "mismatch", digest: "abcd")))
+        #expect(Self.outcomes(rejected) == ["agent fail"])
+        #expect(rejected[0].observed.contains("abcd"))
+        #expect(rejected[0].fix?.contains("aactl initdata digest FILE --tee tdx") == true)
+        let down = AgentDiagnosis.check(socket: Self.socket, status: .failure(DoctorFailure("connection refused")))
+        #expect(Self.outcomes(down) == ["agent fail"])
+        #expect(down[0].observed.contains("unix:///run/aa.sock") && down[0].observed.contains("connection refused"))
+    }
+
+    @Test func teeAndBindingWarnings() {
+        let sample = AgentDiagnosis.check(
+            socket: Self.socket, status: .success(Self.status("Configured", tee: "sample")))
+        #expect(Self.outcomes(sample) == ["agent pass", "TEE warn"])
+        let fieldless = AgentDiagnosis.check(
+            socket: Self.socket, status: .success(Self.status("Configured", binding: "unsupported", tee: "se")))
+        #expect(Self.outcomes(fieldless) == ["agent pass", "initdata binding warn"])
+    }
+
+    static let document = "version = \"0.1.0\"\nalgorithm = \"sha384\"\n[data]\n"
+    /// SHA-384 of `document`, computed outside (Python's hashlib).
+    static let documentDigest =
+        "c2d9f12884812d609fffc5ae527195adce05b66d8c8d7d333366d5fbf01637aaf16237578dd7b7f7b7f0e0971d23bc6a"
+
+    @Test func initDataAgainstTheAgent() {
+        let path = "/run/initdata.toml"
+        let digest = Self.documentDigest
+        let matching = InitDataDiagnosis.check(
+            path: path, text: .success(Self.document), status: Self.status("Configured", digest: digest))
+        #expect(Self.outcomes(matching) == ["initdata pass", "initdata algorithm pass"])
+        #expect(matching[0].observed.contains(digest))
+        let other = InitDataDiagnosis.check(
+            path: path, text: .success(Self.document), status: Self.status("Configured", digest: "00ff"))
+        #expect(Self.outcomes(other) == ["initdata fail", "initdata algorithm pass"])
+        #expect(other[0].fix?.contains("--initdata-toml /run/initdata.toml") == true)
+        let broken = InitDataDiagnosis.check(path: path, text: .success("version = 1"), status: nil)
+        #expect(Self.outcomes(broken) == ["initdata fail"])
+        let unreadable = InitDataDiagnosis.check(
+            path: path, text: .failure(DoctorFailure("permission denied")), status: nil)
+        #expect(Self.outcomes(unreadable) == ["initdata fail"])
+        let none = InitDataDiagnosis.check(
+            path: path, text: .success(nil), status: Self.status("InitDataVerified", binding: "absent"))
+        #expect(Self.outcomes(none) == ["initdata pass"])
+        let elsewhere = InitDataDiagnosis.check(
+            path: path, text: .success(nil), status: Self.status("Configured", digest: "ab"))
+        #expect(Self.outcomes(elsewhere) == ["initdata warn"])
+    }
+
+    /// README's "initdata algorithms" column: what trustee can verify per TEE.
+    @Test(arguments: [
+        ("tpm", "sha256", "pass"), ("tpm", "sha384", "fail"), ("az-snp-vtpm", "sha512", "fail"),
+        ("cca", "sha512", "pass"), ("cca", "sha384", "fail"), ("tdx", "sha512", "pass"), ("snp", "sha256", "pass"),
+        ("se", "sha256", "warn"),
+    ])
+    func algorithmPerTEE(_ tee: String, _ algorithm: String, _ outcome: String) throws {
+        let document = "version = \"0.1.0\"\nalgorithm = \"\(algorithm)\"\n[data]\n"
+        let checks = InitDataDiagnosis.check(
+            path: "/i.toml", text: .success(document), status: Self.status("Configured", tee: tee))
+        #expect(checks.last?.name == "initdata algorithm")
+        #expect(checks.last?.outcome.rawValue == outcome)
+        if outcome == "fail" { #expect(checks.last?.fix?.contains("set algorithm = ") == true) }
+    }
+
+    @Test func reportForms() throws {
+        let report = DoctorReport([
+            .pass("agent", "Configured"), .warn("TEE", "sample", fix: "run in a TEE"),
+        ])
+        #expect(!report.failed)
+        #expect(report.text == "PASS agent: Configured\nWARN TEE: sample\n     fix: run in a TEE")
+        let failing = DoctorReport([.fail("agent", "down", fix: "start it")])
+        #expect(failing.failed)
+        let json = try JSON(parsing: failing.json.serialized())
+        #expect(json["ok"] == .bool(false))
+        #expect(
+            json["checks"]
+                == .array([
+                    .object([
+                        ("name", .string("agent")), ("outcome", .string("fail")), ("observed", .string("down")),
+                        ("fix", .string("start it")),
+                    ])
+                ]))
+    }
+}
+
+/// The interfaces each TEE needs, on machines made of path sets.
+@Suite struct MachineDiagnosisTests {
+    static func outcomes(_ tee: String, _ paths: Set<String>) -> [String] {
+        MachineDiagnosis.check(tee: tee, kernel: "6.1.0") { paths.contains($0) }.map {
+            "\($0.name) \($0.outcome.rawValue)"
+        }
+    }
+
+    static let measurements = "/sys/devices/virtual/misc/tdx_guest/measurements"
+
+    @Test func tdx() {
+        let full: Set = [
+            "/sys/kernel/config/tsm/report", Self.measurements + "/mrconfigid", Self.measurements + "/rtmr2:sha384",
+            "/sys/firmware/acpi/tables/data/CCEL",
+        ]
+        #expect(
+            Self.outcomes("tdx", full) == [
+                "TDX quotes pass", "TDX MRCONFIGID pass", "TDX RTMRs pass", "TDX event log pass",
+            ])
+        #expect(
+            Self.outcomes("tdx", ["/dev/tdx_guest"])
+                == ["TDX quotes fail", "TDX MRCONFIGID pass", "TDX RTMRs warn", "TDX event log warn"])
+        let bare = MachineDiagnosis.check(tee: "tdx", kernel: "6.1.0") { _ in false }
+        #expect(bare[0].observed.contains("this kernel: 6.1.0"))
+        #expect(bare[0].fix?.contains("6.7") == true)
+        #expect(bare[2].fix?.contains("6.16") == true)
+    }
+
+    @Test func snpCCAAndTPM() {
+        #expect(Self.outcomes("snp", ["/sys/kernel/config/tsm/report"]) == ["SNP reports pass"])
+        #expect(Self.outcomes("snp", ["/dev/sev-guest"]) == ["SNP reports pass"])
+        #expect(Self.outcomes("snp", []) == ["SNP reports fail"])
+        #expect(Self.outcomes("cca", ["/sys/kernel/config/tsm/report"]) == ["CCA tokens pass"])
+        #expect(Self.outcomes("cca", []) == ["CCA tokens fail"])
+        #expect(Self.outcomes("az-snp-vtpm", ["/dev/tpmrm0"]) == ["TPM pass"])
+        #expect(Self.outcomes("tpm", ["/dev/tpm0"]) == ["TPM warn"])
+        #expect(Self.outcomes("tpm", []) == ["TPM fail"])
+        #expect(Self.outcomes("sample", []) == [])
+    }
+}
