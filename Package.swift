@@ -4,7 +4,8 @@
 // "How the code is layered"):
 // C (protobuf-c, generated protos, shims) -> ProtobufCSupport, RPCStatus,
 // DataEncoding, TOML, LocalFiles -> TTRPC, AttestationAgentAPI ->
-// AttestationFormats, HTTPClient -> Platform -> AgentCore -> TokenClients, AgentService
+// AttestationFormats, HTTPClient -> Platform -> AgentCore -> TokenClients, AgentService,
+// Doctor
 // -> executables (attestation-agent, aactl, aa-fuzz).
 import PackageDescription
 
