@@ -146,14 +146,16 @@ let package = Package(
             ]
         ),
         // `aactl doctor`'s judgments: observations in, checklist out, no I/O.
-        .target(name: "Doctor", dependencies: ["AttestationAgentAPI", "AttestationFormats", "DataEncoding"]),
+        .target(name: "Doctor", dependencies: ["AttestationAgentAPI", "AttestationFormats", "DataEncoding", "TOML"]),
         .target(name: "CFuzzDriver"),
         .executableTarget(name: "aa-fuzz", dependencies: ["FuzzTargets", "CFuzzDriver"]),
         .executableTarget(
             name: "aactl",
             dependencies: [
-                "AttestationAgentAPI", "AttestationFormats", "DataEncoding", "Doctor", "LocalFiles", "ProtobufCSupport",
-                "TTRPC",
+                "AttestationAgentAPI", "AttestationFormats", "DataEncoding", "Doctor", "HTTPClient", "LocalFiles",
+                "ProtobufCSupport", "TTRPC",
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]

@@ -1,7 +1,13 @@
 import ArgumentParser
 import AttestationAgentAPI
+import AttestationFormats
+import DataEncoding
 import Doctor
+import HTTPClient
 import LocalFiles
+import NIOCore
+import NIOHTTP1
+import NIOSSL
 
 #if canImport(Glibc)
 import Glibc
@@ -32,8 +38,18 @@ struct Doctor: AsyncParsableCommand {
             valueName: "PATH"))
     var root = getenv("AA_PLATFORM_ROOT").map { String(cString: $0) } ?? ""
 
+    @Option(
+        name: [.customShort("c"), .customLong("config")],
+        help: ArgumentHelp(
+            "The agent's configuration file, when it was started with -c (else initdata's aa.toml).", valueName: "PATH")
+    )
+    var config: String?
+
     @Flag(help: "Print the checklist as JSON.")
     var json = false
+
+    /// How long the KBS may take to answer its challenge.
+    static let kbsLimit = TimeAmount.seconds(10)
 
     func run() async throws {
         let status = await connection.attempt(.getStatus, EmptyMessage(), as: GetStatusResponse.self)
@@ -48,10 +64,92 @@ struct Doctor: AsyncParsableCommand {
                     "TEE interfaces", "not checked: the agent did not say which TEE this is",
                     fix: "pass --tee tdx|snp|cca|tpm|az-snp-vtpm|az-tdx-vtpm"))
         }
-        checks += InitDataDiagnosis.check(path: initdata, text: Self.readIfPresent(initdata), status: try? status.get())
+        let document = Self.readIfPresent(initdata)
+        checks += InitDataDiagnosis.check(path: initdata, text: document, status: try? status.get())
+        checks.append(await kbsCheck(initdata: try? document.get(), tee: (try? status.get())?.tee ?? tee ?? "sample"))
         let report = DoctorReport(checks)
         if json { printJSON(report.json) } else { print(report.text) }
         if report.failed { throw ExitCode(1) }
+    }
+
+    /// The KBS of `--config`, else of initdata's aa.toml, asked for a challenge.
+    func kbsCheck(initdata: String?, tee: String) async -> DoctorCheck {
+        let source: String
+        let text: String
+        if let config {
+            source = config
+            do { text = try LocalFile.readText(config) } catch {
+                return .fail(
+                    "KBS", "cannot read \(config): \(error.reason)", fix: "pass the file the agent was started with")
+            }
+        } else if let initdata, let document = try? InitDataDocument(text: initdata), let toml = document.agentConfig {
+            source = "initdata's aa.toml"
+            text = toml
+        } else {
+            return .warn(
+                "KBS", "no configuration found (no -c FILE, no aa.toml in initdata)",
+                fix: "pass --config with the agent's configuration file to check its KBS")
+        }
+        let settings: (url: String, cert: String?)
+        do {
+            guard let found = try KBSDiagnosis.settings(aaToml: text) else {
+                return .warn(
+                    "KBS", "\(source) has no [token_configs.kbs]",
+                    fix: "add [token_configs.kbs] url = \"https://...\" so that GetToken can reach a KBS")
+            }
+            settings = found
+        } catch {
+            return .fail(
+                "KBS", "\(source): \(error.description)", fix: "fix the configuration: the agent refuses it too")
+        }
+        var base = settings.url
+        while base.hasSuffix("/") { base.removeLast() }
+        let answer = await Self.askForChallenge(base, cert: settings.cert, tee: tee)
+        return KBSDiagnosis.check(url: base, pinnedCertificate: settings.cert != nil, answer: answer)
+    }
+
+    /// `POST /kbs/v0/auth` as the agent sends it, timed.
+    static func askForChallenge(
+        _ url: String, cert: String?, tee: String
+    ) async -> Result<KBSDiagnosis.Answer, KBSDiagnosis.Failure> {
+        guard let service = ServiceURL(url) else {
+            return .failure(.connect("'\(url)' is not an http:// or https:// URL"))
+        }
+        var tls: NIOSSLContext?
+        if service.secure {
+            var configuration = TLSConfiguration.makeClientConfiguration()
+            do {
+                if let cert {
+                    configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(cert.utf8)))
+                }
+                tls = try NIOSSLContext(configuration: configuration)
+            } catch {
+                return .failure(.tls("the configured certificate is not usable: \(error)"))
+            }
+        }
+        let request = JSON.object([
+            ("version", .string(KBSDiagnosis.protocolVersion)), ("tee", .string("sample")),
+            ("extra-params", .string("")),
+        ])
+        let started = NIODeadline.now()
+        do {
+            let answer = try await HTTPExchange.send(
+                .POST, "/kbs/v0/auth", to: service, headers: [("Content-Type", "application/json")],
+                body: Array(request.serialized().utf8), tls: tls, deadline: started + kbsLimit, maxAnswerSize: 1 << 16)
+            let milliseconds = Int((NIODeadline.now() - started).nanoseconds / 1_000_000)
+            return .success(
+                KBSDiagnosis.Answer(
+                    status: Int(answer.status.code), body: String(decoding: answer.body, as: UTF8.self),
+                    milliseconds: milliseconds))
+        } catch HTTPExchange.Failure.timedOut {
+            return .failure(.timedOut(seconds: Int(kbsLimit.nanoseconds / 1_000_000_000)))
+        } catch let error as NIOSSLError {
+            return .failure(.tls("\(error)"))
+        } catch let error as BoringSSLError {
+            return .failure(.tls("\(error)"))
+        } catch {
+            return .failure(.connect("\(error)"))
+        }
     }
 
     /// The file's text, nil when there is no file.

@@ -153,3 +153,25 @@ import Testing
         #expect(Self.outcomes("sample", []) == [])
     }
 }
+
+@Suite struct KBSDiagnosisTests {
+    @Test func settingsFromAnAgentConfiguration() throws {
+        let found = try KBSDiagnosis.settings(aaToml: "[token_configs.kbs]\nurl = \"https://kbs\"\ncert = \"PEM\"\n")
+        #expect(found?.url == "https://kbs" && found?.cert == "PEM")
+        #expect(try KBSDiagnosis.settings(aaToml: "[eventlog_config]\nenable_eventlog = true\n") == nil)
+        #expect(throws: DoctorFailure.self) { try KBSDiagnosis.settings(aaToml: "[token_configs.kbs]\nurl = 3\n") }
+        #expect(throws: DoctorFailure.self) { try KBSDiagnosis.settings(aaToml: "[[[") }
+    }
+
+    @Test func answersAndFailures() {
+        let url = "http://kbs:8080"
+        let challenge = KBSDiagnosis.Answer(status: 200, body: #"{"nonce":"abc","extra-params":{}}"#, milliseconds: 12)
+        #expect(KBSDiagnosis.check(url: url, pinnedCertificate: false, answer: .success(challenge)).outcome == .pass)
+        let noNonce = KBSDiagnosis.Answer(status: 200, body: "<html>", milliseconds: 3)
+        #expect(KBSDiagnosis.check(url: url, pinnedCertificate: false, answer: .success(noNonce)).outcome == .fail)
+        let pinned = KBSDiagnosis.check(url: url, pinnedCertificate: true, answer: .failure(.tls("bad certificate")))
+        #expect(pinned.outcome == .fail && pinned.fix?.contains("current certificate") == true)
+        let slow = KBSDiagnosis.check(url: url, pinnedCertificate: false, answer: .failure(.timedOut(seconds: 10)))
+        #expect(slow.observed == "http://kbs:8080/kbs/v0/auth did not answer within 10 s")
+    }
+}

@@ -4,15 +4,18 @@ import Testing
 
 /// `aactl doctor` against the real agent, a Booting one and none.
 @Suite struct DoctorCommandTests {
-    static let document =
-        "version = \"0.1.0\"\nalgorithm = \"sha384\"\n[data]\n\"aa.toml\" = '''\n[token_configs.kbs]\nurl = \"http://127.0.0.1:9\"\n'''\n"
+    static func document(kbs: String) -> String {
+        "version = \"0.1.0\"\nalgorithm = \"sha384\"\n[data]\n\"aa.toml\" = '''\n[token_configs.kbs]\nurl = \"\(kbs)\"\n'''\n"
+    }
 
     @Test func aHealthyAgentPassesAndSaysWhatItSaw() async throws {
-        let digest = SHA384.hash(data: Data(Self.document.utf8)).map { String(format: "%02x", $0) }.joined()
+        let kbs = try await TestKBS()
+        let document = Self.document(kbs: kbs.url)
+        let digest = SHA384.hash(data: Data(document.utf8)).map { String(format: "%02x", $0) }.joined()
         let agent = try AgentProcess(
             environment: ["AA_SAMPLE_INITDATA": digest],
             setUp: { directory in
-                try Self.document.write(toFile: directory + "/initdata.toml", atomically: true, encoding: .utf8)
+                try document.write(toFile: directory + "/initdata.toml", atomically: true, encoding: .utf8)
             },
             listeners: { directory in
                 ["--attestation_sock", "unix://\(directory)/aa.sock", "--initdata-toml", directory + "/initdata.toml"]
@@ -27,6 +30,8 @@ import Testing
             lines.contains { $0.hasPrefix("PASS agent: Configured on unix://\(agent.socketPath)") }, "\(text.stdout)")
         #expect(lines.contains { $0.hasPrefix("WARN TEE: ") }, "the sample TEE proves nothing")
         #expect(lines.contains { $0.hasPrefix("PASS initdata: ") && $0.contains(digest) }, "\(text.stdout)")
+        #expect(
+            lines.contains { $0.hasPrefix("PASS KBS: \(kbs.url)/kbs/v0/auth answered a challenge") }, "\(text.stdout)")
 
         let json = try CommandResult.run("aactl", ["doctor", "--json"] + options)
         #expect(json.status == 0)
@@ -36,6 +41,55 @@ import Testing
         #expect(
             checks.map { $0["outcome"] as? String }
                 == lines.filter { !$0.hasPrefix(" ") }.map { String($0.prefix(4)).lowercased() })
+    }
+
+    /// The KBS line (and its fix) alone, for a configuration given with --config.
+    static func kbsLine(_ aaToml: String) throws -> String {
+        let directory = NSTemporaryDirectory() + "doctor-\(UUID().uuidString.prefix(6))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try aaToml.write(toFile: directory + "/aa.toml", atomically: true, encoding: .utf8)
+        let result = try CommandResult.run(
+            "aactl",
+            [
+                "doctor", "--socket", "unix://\(directory)/none.sock", "--initdata", directory + "/none.toml",
+                "--config",
+                directory + "/aa.toml",
+            ])
+        return result.stdout.split(separator: "\n").drop { !$0.contains(" KBS: ") }.prefix(2).joined(separator: "\n")
+    }
+
+    @Test func theKBSCheckPassesWarnsAndFails() async throws {
+        let kbs = try await TestKBS()
+        let answered = try Self.kbsLine("[token_configs.kbs]\nurl = \"\(kbs.url)/\"\n")
+        #expect(answered.hasPrefix("PASS KBS: \(kbs.url)/kbs/v0/auth answered a challenge"), "\(answered)")
+
+        let older = try await TestKBS(["--protocol", "0.1.0"])
+        let refused = try Self.kbsLine("[token_configs.kbs]\nurl = \"\(older.url)\"\n")
+        #expect(refused.hasPrefix("FAIL KBS: \(older.url)/kbs/v0/auth answered 400 to protocol 0.4.0"), "\(refused)")
+        #expect(refused.contains("fix: use a KBS that speaks trustee's KBS protocol 0.4.0"), "\(refused)")
+
+        let closed = try Self.kbsLine("[token_configs.kbs]\nurl = \"http://127.0.0.1:9\"\n")
+        #expect(closed.hasPrefix("FAIL KBS: cannot reach http://127.0.0.1:9/kbs/v0/auth"), "\(closed)")
+
+        let unconfigured = try Self.kbsLine("[log]\nlevel = \"info\"\n")
+        #expect(
+            unconfigured.hasPrefix("WARN KBS: ") && unconfigured.contains("has no [token_configs.kbs]"),
+            "\(unconfigured)")
+    }
+
+    @Test func theKBSCheckTellsTLSApart() async throws {
+        let directory = NSTemporaryDirectory() + "doctor-tls-\(UUID().uuidString.prefix(6))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let pair = try TestKBS.selfSignedCertificate(in: directory, name: "kbs")
+        let kbs = try await TestKBS(tls: pair)
+        let pem = try String(contentsOfFile: pair.cert, encoding: .utf8)
+        let pinned = try Self.kbsLine("[token_configs.kbs]\nurl = \"\(kbs.url)\"\ncert = '''\n\(pem)'''\n")
+        #expect(pinned.hasPrefix("PASS KBS: \(kbs.url)/kbs/v0/auth"), "\(pinned)")
+        let untrusted = try Self.kbsLine("[token_configs.kbs]\nurl = \"\(kbs.url)\"\n")
+        #expect(untrusted.hasPrefix("FAIL KBS: TLS with \(kbs.url) failed"), "\(untrusted)")
+        #expect(untrusted.contains("fix: put the KBS's certificate (PEM) in [token_configs.kbs] cert"), "\(untrusted)")
     }
 
     @Test func aBootingAgentFailsWithTheFix() async throws {

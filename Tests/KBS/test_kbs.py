@@ -4,7 +4,7 @@ loopback, with Python's standard library only.
 
     test_kbs.py --key-out KEY [--tls CERT PRIVKEY] [--record FILE]
                 [--deny REASON] [--malformed] [--delay SECONDS] [--select-hash NAME]
-                [--fail-first N] [--lone-surrogate]
+                [--fail-first N] [--lone-surrogate] [--protocol VERSION]
 
 Prints "listening PORT" once ready. /kbs/v0/auth answers a nonce and sets
 the kbs-session-id cookie; /kbs/v0/attest checks the session, the nonce and
@@ -97,7 +97,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.reply(404, {"type": "not-found", "detail": self.path})
 
     def auth(self, request):
-        if request.get("version") != "0.4.0" or not isinstance(request.get("tee"), str):
+        if request.get("version") != self.server.options.protocol or not isinstance(request.get("tee"), str):
             return self.reply(400, {"type": "bad-request", "detail": f"unexpected request {request}"})
         session, nonce = secrets.token_hex(16), b64url(secrets.token_bytes(32))
         with LOCK:
@@ -180,6 +180,7 @@ def main():
     parser.add_argument("--select-hash")
     parser.add_argument("--fail-first", type=int, default=0)
     parser.add_argument("--lone-surrogate", action="store_true")
+    parser.add_argument("--protocol", default="0.4.0", help="the KBS protocol version accepted")
     options = parser.parse_args()
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.options = options
