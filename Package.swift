@@ -134,10 +134,18 @@ let package = Package(
         ),
         // Every parser of outside bytes as a fuzz target; aa-fuzz runs them
         // under libFuzzer (Scripts/fuzz.sh) or replays files (the tests).
+        // `aactl doctor`'s judgments: observations in, checklist out, no I/O.
+        .target(
+            name: "Doctor",
+            dependencies: [
+                "AttestationAgentAPI", "AttestationFormats", "DataEncoding", "TOML",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         .target(
             name: "FuzzTargets",
             dependencies: [
-                "AgentCore", "AttestationAgentAPI", "AttestationFormats", "AgentService", "DataEncoding",
+                "AgentCore", "AttestationAgentAPI", "AttestationFormats", "AgentService", "DataEncoding", "Doctor",
                 "LocalFiles", "Platform", "ProtobufCSupport", "TOML", "TTRPC",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -145,8 +153,6 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
-        // `aactl doctor`'s judgments: observations in, checklist out, no I/O.
-        .target(name: "Doctor", dependencies: ["AttestationAgentAPI", "AttestationFormats", "DataEncoding", "TOML"]),
         .target(name: "CFuzzDriver"),
         .executableTarget(name: "aa-fuzz", dependencies: ["FuzzTargets", "CFuzzDriver"]),
         .executableTarget(

@@ -30,9 +30,9 @@ targets=$("$lister" --list)
 # Where each target's seeds come from, besides Tests/Fuzz/seeds/TARGET.
 seeds_for() {
   case "$1" in
-    json) find Tests/Fixtures/frames -name '*.json' ;;
+    json|doctor-evidence) find Tests/Fixtures/frames -name '*.json' ;;
     toml|initdata|config) echo Tests/Fixtures/initdata/initdata.toml; ls deploy/*.toml ;;
-    inspect|snp-evidence|cca-token|hcl) ls Tests/Fixtures/reports/*.bin Tests/Fixtures/reports/*.cbor
+    inspect|snp-evidence|cca-token|hcl|tpm-attest) ls Tests/Fixtures/reports/*.bin Tests/Fixtures/reports/*.cbor
       [ -d ../shared/vectors ] && ls ../shared/vectors/*.bin ../shared/vectors/*.dat ../shared/vectors/*.cbor 2>/dev/null || true ;;
     frames|connection|envelope|messages) find Tests/Fixtures/frames -name '*.bin' ;;
     *) ;;

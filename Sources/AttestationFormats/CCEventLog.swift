@@ -1,3 +1,5 @@
+import Crypto
+
 /// The `cc_eventlog` of TDX evidence, as trustee's event log parser reads it
 /// (TCG PC Client "crypto agile" format): the firmware's CCEL table with its
 /// unused tail cut off, then the agent's AAEL entries, then eight 0xFF bytes.
@@ -32,14 +34,43 @@ public enum CCEventLog {
     /// than the firmware uses, and the rest (0xFF or zero bytes) would end
     /// the log before the AAEL entries.
     public static func trimmed(_ table: [UInt8]) throws(ReportParseError) -> [UInt8] {
-        let r = ReportBytes(table, what: "CCEL")
+        Array(table[..<(try walk(table, what: "CCEL") { _, _ in })])
+    }
+
+    /// RTMR 0-3 as a verifier replays them from a `cc_eventlog`: from zero,
+    /// each event's SHA-384 digest extends RTMR (MR index - 1), as trustee's
+    /// event log parser does. Events without a SHA-384 digest are skipped.
+    public static func replayedRTMRs(_ log: [UInt8]) throws(ReportParseError) -> [[UInt8]] {
+        var rtmrs = [[UInt8]](repeating: [UInt8](repeating: 0, count: 48), count: 4)
+        var outOfRange: UInt32?
+        _ = try walk(log, what: "the event log") { index, digests in
+            guard let digest = digests[sha384] else { return }
+            guard (1...4).contains(index) else {
+                outOfRange = index
+                return
+            }
+            rtmrs[Int(index) - 1] = Array(SHA384.hash(data: rtmrs[Int(index) - 1] + digest))
+        }
+        if let outOfRange { throw ReportParseError("the event log names MR index \(outOfRange); TDX has 1 to 4") }
+        return rtmrs
+    }
+
+    static let sha384: UInt16 = 0x000C
+
+    /// Visits each event after the spec ID event (its MR index and digests by
+    /// algorithm) up to the end marker (eight 0xFF or zero bytes) or the end;
+    /// returns where the events end.
+    static func walk(
+        _ table: [UInt8], what: String, _ visit: (UInt32, [UInt16: [UInt8]]) -> Void
+    ) throws(ReportParseError) -> Int {
+        let r = ReportBytes(table, what: what)
         // The first event has a SHA-1 digest slot; as EV_NO_ACTION it is the spec ID event.
         let type = try r.uint32("first event type", at: 4)
         let dataSize = Int(try r.uint32("first event size", at: 28))
         var sizes: [UInt16: Int] = [0x0004: 20, 0x000B: 32, 0x000C: 48, 0x000D: 64, 0x0012: 32]
         if type == noAction {
             let count = Int(try r.uint32("algorithm count", at: 32 + 24))
-            guard count <= 16 else { throw ReportParseError("CCEL: the spec ID event lists \(count) algorithms") }
+            guard count <= 16 else { throw ReportParseError("\(what): the spec ID event lists \(count) algorithms") }
             for index in 0..<count {
                 let id = try r.uint16("algorithm id", at: 32 + 28 + index * 4)
                 sizes[id] = Int(try r.uint16("digest size", at: 32 + 30 + index * 4))
@@ -48,27 +79,33 @@ public enum CCEventLog {
         var offset = 32 + dataSize
         while offset + 8 <= table.count {
             let next = table[offset..<offset + 8]
-            if next.allSatisfy({ $0 == 0xFF }) || next.allSatisfy({ $0 == 0 }) { return Array(table[..<offset]) }
-            let digests = Int(try r.uint32("digest count", at: offset + 8))
-            guard digests <= 16 else {
-                throw ReportParseError("CCEL: an event at byte \(offset) has \(digests) digests")
+            if next.allSatisfy({ $0 == 0xFF }) || next.allSatisfy({ $0 == 0 }) { return offset }
+            let index = try r.uint32("MR index", at: offset)
+            let eventType = try r.uint32("event type", at: offset + 4)
+            let count = Int(try r.uint32("digest count", at: offset + 8))
+            guard count <= 16 else {
+                throw ReportParseError("\(what): an event at byte \(offset) has \(count) digests")
             }
             var cursor = offset + 12
-            for _ in 0..<digests {
+            var digests: [UInt16: [UInt8]] = [:]
+            for _ in 0..<count {
                 let algorithm = try r.uint16("digest algorithm", at: cursor)
                 guard let size = sizes[algorithm] else {
                     throw ReportParseError(
-                        "CCEL: digest algorithm 0x\(String(algorithm, radix: 16)) at byte \(cursor) has no known size")
+                        "\(what): digest algorithm 0x\(String(algorithm, radix: 16)) at byte \(cursor) has no known size"
+                    )
                 }
+                digests[algorithm] = try r.field("digest", at: cursor + 2, length: size)
                 cursor += 2 + size
             }
             let eventSize = Int(try r.uint32("event size", at: cursor))
             offset = cursor + 4 + eventSize
             guard offset <= table.count else {
-                throw ReportParseError("CCEL: the event at byte \(cursor) runs past the table")
+                throw ReportParseError("\(what): the event at byte \(cursor) runs past the end")
             }
+            if eventType != noAction { visit(index, digests) }
         }
-        return Array(table[..<min(offset, table.count)])
+        return min(offset, table.count)
     }
 
     static func le(_ value: UInt32) -> [UInt8] { withUnsafeBytes(of: value.littleEndian, Array.init) }

@@ -10,8 +10,12 @@ public enum MachineDiagnosis {
     public static let snpDevice = "/dev/sev-guest"
     public static let tpmDevices = ["/dev/tpmrm0", "/dev/tpm0"]
 
-    /// `exists` answers for a path under the root; `kernel` is the running release, when known.
-    public static func check(tee: String, kernel: String?, exists: (String) -> Bool) -> [DoctorCheck] {
+    /// `exists` answers for a path under the root; `kernel` is the running
+    /// release, when known; `agentFoundIt` when the agent runs on this TEE
+    /// (so a TPM without a device node is one it reaches by `AA_TPM_TCTI`).
+    public static func check(
+        tee: String, kernel: String?, agentFoundIt: Bool = false, exists: (String) -> Bool
+    ) -> [DoctorCheck] {
         let running = kernel.map { " (this kernel: \($0))" } ?? ""
         switch tee {
         case "tdx":
@@ -72,9 +76,17 @@ public enum MachineDiagnosis {
                     )
                 ]
             }
+            let missing = "no \(tpmDevices.joined(separator: " or "))\(running)"
+            if agentFoundIt {
+                return [
+                    .warn(
+                        "TPM", missing + ": the agent reaches its TPM another way (AA_TPM_TCTI)",
+                        fix: "nothing, if AA_TPM_TCTI is meant; else load the TPM's driver (tpm_tis, tpm_crb)")
+                ]
+            }
             return [
                 .fail(
-                    "TPM", "no \(tpmDevices.joined(separator: " or "))\(running)",
+                    "TPM", missing,
                     fix: "give the VM a (v)TPM and load its driver (tpm_tis, tpm_crb), or set AA_TPM_TCTI for the agent"
                 )
             ]

@@ -2,6 +2,7 @@ import AgentCore
 import AttestationAgentAPI
 import AttestationFormats
 import DataEncoding
+import Doctor
 import HTTPClient
 import NIOCore
 import NIOEmbedded
@@ -23,6 +24,7 @@ public enum FuzzTargets {
         ("inspect", inspect), ("snp-evidence", snpEvidence), ("snp-certs", snpCertificates),
         ("cca-token", ccaToken), ("hcl", hcl), ("ccel", ccel), ("wal", writeAheadRecord),
         ("frames", frames), ("connection", ConnectionTarget.run), ("envelope", envelope), ("messages", messages),
+        ("tpm-attest", tpmAttest), ("doctor-evidence", doctorEvidence),
     ]
 
     public static func named(_ name: String) -> Target? {
@@ -94,7 +96,20 @@ public enum FuzzTargets {
     }
 
     /// A trimmed CCEL table is a prefix of the table, and trims to itself.
+    static let tpmAttest: Target = { bytes in _ = try? TPMQuoteAttest(parsing: bytes) }
+
+    /// aactl doctor's reading of evidence, as each TEE: the agent's answer is
+    /// trusted little more than the network.
+    static let doctorEvidence: Target = { bytes in
+        for tee in ["sample", "tdx", "snp", "cca", "tpm", "az-snp-vtpm"] {
+            _ = EvidenceDiagnosis.check(tee: tee, evidence: bytes, reportData: [1, 2, 3], digest: [4, 5, 6])
+        }
+    }
+
     static let ccel: Target = { bytes in
+        if let rtmrs = try? CCEventLog.replayedRTMRs(bytes) {
+            precondition(rtmrs.count == 4 && rtmrs.allSatisfy { $0.count == 48 }, "four SHA-384 RTMRs")
+        }
         guard let trimmed = try? CCEventLog.trimmed(bytes) else { return }
         precondition(bytes.starts(with: trimmed), "the trimmed table is not a prefix")
         _ = try? CCEventLog.assemble(ccel: bytes, aael: bytes)

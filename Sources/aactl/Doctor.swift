@@ -55,21 +55,47 @@ struct Doctor: AsyncParsableCommand {
         let status = await connection.attempt(.getStatus, EmptyMessage(), as: GetStatusResponse.self)
             .mapError { DoctorFailure($0.message) }
         var checks = AgentDiagnosis.check(socket: connection.socket, status: status)
-        if let tee = (try? status.get())?.tee ?? tee {
+        let agentTEE = (try? status.get())?.tee
+        if let tee = agentTEE ?? tee {
             let kernel = (try? LocalFile.readText(root + "/proc/sys/kernel/osrelease"))?.split(separator: "\n").first
-            checks += MachineDiagnosis.check(tee: tee, kernel: kernel.map(String.init)) { access(root + $0, F_OK) == 0 }
+            checks += MachineDiagnosis.check(tee: tee, kernel: kernel.map(String.init), agentFoundIt: agentTEE != nil) {
+                access(root + $0, F_OK) == 0
+            }
         } else {
             checks.append(
                 .warn(
                     "TEE interfaces", "not checked: the agent did not say which TEE this is",
                     fix: "pass --tee tdx|snp|cca|tpm|az-snp-vtpm|az-tdx-vtpm"))
         }
+        if let status = try? status.get(), ["InitDataVerified", "Configured"].contains(status.state) {
+            checks += await evidenceChecks(status)
+        }
         let document = Self.readIfPresent(initdata)
         checks += InitDataDiagnosis.check(path: initdata, text: document, status: try? status.get())
-        checks.append(await kbsCheck(initdata: try? document.get(), tee: (try? status.get())?.tee ?? tee ?? "sample"))
+        checks.append(await kbsCheck(initdata: try? document.get(), tee: agentTEE ?? tee ?? "sample"))
         let report = DoctorReport(checks)
         if json { printJSON(report.json) } else { print(report.text) }
         if report.failed { throw ExitCode(1) }
+    }
+
+    /// A fresh GetEvidence over random report data, checked as trustee would.
+    func evidenceChecks(_ status: GetStatusResponse) async -> [DoctorCheck] {
+        var generator = SystemRandomNumberGenerator()
+        let reportData = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        switch await connection.attempt(
+            .getEvidence, GetEvidenceRequest(runtimeData: reportData), as: GetEvidenceResponse.self)
+        {
+        case .failure(let failure):
+            return [
+                .fail(
+                    "evidence", "GetEvidence failed: \(failure.message)",
+                    fix: "the agent cannot reach its TEE: see the TEE interface checks above and the agent's log")
+            ]
+        case .success(let response):
+            return EvidenceDiagnosis.check(
+                tee: status.tee, evidence: response.evidence, reportData: reportData,
+                digest: Hex.decode(status.initDataDigest) ?? [])
+        }
     }
 
     /// The KBS of `--config`, else of initdata's aa.toml, asked for a challenge.

@@ -175,3 +175,25 @@ import Testing
         #expect(slow.observed == "http://kbs:8080/kbs/v0/auth did not answer within 10 s")
     }
 }
+
+@Suite struct EvidenceDiagnosisTests {
+    @Test func sampleReportData() {
+        let sent: [UInt8] = [1, 2, 3]
+        let good = Array(#"{"svn":"1","report_data":"AQID"}"#.utf8)
+        #expect(
+            EvidenceDiagnosis.check(tee: "sample", evidence: good, reportData: sent, digest: []).map(\.outcome) == [
+                .pass
+            ])
+        let other = Array(#"{"svn":"1","report_data":"AQIE"}"#.utf8)
+        let checks = EvidenceDiagnosis.check(tee: "sample", evidence: other, reportData: sent, digest: [])
+        #expect(checks.map(\.outcome) == [.fail])
+        #expect(checks[0].observed == "asked for 010203, the evidence carries 010204")
+        let garbage = EvidenceDiagnosis.check(tee: "tdx", evidence: Array("{}".utf8), reportData: sent, digest: [])
+        #expect(garbage.map(\.outcome) == [.fail])
+    }
+
+    @Test func tpmWithoutADeviceNodeWarnsOnlyWhenTheAgentFoundIt() {
+        #expect(MachineDiagnosis.check(tee: "tpm", kernel: nil, agentFoundIt: true) { _ in false }[0].outcome == .warn)
+        #expect(MachineDiagnosis.check(tee: "tpm", kernel: nil, agentFoundIt: false) { _ in false }[0].outcome == .fail)
+    }
+}

@@ -169,6 +169,21 @@ struct AzureVTPMTests {
                     $0["path"] as? String == "/metadata/THIM/amd/certification" && $0["method"] as? String == "GET"
                 })
         }
+        // aactl doctor reads the same evidence as trustee would.
+        let doctor = try CommandResult.run(
+            "aactl",
+            [
+                "doctor", "--socket", "unix://\(machine.agent.socketPath)", "--initdata",
+                machine.agent.directory + "/initdata.toml", "--root", machine.agent.directory + "/root",
+            ])
+        #expect(doctor.status == 0, "\(doctor.stdout)")
+        for line in [
+            "PASS evidence report data", "PASS evidence init-data: PCR 8", "WARN TPM: no /dev/tpmrm0",
+            "PASS initdata algorithm: sha256 on \(tee)",
+        ] {
+            #expect(doctor.stdout.contains(line), "\(line): \(doctor.stdout)")
+        }
+
         await machine.client.close()
         withExtendedLifetime(machine) {}
     }

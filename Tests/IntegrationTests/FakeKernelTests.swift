@@ -122,6 +122,15 @@ struct FakeKernelTests {
             environment: ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"])
     }
 
+    static func doctor(_ agent: AgentProcess) throws -> CommandResult {
+        try CommandResult.run(
+            "aactl",
+            [
+                "doctor", "--socket", "unix://\(agent.directory)/aa.sock", "--root", agent.directory + "/root",
+                "--initdata", agent.directory + "/initdata.toml",
+            ])
+    }
+
     @Test func tdxEvidenceReplaysAfterImagePulls() async throws {
         let (agent, kernel, client) = try await Self.launch(tee: "tdx", algorithm: "sha384", ccel: true)
         let status = try await client.status()
@@ -139,19 +148,21 @@ struct FakeKernelTests {
             contents.append("image-\(round)")
             #expect(try await Self.extend(client, "image-\(round)") == .ok)
         }
-        // aactl doctor finds the kernel interfaces the agent uses.
-        let doctor = try CommandResult.run(
-            "aactl",
-            [
-                "doctor", "--socket", "unix://\(agent.directory)/aa.sock", "--root", agent.directory + "/root",
-                "--initdata", agent.directory + "/initdata.toml",
-            ])
+        // aactl doctor finds the kernel interfaces the agent uses, and the log replays.
+        let doctor = try Self.doctor(agent)
         #expect(doctor.status == 0, "\(doctor.stdout)")
         for line in [
             "PASS TDX quotes", "PASS TDX MRCONFIGID", "PASS TDX RTMRs", "PASS TDX event log", "PASS initdata:",
+            "PASS evidence report data", "PASS evidence init-data: MRCONFIGID", "PASS event log replay",
         ] {
             #expect(doctor.stdout.contains(line), "\(line): \(doctor.stdout)")
         }
+        // An RTMR extended behind the agent's back: the log no longer replays, and doctor says so.
+        let rtmr3 = agent.directory + "/root/sys/devices/virtual/misc/tdx_guest/measurements/rtmr3:sha384"
+        try Data(repeating: 0xAB, count: 48).write(to: URL(fileURLWithPath: rtmr3))
+        let drifted = try Self.doctor(agent)
+        #expect(drifted.status == 1)
+        #expect(drifted.stdout.contains("FAIL event log replay: RTMR 3 do not replay"), "\(drifted.stdout)")
         await client.close()
         withExtendedLifetime((agent, kernel)) {}
     }
@@ -165,6 +176,10 @@ struct FakeKernelTests {
         let check = try Self.oracle("snp_evidence.py", [kernel.dump + "/outblob", path, kernel.dump + "/auxblob"])
         #expect(check.status == 0, "\(check.stdout)")
         #expect(try await Self.extend(client, "image") == .notSupported, "SNP has no registers: a result, not an error")
+        let doctor = try Self.doctor(agent).stdout
+        for line in ["PASS SNP reports", "PASS evidence report data", "PASS evidence init-data: HOST_DATA"] {
+            #expect(doctor.contains(line), "\(line): \(doctor)")
+        }
         await client.close()
         withExtendedLifetime((agent, kernel)) {}
     }
@@ -178,6 +193,13 @@ struct FakeKernelTests {
         // The realm claim 10 (challenge) as CBOR writes it: key 0x0a, then a 64-byte string 0x58 0x40.
         let at = try #require(token.indices.first { token[$0...].starts(with: [0x0A, 0x58, 0x40]) })
         #expect(Array(token[(at + 3)..<(at + 67)]) == [9, 9] + [UInt8](repeating: 0, count: 62))
+        let doctor = try Self.doctor(agent).stdout
+        for line in [
+            "PASS CCA tokens", "PASS evidence report data", "PASS evidence init-data: the personalization value",
+            "PASS initdata algorithm: sha512 on cca",
+        ] {
+            #expect(doctor.contains(line), "\(line): \(doctor)")
+        }
         await client.close()
         withExtendedLifetime((agent, kernel)) {}
     }

@@ -16,7 +16,8 @@ import Testing
         switch target {
         case "json", "frames", "envelope", "messages": paths.append("\(root)/Tests/Fixtures/frames")
         case "toml", "initdata", "config": paths += ["\(root)/Tests/Fixtures/initdata", "\(root)/deploy/aa.toml"]
-        case "inspect", "snp-evidence", "cca-token", "hcl", "ccel": paths.append("\(root)/Tests/Fixtures/reports")
+        case "inspect", "snp-evidence", "cca-token", "hcl", "ccel", "tpm-attest":
+            paths.append("\(root)/Tests/Fixtures/reports")
         default: break
         }
         return paths.filter { FileManager.default.fileExists(atPath: $0) }
