@@ -154,7 +154,7 @@ struct Doctor: AsyncParsableCommand {
             }
         }
         let request = JSON.object([
-            ("version", .string(KBSDiagnosis.protocolVersion)), ("tee", .string("sample")),
+            ("version", .string(KBSDiagnosis.protocolVersion)), ("tee", .string(tee)),
             ("extra-params", .string("")),
         ])
         let started = NIODeadline.now()
