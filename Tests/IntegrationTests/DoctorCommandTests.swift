@@ -32,6 +32,9 @@ import Testing
         #expect(lines.contains { $0.hasPrefix("PASS initdata: ") && $0.contains(digest) }, "\(text.stdout)")
         #expect(
             lines.contains { $0.hasPrefix("PASS KBS: \(kbs.url)/kbs/v0/auth answered a challenge") }, "\(text.stdout)")
+        #expect(
+            kbs.requests.contains { ($0["body"] as? String)?.contains(#""version":"0.4.0","tee":"sample""#) == true },
+            "the challenge asked as the agent asks it, for its TEE")
 
         let json = try CommandResult.run("aactl", ["doctor", "--json"] + options)
         #expect(json.status == 0)
