@@ -37,7 +37,7 @@ public struct EventLog: Sendable {
     static let aaelTag: UInt32 = 0x4141_454C
 
     public let path: String
-    let walPath: String
+    public let walPath: String
     let algorithm: EventLogAlgorithm
 
     public init(directory: String, algorithm: EventLogAlgorithm) {

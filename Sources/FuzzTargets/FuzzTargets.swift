@@ -98,12 +98,13 @@ public enum FuzzTargets {
     /// A trimmed CCEL table is a prefix of the table, and trims to itself.
     static let tpmAttest: Target = { bytes in _ = try? TPMQuoteAttest(parsing: bytes) }
 
-    /// aactl doctor's reading of evidence, as each TEE: the agent's answer is
-    /// trusted little more than the network.
+    /// aactl doctor's reading of evidence, as each TEE, and of the event log
+    /// file: what it reads is trusted little more than the network.
     static let doctorEvidence: Target = { bytes in
         for tee in ["sample", "tdx", "snp", "cca", "tpm", "az-snp-vtpm"] {
             _ = EvidenceDiagnosis.check(tee: tee, evidence: bytes, reportData: [1, 2, 3], digest: [4, 5, 6])
         }
+        _ = EventLogDiagnosis.check(log: .success(bytes), writeAheadRecordPresent: false)
     }
 
     static let ccel: Target = { bytes in

@@ -67,9 +67,13 @@ struct Doctor: AsyncParsableCommand {
                     "TEE interfaces", "not checked: the agent did not say which TEE this is",
                     fix: "pass --tee tdx|snp|cca|tpm|az-snp-vtpm|az-tdx-vtpm"))
         }
-        if let status = try? status.get(), ["InitDataVerified", "Configured"].contains(status.state) {
+        // A Rejected agent still answers locally: its evidence shows both values.
+        if let status = try? status.get(), ["InitDataVerified", "Configured", "Rejected"].contains(status.state) {
             checks += await evidenceChecks(status)
         }
+        checks += EventLogDiagnosis.check(
+            log: Self.bytesIfPresent(root + EventLogDiagnosis.logFile),
+            writeAheadRecordPresent: access(root + EventLogDiagnosis.writeAheadRecord, F_OK) == 0)
         let document = Self.readIfPresent(initdata)
         checks += InitDataDiagnosis.check(path: initdata, text: document, status: try? status.get())
         checks.append(await kbsCheck(initdata: try? document.get(), tee: agentTEE ?? tee ?? "sample"))
@@ -176,6 +180,12 @@ struct Doctor: AsyncParsableCommand {
         } catch {
             return .failure(.connect("\(error)"))
         }
+    }
+
+    /// The file's bytes, nil when there is no file.
+    static func bytesIfPresent(_ path: String) -> Result<[UInt8]?, DoctorFailure> {
+        guard access(path, F_OK) == 0 else { return .success(nil) }
+        do { return .success(try LocalFile.read(path)) } catch { return .failure(DoctorFailure(error.reason)) }
     }
 
     /// The file's text, nil when there is no file.

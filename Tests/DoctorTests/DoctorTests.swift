@@ -197,3 +197,33 @@ import Testing
         #expect(MachineDiagnosis.check(tee: "tpm", kernel: nil, agentFoundIt: false) { _ in false }[0].outcome == .fail)
     }
 }
+
+@Suite struct EventLogDiagnosisTests {
+    static func le32(_ v: Int) -> [UInt8] { (0..<4).map { UInt8(truncatingIfNeeded: v >> (8 * $0)) } }
+
+    /// One AAEL entry as TCG_PCR_EVENT2: register, EV_EVENT_TAG, one SHA-384 digest, the tagged text.
+    static func entry(register: Int, text: String) -> [UInt8] {
+        let tagged = [0x4C, 0x45, 0x41, 0x41] + le32(text.utf8.count) + Array(text.utf8)
+        return le32(register) + le32(6) + le32(1) + [0x0C, 0x00] + [UInt8](repeating: 7, count: 48) + le32(tagged.count)
+            + tagged
+    }
+
+    static func outcomes(_ checks: [DoctorCheck]) -> [String] { checks.map { "\($0.name) \($0.outcome.rawValue)" } }
+
+    @Test func logAndRecord() {
+        let two = Self.entry(register: 3, text: "d PullImage a") + Self.entry(register: 3, text: "d PullImage b")
+        let parsed = EventLogDiagnosis.check(log: .success(two), writeAheadRecordPresent: false)
+        #expect(Self.outcomes(parsed) == ["event log file pass", "write-ahead record pass"])
+        #expect(parsed[0].observed.hasSuffix("2 entries, registers 3"))
+        #expect(
+            Self.outcomes(EventLogDiagnosis.check(log: .success(nil), writeAheadRecordPresent: true))
+                == ["event log file pass", "write-ahead record warn"])
+        let cut = EventLogDiagnosis.check(log: .success(Array(two.dropLast(3))), writeAheadRecordPresent: false)
+        #expect(Self.outcomes(cut) == ["event log file fail", "write-ahead record pass"])
+        #expect(cut[0].fix?.contains("start a new VM") == true)
+        #expect(
+            Self.outcomes(
+                EventLogDiagnosis.check(log: .failure(DoctorFailure("denied")), writeAheadRecordPresent: false))
+                == ["event log file fail", "write-ahead record pass"])
+    }
+}

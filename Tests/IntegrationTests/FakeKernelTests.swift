@@ -154,6 +154,7 @@ struct FakeKernelTests {
         for line in [
             "PASS TDX quotes", "PASS TDX MRCONFIGID", "PASS TDX RTMRs", "PASS TDX event log", "PASS initdata:",
             "PASS evidence report data", "PASS evidence init-data: MRCONFIGID", "PASS event log replay",
+            "PASS event log file: /run/attestation-agent/eventlog: 3 entries", "PASS write-ahead record",
         ] {
             #expect(doctor.stdout.contains(line), "\(line): \(doctor.stdout)")
         }
@@ -163,6 +164,10 @@ struct FakeKernelTests {
         let drifted = try Self.doctor(agent)
         #expect(drifted.status == 1)
         #expect(drifted.stdout.contains("FAIL event log replay: RTMR 3 do not replay"), "\(drifted.stdout)")
+        // A write-ahead record left behind: a measurement was interrupted.
+        _ = FileManager.default.createFile(
+            atPath: agent.directory + "/root/run/attestation-agent/.wal_event_entry", contents: Data([1]))
+        #expect(try Self.doctor(agent).stdout.contains("WARN write-ahead record"))
         await client.close()
         withExtendedLifetime((agent, kernel)) {}
     }

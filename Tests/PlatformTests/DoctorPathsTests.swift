@@ -1,3 +1,4 @@
+import AgentCore
 import Doctor
 import Testing
 
@@ -13,5 +14,8 @@ import Testing
         #expect(MachineDiagnosis.ccel == TDXPlatform.ccEventLog)
         #expect(MachineDiagnosis.snpDevice == SNPPlatform.device)
         #expect(Array(MachineDiagnosis.tpmDevices) == ["/dev/tpmrm0", "/dev/tpm0"])
+        let log = EventLog(directory: PlatformRoot().eventLogDirectory, algorithm: .sha384)
+        #expect(EventLogDiagnosis.logFile == log.path)
+        #expect(EventLogDiagnosis.writeAheadRecord == log.walPath)
     }
 }

@@ -1,0 +1,48 @@
+import AttestationFormats
+
+/// The agent's event log file and its write-ahead record, under the root.
+public enum EventLogDiagnosis {
+    public static let directory = "/run/attestation-agent"
+    public static let logFile = directory + "/eventlog"
+    public static let writeAheadRecord = directory + "/.wal_event_entry"
+
+    /// `log` is the file's bytes, nil when there is none.
+    public static func check(log: Result<[UInt8]?, DoctorFailure>, writeAheadRecordPresent: Bool) -> [DoctorCheck] {
+        var checks: [DoctorCheck] = []
+        switch log {
+        case .failure(let failure):
+            checks.append(
+                .fail(
+                    "event log file", "cannot read \(logFile): \(failure.description)", fix: "run aactl doctor as root")
+            )
+        case .success(nil):
+            checks.append(.pass("event log file", "none at \(logFile): no runtime measurement recorded"))
+        case .success(let bytes?):
+            do {
+                let entries = try AAEventLog.entries(bytes)
+                let registers = Set(entries.map(\.register)).sorted().map(String.init).joined(separator: ", ")
+                checks.append(
+                    .pass(
+                        "event log file",
+                        "\(logFile): \(entries.count) entries" + (entries.isEmpty ? "" : ", registers \(registers)")))
+            } catch {
+                checks.append(
+                    .fail(
+                        "event log file", "\(logFile) does not parse: \(error)",
+                        fix:
+                            "the log is damaged and no verifier can replay it: start a new VM (the registers it extended cannot be reset)"
+                    ))
+            }
+        }
+        checks.append(
+            writeAheadRecordPresent
+                ? .warn(
+                    "write-ahead record",
+                    "\(writeAheadRecord) is present: a measurement was interrupted between extending and logging",
+                    fix:
+                        "restart the agent: it finishes the entry if the register shows the extension, else it refuses to start and the VM must be replaced"
+                )
+                : .pass("write-ahead record", "clean (no \(writeAheadRecord))"))
+        return checks
+    }
+}
