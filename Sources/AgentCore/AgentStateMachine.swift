@@ -16,6 +16,8 @@ public struct AgentStateMachine: Sendable, Equatable {
     public private(set) var binding: BindingOutcome = .pending
     /// The digest bound (as offered, before fitting), nil until one is.
     public private(set) var boundDigest: [UInt8]?
+    /// The digest whose mismatch made the state Rejected, for diagnosis.
+    public private(set) var rejectedDigest: [UInt8]?
     public private(set) var configSource: ConfigSource = .none
     /// A configuration given at launch, applied as soon as initdata is verified.
     public private(set) var launchConfig: ConfigSource?
@@ -147,6 +149,7 @@ public struct AgentStateMachine: Sendable, Equatable {
             guard fitted == field else {
                 state = .rejected
                 binding = .mismatch
+                rejectedDigest = digest
                 return .refused(
                     AgentError(
                         .permissionDenied,
@@ -205,6 +208,7 @@ public struct AgentStateMachine: Sendable, Equatable {
             }
             state = .rejected
             binding = .mismatch
+            rejectedDigest = digest
             return .refused(
                 AgentError(
                     .permissionDenied,

@@ -47,6 +47,8 @@ public actor AttestationAgent {
         public let tee: TEEType
         public let configSource: ConfigSource
         public let boundDigest: [UInt8]?
+        /// In Rejected, the digest that did not match.
+        public var rejectedDigest: [UInt8]? = nil
     }
 
     /// Where the agent is now, for the launcher's log and for tests; the
@@ -54,7 +56,8 @@ public actor AttestationAgent {
     public var status: Status {
         Status(
             state: machine.state, binding: machine.binding, tee: platform.tee,
-            configSource: machine.configSource, boundDigest: machine.boundDigest)
+            configSource: machine.configSource, boundDigest: machine.boundDigest,
+            rejectedDigest: machine.rejectedDigest)
     }
 
     // MARK: Launch

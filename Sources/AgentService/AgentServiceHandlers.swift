@@ -76,7 +76,7 @@ public enum AgentServiceHandlers {
                 return GetStatusResponse(
                     state: status.state.rawValue, binding: status.binding.rawValue,
                     tee: status.tee.rawValue, configSource: status.configSource.rawValue,
-                    initDataDigest: status.boundDigest.map(Hex.encode) ?? "")
+                    initDataDigest: (status.boundDigest ?? status.rejectedDigest).map(Hex.encode) ?? "")
             }
         }
     }

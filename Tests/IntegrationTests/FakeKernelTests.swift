@@ -209,6 +209,29 @@ struct FakeKernelTests {
         withExtendedLifetime((agent, kernel)) {}
     }
 
+    /// A bind that does not match the field the host set: Rejected, and
+    /// doctor shows the field beside the digest and says what to do.
+    @Test func doctorShowsBothValuesOfARejectedBinding() async throws {
+        var kernel: FuseKernel?
+        let agent = try AgentProcess(setUp: { directory in
+            kernel = try FuseKernel(in: directory, tee: "tdx", field: [UInt8](repeating: 0xEE, count: 48))
+        })
+        let client = try await agent.waitUntilListening()
+        #expect(try await client.status().state == "Booting")
+        await #expect(throws: TTRPCError.self) { try await client.bind([UInt8](repeating: 0x11, count: 48)) }
+        #expect(try await client.status().state == "Rejected")
+        let doctor = try Self.doctor(agent)
+        #expect(doctor.status == 1)
+        #expect(doctor.stdout.contains("FAIL agent: Rejected"), "\(doctor.stdout)")
+        #expect(doctor.stdout.contains("fix: the host launched the VM with another initdata"), "\(doctor.stdout)")
+        #expect(
+            doctor.stdout.contains(
+                "FAIL evidence init-data: MRCONFIGID is \(String(repeating: "ee", count: 48)), the bound digest makes \(String(repeating: "11", count: 48))"
+            ), "\(doctor.stdout)")
+        await client.close()
+        withExtendedLifetime((agent, kernel)) {}
+    }
+
     @Test func aFieldTheHostSetOtherwiseStopsTheLaunch() async throws {
         var kernel: FuseKernel?
         let agent = try AgentProcess(

@@ -262,7 +262,8 @@ struct  AttestationAgent__GetStatusResponse
    */
   char *config_source;
   /*
-   * The bound digest in hex, empty until one is bound.
+   * The bound digest in hex (in Rejected, the digest that did not match),
+   * empty until one is bound.
    */
   char *init_data_digest;
 };
