@@ -72,3 +72,53 @@ public enum KBSDiagnosis {
         }
     }
 }
+
+extension KBSDiagnosis {
+    /// The KBS's host name resolved (or an address given as one).
+    public static func addressCheck(host: String, addresses: Result<[String], DoctorFailure>) -> DoctorCheck {
+        switch addresses {
+        case .success(let found) where found == [host]:
+            return .pass("KBS address", "\(host) is an address: no DNS needed")
+        case .success(let found) where !found.isEmpty:
+            return .pass("KBS address", "\(host) resolves to \(found.prefix(4).joined(separator: ", "))")
+        case .success:
+            return .fail(
+                "KBS address", "\(host) resolves to nothing",
+                fix: "check the guest's DNS (/etc/resolv.conf) and the KBS's name")
+        case .failure(let failure):
+            return .fail(
+                "KBS address", "\(host) does not resolve: \(failure.description)",
+                fix: "check the guest's DNS (/etc/resolv.conf) and the KBS's name in [token_configs.kbs] url")
+        }
+    }
+
+    /// A TCP connection to the KBS's port, timed.
+    public static func connectionCheck(
+        host: String, port: Int, milliseconds: Result<Int, DoctorFailure>
+    ) -> DoctorCheck {
+        switch milliseconds {
+        case .success(let elapsed):
+            return .pass("KBS connection", "TCP to \(host):\(port) in \(elapsed) ms")
+        case .failure(let failure):
+            return .fail(
+                "KBS connection", "no TCP connection to \(host):\(port): \(failure.description)",
+                fix:
+                    "check that the KBS listens on that port and that the guest's network (routes, proxies, firewalls) lets it through"
+            )
+        }
+    }
+
+    /// `aactl doctor --token`: a whole GetToken through the agent, timed.
+    public static func tokenCheck(milliseconds: Result<Int, DoctorFailure>) -> DoctorCheck {
+        switch milliseconds {
+        case .success(let elapsed):
+            return .pass("token", "GetToken kbs answered a token in \(elapsed) ms")
+        case .failure(let failure):
+            return .fail(
+                "token", "GetToken kbs failed: \(failure.description)",
+                fix:
+                    "the KBS's reason is in the message: its policy or reference values refuse this evidence, or see the checks above"
+            )
+        }
+    }
+}

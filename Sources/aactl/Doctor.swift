@@ -7,6 +7,7 @@ import HTTPClient
 import LocalFiles
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 import NIOSSL
 
 #if canImport(Glibc)
@@ -45,6 +46,9 @@ struct Doctor: AsyncParsableCommand {
     )
     var config: String?
 
+    @Flag(help: "Also ask the agent for a token (GetToken kbs): the whole way a pod's request goes.")
+    var token = false
+
     @Flag(help: "Print the checklist as JSON.")
     var json = false
 
@@ -76,7 +80,8 @@ struct Doctor: AsyncParsableCommand {
             writeAheadRecordPresent: access(root + EventLogDiagnosis.writeAheadRecord, F_OK) == 0)
         let document = Self.readIfPresent(initdata)
         checks += InitDataDiagnosis.check(path: initdata, text: document, status: try? status.get())
-        checks.append(await kbsCheck(initdata: try? document.get(), tee: agentTEE ?? tee ?? "sample"))
+        checks += await kbsChecks(initdata: try? document.get(), tee: agentTEE ?? tee ?? "sample")
+        if token, (try? status.get()) != nil { checks.append(await tokenCheck()) }
         let report = DoctorReport(checks)
         if json { printJSON(report.json) } else { print(report.text) }
         if report.failed { throw ExitCode(1) }
@@ -102,40 +107,114 @@ struct Doctor: AsyncParsableCommand {
         }
     }
 
-    /// The KBS of `--config`, else of initdata's aa.toml, asked for a challenge.
-    func kbsCheck(initdata: String?, tee: String) async -> DoctorCheck {
+    /// GetToken through the agent, timed.
+    func tokenCheck() async -> DoctorCheck {
+        let started = NIODeadline.now()
+        let answer = await connection.attempt(.getToken, GetTokenRequest(tokenType: "kbs"), as: GetTokenResponse.self)
+        let elapsed = Int((NIODeadline.now() - started).nanoseconds / 1_000_000)
+        return KBSDiagnosis.tokenCheck(milliseconds: answer.map { _ in elapsed }.mapError { DoctorFailure($0.message) })
+    }
+
+    /// The KBS of `--config`, else of initdata's aa.toml: its name, a TCP
+    /// connection, then its challenge; each step only if the one before passed.
+    func kbsChecks(initdata: String?, tee: String) async -> [DoctorCheck] {
+        let (settings, problem) = kbsSettings(initdata: initdata)
+        guard let settings else { return problem.map { [$0] } ?? [] }
+        var base = settings.url
+        while base.hasSuffix("/") { base.removeLast() }
+        guard let service = ServiceURL(base) else {
+            return [.fail("KBS", "'\(base)' is not an http:// or https:// URL", fix: "fix [token_configs.kbs] url")]
+        }
+        let address = KBSDiagnosis.addressCheck(
+            host: service.host, addresses: Self.resolve(service.host, port: service.port))
+        guard address.outcome == .pass else { return [address] }
+        let connection = KBSDiagnosis.connectionCheck(
+            host: service.host, port: service.port, milliseconds: await Self.connect(service))
+        guard connection.outcome == .pass else { return [address, connection] }
+        let answer = await Self.askForChallenge(base, cert: settings.cert, tee: tee)
+        return [
+            address, connection, KBSDiagnosis.check(url: base, pinnedCertificate: settings.cert != nil, answer: answer),
+        ]
+    }
+
+    /// The addresses `host` resolves to, as the system resolver answers.
+    static func resolve(_ host: String, port: Int) -> Result<[String], DoctorFailure> {
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var list: UnsafeMutablePointer<addrinfo>?
+        let status = getaddrinfo(host, String(port), &hints, &list)
+        guard status == 0 else { return .failure(DoctorFailure(String(cString: gai_strerror(status)))) }
+        defer { freeaddrinfo(list) }
+        var found: [String] = []
+        var node = list
+        while let entry = node {
+            var name = [CChar](repeating: 0, count: Int(NI_MAXHOST))
+            let named = getnameinfo(
+                entry.pointee.ai_addr, entry.pointee.ai_addrlen, &name, socklen_t(name.count), nil, 0, NI_NUMERICHOST)
+            if named == 0 {
+                let text = String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                if !found.contains(text) { found.append(text) }
+            }
+            node = entry.pointee.ai_next
+        }
+        return .success(found)
+    }
+
+    /// How long a TCP connection to the service takes.
+    static func connect(_ service: ServiceURL) async -> Result<Int, DoctorFailure> {
+        let started = NIODeadline.now()
+        do {
+            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .connectTimeout(kbsLimit).connect(host: service.host, port: service.port).get()
+            let elapsed = Int((NIODeadline.now() - started).nanoseconds / 1_000_000)
+            try? await channel.close()
+            return .success(elapsed)
+        } catch {
+            return .failure(DoctorFailure("\(error)"))
+        }
+    }
+
+    /// `[token_configs.kbs]` of `--config`, else of initdata's aa.toml, or the check that says why there is none.
+    func kbsSettings(initdata: String?) -> ((url: String, cert: String?)?, DoctorCheck?) {
         let source: String
         let text: String
         if let config {
             source = config
             do { text = try LocalFile.readText(config) } catch {
-                return .fail(
-                    "KBS", "cannot read \(config): \(error.reason)", fix: "pass the file the agent was started with")
+                return (
+                    nil,
+                    .fail(
+                        "KBS", "cannot read \(config): \(error.reason)", fix: "pass the file the agent was started with"
+                    )
+                )
             }
         } else if let initdata, let document = try? InitDataDocument(text: initdata), let toml = document.agentConfig {
             source = "initdata's aa.toml"
             text = toml
         } else {
-            return .warn(
-                "KBS", "no configuration found (no -c FILE, no aa.toml in initdata)",
-                fix: "pass --config with the agent's configuration file to check its KBS")
+            return (
+                nil,
+                .warn(
+                    "KBS", "no configuration found (no -c FILE, no aa.toml in initdata)",
+                    fix: "pass --config with the agent's configuration file to check its KBS")
+            )
         }
-        let settings: (url: String, cert: String?)
         do {
             guard let found = try KBSDiagnosis.settings(aaToml: text) else {
-                return .warn(
-                    "KBS", "\(source) has no [token_configs.kbs]",
-                    fix: "add [token_configs.kbs] url = \"https://...\" so that GetToken can reach a KBS")
+                return (
+                    nil,
+                    .warn(
+                        "KBS", "\(source) has no [token_configs.kbs]",
+                        fix: "add [token_configs.kbs] url = \"https://...\" so that GetToken can reach a KBS")
+                )
             }
-            settings = found
+            return (found, nil)
         } catch {
-            return .fail(
-                "KBS", "\(source): \(error.description)", fix: "fix the configuration: the agent refuses it too")
+            return (
+                nil,
+                .fail("KBS", "\(source): \(error.description)", fix: "fix the configuration: the agent refuses it too")
+            )
         }
-        var base = settings.url
-        while base.hasSuffix("/") { base.removeLast() }
-        let answer = await Self.askForChallenge(base, cert: settings.cert, tee: tee)
-        return KBSDiagnosis.check(url: base, pinnedCertificate: settings.cert != nil, answer: answer)
     }
 
     /// `POST /kbs/v0/auth` as the agent sends it, timed.

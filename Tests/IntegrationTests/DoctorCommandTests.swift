@@ -36,6 +36,9 @@ import Testing
             kbs.requests.contains { ($0["body"] as? String)?.contains(#""version":"0.4.0","tee":"sample""#) == true },
             "the challenge asked as the agent asks it, for its TEE")
 
+        let token = try CommandResult.run("aactl", ["doctor", "--token"] + options)
+        #expect(token.stdout.contains("PASS token: GetToken kbs answered a token in "), "\(token.stdout)")
+
         let json = try CommandResult.run("aactl", ["doctor", "--json"] + options)
         #expect(json.status == 0)
         let parsed = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
@@ -46,7 +49,7 @@ import Testing
                 == lines.filter { !$0.hasPrefix(" ") }.map { String($0.prefix(4)).lowercased() })
     }
 
-    /// The KBS line (and its fix) alone, for a configuration given with --config.
+    /// The KBS lines (and their fixes) alone, for a configuration given with --config.
     static func kbsLine(_ aaToml: String) throws -> String {
         let directory = NSTemporaryDirectory() + "doctor-\(UUID().uuidString.prefix(6))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -59,21 +62,30 @@ import Testing
                 "--config",
                 directory + "/aa.toml",
             ])
-        return result.stdout.split(separator: "\n").drop { !$0.contains(" KBS: ") }.prefix(2).joined(separator: "\n")
+        return result.stdout.split(separator: "\n").drop { !$0.contains(" KBS") }.joined(separator: "\n")
     }
 
     @Test func theKBSCheckPassesWarnsAndFails() async throws {
         let kbs = try await TestKBS()
         let answered = try Self.kbsLine("[token_configs.kbs]\nurl = \"\(kbs.url)/\"\n")
-        #expect(answered.hasPrefix("PASS KBS: \(kbs.url)/kbs/v0/auth answered a challenge"), "\(answered)")
+        #expect(answered.hasPrefix("PASS KBS address: 127.0.0.1 is an address"), "\(answered)")
+        #expect(answered.contains("PASS KBS connection: TCP to 127.0.0.1:\(kbs.port) in "), "\(answered)")
+        #expect(answered.contains("PASS KBS: \(kbs.url)/kbs/v0/auth answered a challenge"), "\(answered)")
+        let named = try Self.kbsLine("[token_configs.kbs]\nurl = \"http://localhost:\(kbs.port)\"\n")
+        #expect(named.hasPrefix("PASS KBS address: localhost resolves to "), "\(named)")
 
         let older = try await TestKBS(["--protocol", "0.1.0"])
         let refused = try Self.kbsLine("[token_configs.kbs]\nurl = \"\(older.url)\"\n")
-        #expect(refused.hasPrefix("FAIL KBS: \(older.url)/kbs/v0/auth answered 400 to protocol 0.4.0"), "\(refused)")
+        #expect(refused.contains("FAIL KBS: \(older.url)/kbs/v0/auth answered 400 to protocol 0.4.0"), "\(refused)")
         #expect(refused.contains("fix: use a KBS that speaks trustee's KBS protocol 0.4.0"), "\(refused)")
 
         let closed = try Self.kbsLine("[token_configs.kbs]\nurl = \"http://127.0.0.1:9\"\n")
-        #expect(closed.hasPrefix("FAIL KBS: cannot reach http://127.0.0.1:9/kbs/v0/auth"), "\(closed)")
+        #expect(closed.contains("FAIL KBS connection: no TCP connection to 127.0.0.1:9"), "\(closed)")
+        #expect(!closed.contains(" KBS: "), "no challenge without a connection")
+
+        let unnamed = try Self.kbsLine("[token_configs.kbs]\nurl = \"http://no-such-kbs.invalid\"\n")
+        #expect(unnamed.hasPrefix("FAIL KBS address: no-such-kbs.invalid does not resolve"), "\(unnamed)")
+        #expect(unnamed.contains("fix: check the guest's DNS"), "\(unnamed)")
 
         let unconfigured = try Self.kbsLine("[log]\nlevel = \"info\"\n")
         #expect(
@@ -89,10 +101,25 @@ import Testing
         let kbs = try await TestKBS(tls: pair)
         let pem = try String(contentsOfFile: pair.cert, encoding: .utf8)
         let pinned = try Self.kbsLine("[token_configs.kbs]\nurl = \"\(kbs.url)\"\ncert = '''\n\(pem)'''\n")
-        #expect(pinned.hasPrefix("PASS KBS: \(kbs.url)/kbs/v0/auth"), "\(pinned)")
+        #expect(pinned.contains("PASS KBS: \(kbs.url)/kbs/v0/auth"), "\(pinned)")
         let untrusted = try Self.kbsLine("[token_configs.kbs]\nurl = \"\(kbs.url)\"\n")
-        #expect(untrusted.hasPrefix("FAIL KBS: TLS with \(kbs.url) failed"), "\(untrusted)")
+        #expect(untrusted.contains("FAIL KBS: TLS with \(kbs.url) failed"), "\(untrusted)")
         #expect(untrusted.contains("fix: put the KBS's certificate (PEM) in [token_configs.kbs] cert"), "\(untrusted)")
+    }
+
+    @Test func theTokenCheckSaysTheKBSsReason() async throws {
+        let kbs = try await TestKBS(["--deny", "the policy refuses this evidence"])
+        let connected = try await TokenTests.configuredAgent("[token_configs.kbs]\nurl = \"\(kbs.url)\"\n")
+        let result = try CommandResult.run(
+            "aactl",
+            [
+                "doctor", "--token", "--socket", "unix://" + connected.agent.socketPath, "--initdata",
+                connected.agent.directory + "/none.toml",
+            ])
+        #expect(result.status == 1)
+        #expect(result.stdout.contains("FAIL token: GetToken kbs failed: PERMISSION_DENIED"), "\(result.stdout)")
+        #expect(result.stdout.contains("the policy refuses this evidence"), "\(result.stdout)")
+        await connected.close()
     }
 
     @Test func aBootingAgentFailsWithTheFix() async throws {
