@@ -64,6 +64,22 @@ final class AgentProcess: @unchecked Sendable {
         try process.run()
     }
 
+    /// The agent as kata-agent starts it with initdata: `document` written to
+    /// `initdata.toml` in the agent's folder, `--initdata-toml` naming it.
+    convenience init(
+        initdata document: String, environment: [String: String] = [:], setUp: ((String) throws -> Void)? = nil
+    ) throws {
+        try self.init(
+            environment: environment,
+            setUp: { directory in
+                try document.write(toFile: directory + "/initdata.toml", atomically: true, encoding: .utf8)
+                try setUp?(directory)
+            },
+            listeners: { directory in
+                ["--attestation_sock", "unix://\(directory)/aa.sock", "--initdata-toml", directory + "/initdata.toml"]
+            })
+    }
+
     deinit {
         let endedByItself = !process.isRunning
         if process.isRunning {

@@ -69,13 +69,8 @@ struct AzureVTPMTests {
         let paravisor = try AzureParavisor(tpm: tpm, tee: tee, options: options)
         let document = "version = \"0.1.0\"\nalgorithm = \"sha256\"\n[data]\n\"aa.toml\" = '''\n\(aaToml)'''\n"
         let agent = try AgentProcess(
-            environment: ["AA_TPM_TCTI": tpm.tcti, "AA_AZURE_IMDS_URL": imdsURL ?? paravisor.imdsURL],
-            setUp: { directory in
-                try document.write(toFile: directory + "/initdata.toml", atomically: true, encoding: .utf8)
-            },
-            listeners: { directory in
-                ["--attestation_sock", "unix://\(directory)/aa.sock", "--initdata-toml", directory + "/initdata.toml"]
-            })
+            initdata: document,
+            environment: ["AA_TPM_TCTI": tpm.tcti, "AA_AZURE_IMDS_URL": imdsURL ?? paravisor.imdsURL])
         let client = try await agent.waitUntilListening()
         return Machine(
             tpm: tpm, paravisor: paravisor, agent: agent, client: client,

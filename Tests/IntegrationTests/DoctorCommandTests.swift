@@ -12,14 +12,7 @@ import Testing
         let kbs = try await TestKBS()
         let document = Self.document(kbs: kbs.url)
         let digest = SHA384.hash(data: Data(document.utf8)).map { String(format: "%02x", $0) }.joined()
-        let agent = try AgentProcess(
-            environment: ["AA_SAMPLE_INITDATA": digest],
-            setUp: { directory in
-                try document.write(toFile: directory + "/initdata.toml", atomically: true, encoding: .utf8)
-            },
-            listeners: { directory in
-                ["--attestation_sock", "unix://\(directory)/aa.sock", "--initdata-toml", directory + "/initdata.toml"]
-            })
+        let agent = try AgentProcess(initdata: document, environment: ["AA_SAMPLE_INITDATA": digest])
         await (try agent.waitUntilListening()).close()
         let options = ["--socket", "unix://" + agent.socketPath, "--initdata", agent.directory + "/initdata.toml"]
 

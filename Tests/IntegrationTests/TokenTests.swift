@@ -93,14 +93,7 @@ import _CryptoExtras
 
             """
         let digest = SHA384.hash(data: Data(document.utf8)).map { String(format: "%02x", $0) }.joined()
-        let agent = try AgentProcess(
-            environment: ["AA_SAMPLE_INITDATA": digest],
-            setUp: { directory in
-                try document.write(toFile: directory + "/initdata.toml", atomically: true, encoding: .utf8)
-            },
-            listeners: { directory in
-                ["--attestation_sock", "unix://\(directory)/aa.sock", "--initdata_toml", directory + "/initdata.toml"]
-            })
+        let agent = try AgentProcess(initdata: document, environment: ["AA_SAMPLE_INITDATA": digest])
         let client = try await agent.waitUntilListening()
         #expect(try await client.status().state == "Configured")
         let token = try #require(try await Self.token(client)["token"])
