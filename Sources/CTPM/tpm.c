@@ -237,6 +237,14 @@ done:
     return result;
 }
 
+/// TPM_RC_HANDLE (format 1, any handle number) while reading: the index was
+/// undefined after it was looked up, which is "not defined", not a failure.
+static int undefined_meanwhile(TSS2_RC rc, uint32_t index, char *error, size_t error_size) {
+    if ((rc >> 16) != 0 || (rc & 0xBF) != TPM2_RC_HANDLE) return 0;
+    snprintf(error, error_size, "NV index 0x%x is not defined", index);
+    return 1;
+}
+
 int aa_tpm_nv_read(aa_tpm *tpm, uint32_t index, uint8_t *data, size_t *size, char *error, size_t error_size) {
     ESYS_TR nv;
     TSS2_RC rc = Esys_TR_FromTPMPublic(tpm->esys, index, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &nv);
@@ -246,6 +254,7 @@ int aa_tpm_nv_read(aa_tpm *tpm, uint32_t index, uint8_t *data, size_t *size, cha
     }
     TPM2B_NV_PUBLIC *public = NULL;
     rc = Esys_NV_ReadPublic(tpm->esys, nv, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &public, NULL);
+    if (undefined_meanwhile(rc, index, error, error_size)) return 1;
     if (rc != TSS2_RC_SUCCESS) return fail(error, error_size, "cannot read the NV index's public area", rc);
     size_t total = public->nvPublic.dataSize;
     Esys_Free(public);
@@ -256,6 +265,7 @@ int aa_tpm_nv_read(aa_tpm *tpm, uint32_t index, uint8_t *data, size_t *size, cha
         UINT16 chunk = (UINT16)(total - offset < 512 ? total - offset : 512);
         TPM2B_MAX_NV_BUFFER *piece = NULL;
         rc = Esys_NV_Read(tpm->esys, ESYS_TR_RH_OWNER, nv, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, chunk, (UINT16)offset, &piece);
+        if (undefined_meanwhile(rc, index, error, error_size)) return 1;
         if (rc != TSS2_RC_SUCCESS) return fail(error, error_size, "NV read failed", rc);
         memcpy(data + offset, piece->buffer, piece->size);
         Esys_Free(piece);

@@ -59,7 +59,8 @@ import Testing
         #expect(
             status
                 == GetStatusResponse(
-                    state: "Rejected", binding: "mismatch", tee: "sample", configSource: "none", initDataDigest: ""))
+                    state: "Rejected", binding: "mismatch", tee: "sample", configSource: "none", initDataDigest: "41"),
+            "in Rejected the digest that did not match")
         await #expect(throws: TTRPCError.self) {
             try await call(.getToken, GetTokenRequest(tokenType: "kbs").protobufBytes())
         }

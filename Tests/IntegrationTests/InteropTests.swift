@@ -91,7 +91,11 @@ struct InteropTests {
             "BindInitData 0102",
             "ERR BindInitData 7 initdata digest 0102\(String(repeating: "00", count: 62)) does not match the hardware field \(field)\(String(repeating: "00", count: 16)); initdata is rejected for good"
         ),
-        ("GetStatus", "OK GetStatus state=Rejected binding=mismatch tee=sample config_source=none init_data_digest="),
+        // In Rejected the digest is the one that did not match.
+        (
+            "GetStatus",
+            "OK GetStatus state=Rejected binding=mismatch tee=sample config_source=none init_data_digest=0102"
+        ),
         (
             "BindInitData \(field)",
             "ERR BindInitData 9 initdata was already rejected (digest did not match the hardware field); restart the guest with matching initdata"
