@@ -32,6 +32,10 @@ final class SoftwareTPM: @unchecked Sendable {
             // Up to 30 s: on a loaded machine several swtpm starting at once are slow.
             for _ in 0..<3000 {
                 if Self.accepts(port: port) {
+                    // Another test's swtpm may hold the port (ours then fails
+                    // to bind and exits): only a live process of ours counts.
+                    try await Task.sleep(nanoseconds: 100_000_000)
+                    guard process.isRunning else { break }
                     self.port = port
                     self.process = process
                     return
