@@ -131,7 +131,7 @@ struct Doctor: AsyncParsableCommand {
         let connection = KBSDiagnosis.connectionCheck(
             host: service.host, port: service.port, milliseconds: await Self.connect(service))
         guard connection.outcome == .pass else { return [address, connection] }
-        let answer = await Self.askForChallenge(base, cert: settings.cert, tee: tee)
+        let answer = await Self.askForChallenge(service, cert: settings.cert, tee: tee)
         return [
             address, connection, KBSDiagnosis.check(url: base, pinnedCertificate: settings.cert != nil, answer: answer),
         ]
@@ -219,11 +219,8 @@ struct Doctor: AsyncParsableCommand {
 
     /// `POST /kbs/v0/auth` as the agent sends it, timed.
     static func askForChallenge(
-        _ url: String, cert: String?, tee: String
+        _ service: ServiceURL, cert: String?, tee: String
     ) async -> Result<KBSDiagnosis.Answer, KBSDiagnosis.Failure> {
-        guard let service = ServiceURL(url) else {
-            return .failure(.connect("'\(url)' is not an http:// or https:// URL"))
-        }
         var tls: NIOSSLContext?
         if service.secure {
             var configuration = TLSConfiguration.makeClientConfiguration()
