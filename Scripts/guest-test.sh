@@ -108,6 +108,29 @@ pack "$systemd_root" "$work/initramfs-systemd.cpio"
 # One software TPM for both boots, as one machine's TPM across a reboot.
 tpm_state=$work/tpm
 rm -rf "$tpm_state" && mkdir -p "$tpm_state"
+# The machine's attestation key at upstream's handle, provisioned as an
+# operator does before the guest runs (the agent quotes with no other key):
+# the same swtpm state over TCP, with tpm2-tools; no resource manager there,
+# so transient objects and sessions are flushed between the steps.
+provision_attestation_key() {
+  local port=$((20000 + (RANDOM % 5000) * 2))
+  swtpm socket --tpm2 --tpmstate dir="$tpm_state" --server type=tcp,port=$port,bindaddr=127.0.0.1 \
+    --ctrl type=tcp,port=$((port + 1)),bindaddr=127.0.0.1 --flags not-need-init,startup-clear >"$work/swtpm-provision.log" 2>&1 &
+  local tpm=$!
+  local keys=$work/provision
+  rm -rf "$keys" && mkdir -p "$keys"
+  export TPM2TOOLS_TCTI=swtpm:host=127.0.0.1,port=$port
+  for _ in $(seq 100); do tpm2_getcap properties-fixed >/dev/null 2>&1 && break; sleep 0.05; done
+  (cd "$keys" && tpm2_createek -c ek.ctx -G rsa -u ek.pub >/dev/null && tpm2_flushcontext -t &&
+    tpm2_createak -C ek.ctx -c ak.ctx -G rsa -g sha256 -s rsassa >/dev/null && tpm2_flushcontext -t &&
+    tpm2_flushcontext -s && tpm2_evictcontrol -C o -c ak.ctx 0x81010002 >/dev/null && tpm2_flushcontext -t &&
+    tpm2_readpublic -c 0x81010002 -f der -o "$work/ak.der" >/dev/null)
+  local status=$?
+  unset TPM2TOOLS_TCTI
+  kill "$tpm" 2>/dev/null || true
+  wait "$tpm" 2>/dev/null || true
+  return $status
+}
 boot() {  # boot ACCEL MODE LOG [TIMEOUT]
   local accel=$1 mode=$2 log=$3 limit=${4:-300} initramfs=$work/initramfs.cpio
   local append="console=ttyS0 quiet loglevel=1 panic=-1 aa_test=$mode"
@@ -138,6 +161,7 @@ if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
   fi
   rm -rf "$tpm_state" && mkdir -p "$tpm_state"
 fi
+provision_attestation_key || { echo "guest-test: cannot provision the attestation key" >&2; exit 1; }
 for mode in initdata absent systemd; do
   boot_started=$(date +%s.%N)
   boot "$accel" "$mode" "$work/console-$mode.log" || echo "guest-test: the $mode boot ended with status $?" >&2
@@ -146,6 +170,6 @@ for mode in initdata absent systemd; do
 done
 status=0
 python3 Tests/Guest/check_guest.py "$root/scenario/initdata.toml" "$work/console-initdata.log" "$work/console-absent.log" \
-  "$work/console-systemd.log" || status=1
+  "$work/console-systemd.log" "$work/ak.der" || status=1
 awk -v s="$started" -v e="$(date +%s.%N)" -v a="$accel" 'BEGIN { printf "guest test: %.1f s in all (%s)\n", e - s, a }'
 exit $status

@@ -19,7 +19,7 @@ public struct AgentConfig: Sendable, Equatable {
 
     public struct KBS: Sendable, Equatable {
         public var url: String
-        /// PEM of the KBS's certificate: the only one trusted for its HTTPS.
+        /// PEM of a certificate trusted for the KBS's HTTPS besides the system's roots (upstream's `cert`).
         public var cert: String?
         public var teeKeyAlgorithm: TEEKeyAlgorithm
         public var timeoutSeconds: Int64

@@ -24,6 +24,9 @@ public enum BindingOutcome: String, Sendable, Equatable {
     case recorded
     /// The digest was extended into the init-data PCR.
     case measured
+    /// No initdata was given and the init-data PCR already held a value the
+    /// agent did not put there (the boot chain's): nothing is bound.
+    case unbound
     /// The digest did not match the field.
     case mismatch
 }

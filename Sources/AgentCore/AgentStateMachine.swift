@@ -16,8 +16,10 @@ public struct AgentStateMachine: Sendable, Equatable {
     public private(set) var binding: BindingOutcome = .pending
     /// The digest bound (as offered, before fitting), nil until one is.
     public private(set) var boundDigest: [UInt8]?
-    /// The digest whose mismatch made the state Rejected, for diagnosis.
+    /// The digest whose mismatch made the state Rejected, and the field (or
+    /// PCR) value it was compared with, for diagnosis.
     public private(set) var rejectedDigest: [UInt8]?
+    public private(set) var rejectedField: [UInt8]?
     public private(set) var configSource: ConfigSource = .none
     /// A configuration given at launch, applied as soon as initdata is verified.
     public private(set) var launchConfig: ConfigSource?
@@ -111,18 +113,40 @@ public struct AgentStateMachine: Sendable, Equatable {
     // MARK: Launch
 
     /// At launch with no initdata: a zero field (or init-data PCR) means the
-    /// host bound nothing; a platform with neither has nothing to prove.
-    /// `field` is the field or PCR value when the anchor has one. With
-    /// `awaitsInitData` nothing happens: Booting until a bind call.
-    public mutating func startWithoutInitData(field: [UInt8]?) {
-        guard !awaitsInitData else { return }
+    /// host bound nothing; a platform with neither has nothing to prove. A
+    /// non-zero PCR is not blocking either: PCR 8 is shared with the boot
+    /// chain, and with no initdata there is nothing to check (`unbound`; the
+    /// answer is the warning to log). A non-zero hardware field means the
+    /// host bound a digest: Booting until a bind call brings it. `field` is
+    /// the field or PCR value when the anchor has one. With `awaitsInitData`
+    /// nothing happens: Booting until a bind call.
+    @discardableResult
+    public mutating func startWithoutInitData(field: [UInt8]?) -> String? {
+        guard !awaitsInitData else { return nil }
         switch anchor {
-        case .hardwareField, .pcr:
+        case .hardwareField:
             if let field, field.allSatisfy({ $0 == 0 }) { verify(.absent, digest: nil) }
+        case .pcr(let index, _):
+            guard let field else { return nil }
+            if field.allSatisfy({ $0 == 0 }) {
+                verify(.absent, digest: nil)
+            } else {
+                verify(.unbound, digest: nil)
+                return Self.unboundWarning(pcr: index, holding: field)
+            }
         case .none:
             verify(.unsupported, digest: nil)
         }
+        return nil
     }
+
+    static func unboundWarning(pcr index: Int, holding field: [UInt8]) -> String {
+        "no initdata was given and PCR \(index) already holds \(Hex.encode(field)), which the agent did not put there: \(bootChainCause). Nothing is bound to PCR \(index), and initdata cannot be bound to it in this boot"
+    }
+
+    /// Why an init-data PCR is not zero before the agent writes it.
+    static let bootChainCause =
+        "the boot chain most likely measured into it (GRUB extends PCR 8 with its command line, as the UAPI PCR registry records)"
 
     /// Records a configuration given at launch; it takes effect once verified.
     public mutating func configureAtLaunch(_ source: ConfigSource) {
@@ -150,6 +174,7 @@ public struct AgentStateMachine: Sendable, Equatable {
                 state = .rejected
                 binding = .mismatch
                 rejectedDigest = digest
+                rejectedField = field
                 return .refused(
                     AgentError(
                         .permissionDenied,
@@ -185,11 +210,14 @@ public struct AgentStateMachine: Sendable, Equatable {
             // The PCR is a field the agent writes once: from reset it is
             // extended; holding this digest's value it is a restart (extending
             // again would make it unverifiable until reboot); else a mismatch.
+            // An empty digest says no initdata was given: as at launch, a
+            // PCR the boot chain already wrote is then no reason to block.
             guard let field else {
                 return .refused(AgentError(.internal, "PCR \(index) could not be read"))
             }
             let fitted = InitDataDigest.fitted(digest, to: size)
             let measuredValue = Self.pcrValue(measuring: digest, size: size)
+            let zero = field.allSatisfy { $0 == 0 }
             if field == measuredValue {
                 if alreadyBound {
                     boundDigest = digest
@@ -199,20 +227,34 @@ public struct AgentStateMachine: Sendable, Equatable {
                 }
                 return .accepted(warning: nil)
             }
-            if alreadyBound, binding == .absent, digest.isEmpty, field.allSatisfy({ $0 == 0 }) {
+            if alreadyBound, digest.isEmpty, binding == .unbound || (binding == .absent && zero) {
                 return .accepted(warning: nil)
             }
-            if !alreadyBound, field.allSatisfy({ $0 == 0 }) {
+            if !alreadyBound, digest.isEmpty, !zero {
+                verify(.unbound, digest: nil)
+                return .accepted(warning: Self.unboundWarning(pcr: index, holding: field))
+            }
+            if !alreadyBound, zero {
                 measuring = true
                 return .measure(fitted)
             }
+            let cause =
+                switch (binding, zero) {
+                case (.measured, _):
+                    "PCR \(index) already holds the initdata bound before (digest \(Hex.encode(boundDigest ?? []))): a second document is not bound in this boot"
+                case (_, true):
+                    "The agent started without initdata while PCR \(index) was zero (absent): initdata offered later is not bound in this boot"
+                case (_, false):
+                    "PCR \(index) was not zero before the agent bound initdata: \(Self.bootChainCause); boot the guest without measurements into PCR \(index) before the agent (a direct kernel boot, as kata's, or GRUB without its tpm module), or, after a restart of the agent, give it the initdata it bound first"
+                }
             state = .rejected
             binding = .mismatch
             rejectedDigest = digest
+            rejectedField = field
             return .refused(
                 AgentError(
                     .permissionDenied,
-                    "initdata digest \(Hex.encode(fitted)) measured into PCR \(index) gives \(Hex.encode(measuredValue)), but PCR \(index) holds \(Hex.encode(field)); initdata is rejected for good"
+                    "initdata digest \(Hex.encode(fitted)) measured into PCR \(index) gives \(Hex.encode(measuredValue)), but PCR \(index) holds \(Hex.encode(field)); initdata is rejected for good. \(cause)"
                 ))
         }
     }

@@ -17,8 +17,8 @@ public actor AttestationAgent {
     private var initData: InitDataDocument?
     private let tokenProviders: TokenProviders
     private let logger: Logger
-    /// Where the event log lives (upstream's /run/attestation-agent).
-    private let eventLogDirectory: String
+    /// Where the event log lives (upstream's /run/attestation-agent/eventlog, or AAEL_PATH).
+    private let eventLogLocation: EventLogLocation
     /// Opened, and recovered from a crash, on the first runtime measurement.
     private var eventLog: EventLog?
     /// Keeps evidence and runtime measurements apart (see MeasurementGate).
@@ -30,13 +30,13 @@ public actor AttestationAgent {
     public init(
         platform: any TEEPlatform, additionalAttesters: [any Attester] = [],
         tokenProviders: TokenProviders = TokenProviders(), awaitsInitData: Bool = false,
-        eventLogDirectory: String = "/run/attestation-agent", logger: Logger
+        eventLogLocation: EventLogLocation = EventLogLocation(file: EventLogLocation.defaultFile), logger: Logger
     ) {
         self.platform = platform
         self.additionalAttesters = additionalAttesters
         self.machine = AgentStateMachine(anchor: platform.initDataAnchor, awaitsInitData: awaitsInitData)
         self.tokenProviders = tokenProviders
-        self.eventLogDirectory = eventLogDirectory
+        self.eventLogLocation = eventLogLocation
         self.logger = logger
     }
 
@@ -47,8 +47,11 @@ public actor AttestationAgent {
         public let tee: TEEType
         public let configSource: ConfigSource
         public let boundDigest: [UInt8]?
-        /// In Rejected, the digest that did not match.
+        /// In Rejected, the digest that did not match and the field (or PCR) value it was compared with.
         public var rejectedDigest: [UInt8]? = nil
+        public var rejectedField: [UInt8]? = nil
+        /// The KBS of the configuration the agent holds (GetToken uses it once configured).
+        public var kbs: AgentConfig.KBS? = nil
     }
 
     /// Where the agent is now, for the launcher's log and for tests; the
@@ -57,7 +60,8 @@ public actor AttestationAgent {
         Status(
             state: machine.state, binding: machine.binding, tee: platform.tee,
             configSource: machine.configSource, boundDigest: machine.boundDigest,
-            rejectedDigest: machine.rejectedDigest)
+            rejectedDigest: machine.rejectedDigest, rejectedField: machine.rejectedField,
+            kbs: config?.kbs)
     }
 
     // MARK: Launch
@@ -69,7 +73,9 @@ public actor AttestationAgent {
     public func startWithoutInitData() async {
         if platform.initDataAnchor != .none && !machine.awaitsInitData {
             do {
-                machine.startWithoutInitData(field: try await readField())
+                if let warning = machine.startWithoutInitData(field: try await readField()) {
+                    logger.warning("\(warning)")
+                }
             } catch {
                 logger.error(
                     "cannot read the init-data field at launch; staying in Booting",
@@ -233,10 +239,10 @@ public actor AttestationAgent {
 
     private func openEventLog(algorithm: EventLogAlgorithm, initPCR: UInt64) async throws(AgentError) -> EventLog {
         if let eventLog { return eventLog }
-        do { try LocalFile.makeDirectories(eventLogDirectory) } catch {
+        do { try LocalFile.makeDirectories(eventLogLocation.directory) } catch {
             throw AgentError(.unavailable, "cannot create the event log directory: \(error)", cause: error)
         }
-        let log = EventLog(directory: eventLogDirectory, algorithm: algorithm)
+        let log = EventLog(location: eventLogLocation, algorithm: algorithm)
         try await log.recover(platform: platform, pcr: initPCR)
         eventLog = log
         return log

@@ -1,4 +1,4 @@
-import Crypto
+import AttestationFormats
 import LocalFiles
 import Platform
 
@@ -40,9 +40,9 @@ public struct EventLog: Sendable {
     public let walPath: String
     let algorithm: EventLogAlgorithm
 
-    public init(directory: String, algorithm: EventLogAlgorithm) {
-        self.path = PlatformRoot.eventLogFile(in: directory)
-        self.walPath = directory + "/.wal_event_entry"
+    public init(location: EventLogLocation, algorithm: EventLogAlgorithm) {
+        self.path = location.file
+        self.walPath = location.writeAheadRecord
         self.algorithm = algorithm
     }
 
@@ -122,20 +122,4 @@ public struct EventLog: Sendable {
 
     static func le(_ value: UInt32) -> [UInt8] { withUnsafeBytes(of: value.littleEndian, Array.init) }
     static func le(_ value: UInt16) -> [UInt8] { withUnsafeBytes(of: value.littleEndian, Array.init) }
-}
-
-extension EventLogAlgorithm {
-    func digest(_ bytes: [UInt8]) -> [UInt8] {
-        switch self {
-        case .sha256: Array(SHA256.hash(data: bytes))
-        case .sha384: Array(SHA384.hash(data: bytes))
-        }
-    }
-
-    var tcgID: UInt16 {
-        switch self {
-        case .sha256: 0x000B
-        case .sha384: 0x000C
-        }
-    }
 }

@@ -76,7 +76,9 @@ public enum AgentServiceHandlers {
                 return GetStatusResponse(
                     state: status.state.rawValue, binding: status.binding.rawValue,
                     tee: status.tee.rawValue, configSource: status.configSource.rawValue,
-                    initDataDigest: (status.boundDigest ?? status.rejectedDigest).map(Hex.encode) ?? "")
+                    initDataDigest: (status.rejectedDigest ?? status.boundDigest).map(Hex.encode) ?? "",
+                    initDataField: status.rejectedField.map(Hex.encode) ?? "", kbsURL: status.kbs?.url ?? "",
+                    kbsCert: status.kbs?.cert ?? "")
             }
         }
     }

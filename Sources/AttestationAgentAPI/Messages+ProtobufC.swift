@@ -155,7 +155,9 @@ extension GetStatusResponse: ProtobufCodable {
             state: ProtobufCField.string(c.state), binding: ProtobufCField.string(c.binding),
             tee: ProtobufCField.string(c.tee),
             configSource: ProtobufCField.string(c.config_source),
-            initDataDigest: ProtobufCField.string(c.init_data_digest))
+            initDataDigest: ProtobufCField.string(c.init_data_digest),
+            initDataField: ProtobufCField.string(c.init_data_field), kbsURL: ProtobufCField.string(c.kbs_url),
+            kbsCert: ProtobufCField.string(c.kbs_cert))
     }
     public func fill(_ m: UnsafeMutablePointer<AttestationAgent__GetStatusResponse>, arena: ProtobufCArena) {
         m.pointee.state = arena.cString(state)
@@ -163,6 +165,9 @@ extension GetStatusResponse: ProtobufCodable {
         m.pointee.tee = arena.cString(tee)
         m.pointee.config_source = arena.cString(configSource)
         m.pointee.init_data_digest = arena.cString(initDataDigest)
+        m.pointee.init_data_field = arena.cString(initDataField)
+        m.pointee.kbs_url = arena.cString(kbsURL)
+        m.pointee.kbs_cert = arena.cString(kbsCert)
     }
 }
 

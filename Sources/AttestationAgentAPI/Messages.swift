@@ -91,12 +91,21 @@ public struct GetStatusResponse: Sendable, Equatable {
     public var tee: String
     public var configSource: String
     public var initDataDigest: String
-    public init(state: String, binding: String, tee: String, configSource: String, initDataDigest: String) {
+    public var initDataField: String
+    public var kbsURL: String
+    public var kbsCert: String
+    public init(
+        state: String, binding: String, tee: String, configSource: String, initDataDigest: String,
+        initDataField: String = "", kbsURL: String = "", kbsCert: String = ""
+    ) {
         self.state = state
         self.binding = binding
         self.tee = tee
         self.configSource = configSource
         self.initDataDigest = initDataDigest
+        self.initDataField = initDataField
+        self.kbsURL = kbsURL
+        self.kbsCert = kbsCert
     }
 }
 

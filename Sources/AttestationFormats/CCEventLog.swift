@@ -1,32 +1,37 @@
 import Crypto
 
-/// The `cc_eventlog` of TDX evidence, as trustee's event log parser reads it
-/// (TCG PC Client "crypto agile" format): the firmware's CCEL table with its
-/// unused tail cut off, then the agent's AAEL entries, then eight 0xFF bytes.
-/// Without a CCEL table a TCG_EfiSpecIdEvent comes first, so that a parser
-/// learns the digest sizes before the AAEL entries. Trustee replays RTMR0-3
-/// from the whole log; an AAEL entry missing here fails every token after
-/// the first runtime measurement.
+/// The `cc_eventlog` of TDX and az-snp-vtpm evidence, as trustee's event log
+/// parser reads it (TCG PC Client "crypto agile" format): the firmware's CCEL
+/// table with its unused tail cut off, then the agent's AAEL entries, then
+/// eight 0xFF bytes. Without a CCEL table a TCG_EfiSpecIdEvent comes first,
+/// declaring the entries' algorithm, so that a parser learns the digest size
+/// before the AAEL entries. Trustee replays the registers the log names
+/// (RTMR0-3 on TDX, the PCRs on Azure); an AAEL entry missing here fails
+/// every token after the first runtime measurement.
 public enum CCEventLog {
     static let noAction: UInt32 = 0x3
     static let endMarker = [UInt8](repeating: 0xFF, count: 8)
 
     /// A TCG_EfiSpecIdEvent (TCG PC Client PFP, "Specification ID Version
-    /// Event") announcing one algorithm, SHA-384 (48 bytes), the RTMRs' own.
-    static let specIDHeader: [UInt8] = {
+    /// Event") announcing one algorithm, the registers' own: SHA-384 for TDX's
+    /// RTMRs, SHA-256 for a vTPM's PCRs.
+    static func specIDHeader(declaring algorithm: EventLogAlgorithm) -> [UInt8] {
         let signature = Array("Spec ID Event03".utf8) + [0]
         let platformClass = le(UInt32(0))
         let versionAndUintnSize: [UInt8] = [0, 2, 0, 2]  // minor, major, errata, uintnSize
-        let sha384Digest = le(UInt32(1)) + le(UInt16(0x000C)) + le(UInt16(48))  // one algorithm: SHA-384, 48 bytes
+        let digestSizes = le(UInt32(1)) + le(algorithm.tcgID) + le(UInt16(algorithm.size))
         let vendorInfoSize: [UInt8] = [0]
-        let event = signature + platformClass + versionAndUintnSize + sha384Digest + vendorInfoSize
+        let event = signature + platformClass + versionAndUintnSize + digestSizes + vendorInfoSize
         return le(UInt32(0)) + le(noAction) + [UInt8](repeating: 0, count: 20) + le(UInt32(event.count)) + event
-    }()
+    }
 
-    /// The log for the evidence; nil with neither a CCEL table nor an AAEL file, as upstream.
-    public static func assemble(ccel: [UInt8]?, aael: [UInt8]?) throws(ReportParseError) -> [UInt8]? {
+    /// The log for the evidence; nil with neither a CCEL table nor an AAEL
+    /// file, as upstream. `algorithm` is what the AAEL entries use.
+    public static func assemble(
+        ccel: [UInt8]?, aael: [UInt8]?, algorithm: EventLogAlgorithm
+    ) throws(ReportParseError) -> [UInt8]? {
         guard ccel != nil || aael != nil else { return nil }
-        let head = try ccel.map(trimmed) ?? specIDHeader
+        let head = try ccel.map(trimmed) ?? specIDHeader(declaring: algorithm)
         return head + (aael ?? []) + endMarker
     }
 

@@ -1,9 +1,10 @@
-/// The TEE names upstream's agent uses on the wire and in evidence.
+/// The TEE names upstream's agent uses on the wire and in evidence (kbs-types'
+/// `Tee`). AMD SEV and SEV-ES without SNP are not among them: upstream removed
+/// them, and a KBS cannot parse the name `sev`.
 public enum TEEType: String, Sendable, CaseIterable {
     case sample
     case tdx
     case snp
-    case sev
     case sgx
     case cca
     case csv
@@ -22,7 +23,7 @@ public enum TEEType: String, Sendable, CaseIterable {
         case .snp: 32
         case .cca, .sgx: 64
         case .sample: 64
-        case .sev, .csv, .se, .tpm, .azSnpVtpm, .azTdxVtpm, .sampleDevice: nil
+        case .csv, .se, .tpm, .azSnpVtpm, .azTdxVtpm, .sampleDevice: nil
         }
     }
 

@@ -1465,7 +1465,7 @@ const ProtobufCMessageDescriptor attestation_agent__get_status_request__descript
   (ProtobufCMessageInit) attestation_agent__get_status_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor attestation_agent__get_status_response__field_descriptors[5] =
+static const ProtobufCFieldDescriptor attestation_agent__get_status_response__field_descriptors[8] =
 {
   {
     "state",
@@ -1527,18 +1527,57 @@ static const ProtobufCFieldDescriptor attestation_agent__get_status_response__fi
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "init_data_field",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(AttestationAgent__GetStatusResponse, init_data_field),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "kbs_url",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(AttestationAgent__GetStatusResponse, kbs_url),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "kbs_cert",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(AttestationAgent__GetStatusResponse, kbs_cert),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned attestation_agent__get_status_response__field_indices_by_name[] = {
   1,   /* field[1] = binding */
   3,   /* field[3] = config_source */
   4,   /* field[4] = init_data_digest */
+  5,   /* field[5] = init_data_field */
+  7,   /* field[7] = kbs_cert */
+  6,   /* field[6] = kbs_url */
   0,   /* field[0] = state */
   2,   /* field[2] = tee */
 };
 static const ProtobufCIntRange attestation_agent__get_status_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor attestation_agent__get_status_response__descriptor =
 {
@@ -1548,7 +1587,7 @@ const ProtobufCMessageDescriptor attestation_agent__get_status_response__descrip
   "AttestationAgent__GetStatusResponse",
   "attestation_agent",
   sizeof(AttestationAgent__GetStatusResponse),
-  5,
+  8,
   attestation_agent__get_status_response__field_descriptors,
   attestation_agent__get_status_response__field_indices_by_name,
   1,  attestation_agent__get_status_response__number_ranges,

@@ -14,9 +14,9 @@
 // would cost every launch their loading time and memory. Each function is
 // called through a pointer of the header's own type.
 #define TSS_FUNCTIONS(X) \
-    X(esys, Esys_Initialize) X(esys, Esys_Finalize) X(esys, Esys_Free) X(esys, Esys_FlushContext) \
-    X(esys, Esys_CreatePrimary) X(esys, Esys_NV_Read) X(esys, Esys_NV_ReadPublic) X(esys, Esys_PCR_Extend) \
-    X(esys, Esys_NV_DefineSpace) X(esys, Esys_NV_UndefineSpace) X(esys, Esys_NV_Write) \
+    X(esys, Esys_Initialize) X(esys, Esys_Finalize) X(esys, Esys_Free) X(esys, Esys_NV_Read) \
+    X(esys, Esys_NV_ReadPublic) X(esys, Esys_PCR_Extend) X(esys, Esys_NV_DefineSpace) X(esys, Esys_NV_UndefineSpace) \
+    X(esys, Esys_NV_Write) \
     X(esys, Esys_PCR_Read) X(esys, Esys_Quote) X(esys, Esys_ReadPublic) X(esys, Esys_TR_FromTPMPublic) \
     X(mu, Tss2_MU_TPMT_SIGNATURE_Marshal) X(rc, Tss2_RC_Decode) \
     X(tctildr, Tss2_TctiLdr_Initialize) X(tctildr, Tss2_TctiLdr_Finalize)
@@ -57,8 +57,6 @@ static void tss_load(void) {
 #define Esys_Initialize tss.Esys_Initialize
 #define Esys_Finalize tss.Esys_Finalize
 #define Esys_Free tss.Esys_Free
-#define Esys_FlushContext tss.Esys_FlushContext
-#define Esys_CreatePrimary tss.Esys_CreatePrimary
 #define Esys_NV_Read tss.Esys_NV_Read
 #define Esys_NV_ReadPublic tss.Esys_NV_ReadPublic
 #define Esys_NV_DefineSpace tss.Esys_NV_DefineSpace
@@ -158,41 +156,17 @@ int aa_tpm_read_sha256(aa_tpm *tpm, uint8_t values[24 * 32], char *error, size_t
     return 0;
 }
 
-/// The attestation key: the persistent handle when provisioned, else (unless
-/// `persistent_only`) a primary key.
-static int load_ak(aa_tpm *tpm, uint32_t ak_handle, int persistent_only, ESYS_TR *ak, int *transient, char *error,
-                   size_t error_size) {
-    if (ak_handle && Esys_TR_FromTPMPublic(tpm->esys, ak_handle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, ak) == TSS2_RC_SUCCESS) {
-        *transient = 0;
+/// The attestation key: the key provisioned at the persistent handle, and no
+/// other (a key made for one quote proves nothing to a verifier that pins
+/// the machine's key). Returns 2 when there is none.
+static int load_ak(aa_tpm *tpm, uint32_t ak_handle, ESYS_TR *ak, char *error, size_t error_size) {
+    if (Esys_TR_FromTPMPublic(tpm->esys, ak_handle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, ak) == TSS2_RC_SUCCESS)
         return 0;
-    }
-    if (persistent_only) {
-        snprintf(error, error_size, "no attestation key at persistent handle 0x%x", ak_handle);
-        return -1;
-    }
-    TPM2B_PUBLIC template = { .publicArea = {
-        .type = TPM2_ALG_RSA,
-        .nameAlg = TPM2_ALG_SHA256,
-        .objectAttributes = TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_SIGN_ENCRYPT | TPMA_OBJECT_FIXEDTPM |
-                            TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH,
-        .parameters.rsaDetail = {
-            .symmetric = { .algorithm = TPM2_ALG_NULL },
-            .scheme = { .scheme = TPM2_ALG_RSASSA, .details.rsassa.hashAlg = TPM2_ALG_SHA256 },
-            .keyBits = 2048,
-            .exponent = 0,
-        },
-    } };
-    TPM2B_SENSITIVE_CREATE sensitive = { 0 };
-    TPM2B_DATA outside = { 0 };
-    TPML_PCR_SELECTION none = { 0 };
-    TSS2_RC rc = Esys_CreatePrimary(tpm->esys, ESYS_TR_RH_ENDORSEMENT, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
-                                    &sensitive, &template, &outside, &none, ak, NULL, NULL, NULL, NULL);
-    if (rc != TSS2_RC_SUCCESS) return fail(error, error_size, "cannot create the attestation key", rc);
-    *transient = 1;
-    return 0;
+    snprintf(error, error_size, "no attestation key at persistent handle 0x%x", ak_handle);
+    return 2;
 }
 
-int aa_tpm_quote(aa_tpm *tpm, uint32_t ak_handle, int persistent_only, const uint8_t *qualifying, size_t qualifying_size,
+int aa_tpm_quote(aa_tpm *tpm, uint32_t ak_handle, const uint8_t *qualifying, size_t qualifying_size,
                  uint8_t *message, size_t *message_size, uint8_t *signature, size_t *signature_size,
                  uint8_t *modulus, size_t *modulus_size, uint32_t *exponent, char *error, size_t error_size) {
     TPM2B_DATA extra = { 0 };
@@ -201,8 +175,8 @@ int aa_tpm_quote(aa_tpm *tpm, uint32_t ak_handle, int persistent_only, const uin
     memcpy(extra.buffer, qualifying, qualifying_size);
 
     ESYS_TR ak;
-    int transient;
-    if (load_ak(tpm, ak_handle, persistent_only, &ak, &transient, error, error_size) != 0) return -1;
+    int loaded = load_ak(tpm, ak_handle, &ak, error, error_size);
+    if (loaded != 0) return loaded;
 
     int result = -1;
     TPM2B_PUBLIC *public = NULL;
@@ -233,7 +207,6 @@ done:
     Esys_Free(public);
     Esys_Free(quoted);
     Esys_Free(sig);
-    if (transient) Esys_FlushContext(tpm->esys, ak);
     return result;
 }
 

@@ -43,9 +43,11 @@ public enum AgentDiagnosis {
                 .fail(
                     "agent",
                     seen
-                        + ": the initdata digest \(status.initDataDigest) is not what the hardware field or PCR 8 holds",
-                    fix:
-                        "the host launched the VM with another initdata: compute the value with aactl initdata digest FILE --tee \(status.tee) and set it in the VM's configuration (kata: the pod's cc_init_data annotation), then start a new VM"
+                        + ": the initdata digest \(status.initDataDigest) does not match what the hardware field or PCR 8 holds"
+                        + (status.initDataField.isEmpty ? "" : " (\(status.initDataField))"),
+                    fix: ["tpm", "az-snp-vtpm", "az-tdx-vtpm"].contains(status.tee)
+                        ? "PCR 8 held another value before the agent bound this initdata: the boot chain's (GRUB measures its command line into PCR 8) or an earlier document's; boot without measurements into PCR 8 before the agent, or give a restarted agent the initdata it bound first, in a new VM"
+                        : "the host launched the VM with another initdata: compute the value with aactl initdata digest FILE --tee \(status.tee) and set it in the VM's configuration (kata: the pod's cc_init_data annotation), then start a new VM"
                 )
             ]
         default:
@@ -60,6 +62,15 @@ public enum AgentDiagnosis {
                     "initdata binding",
                     "\(status.tee) has no init-data field: nothing in the hardware vouches for initdata",
                     fix: "run on a TEE with one (TDX, SNP, CCA, a vTPM) where initdata must be trusted"))
+        }
+        if status.binding == "unbound" {
+            checks.append(
+                .warn(
+                    "initdata binding",
+                    "no initdata was given and PCR 8 already held a value the agent did not put there: nothing is bound, and initdata cannot be bound in this boot",
+                    fix:
+                        "if pods need initdata here, boot the guest without measurements into PCR 8 before the agent (a direct kernel boot, as kata's, or GRUB without its tpm module)"
+                ))
         }
         if status.tee == "sample" {
             checks.append(

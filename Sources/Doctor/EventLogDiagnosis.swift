@@ -1,13 +1,22 @@
 import AttestationFormats
 
-/// The agent's event log file and its write-ahead record, under the root.
+/// The agent's event log file and its write-ahead record.
 public enum EventLogDiagnosis {
-    public static let directory = "/run/attestation-agent"
-    public static let logFile = directory + "/eventlog"
-    public static let writeAheadRecord = directory + "/.wal_event_entry"
+    /// Where the agent keeps its log (under its platform root) unless `AAEL_PATH` names another file.
+    public static let defaultLogFile = "/run/attestation-agent/eventlog"
+    public static let overrideVariable = "AAEL_PATH"
 
-    /// `log` is the file's bytes, nil when there is none.
-    public static func check(log: Result<[UInt8]?, DoctorFailure>, writeAheadRecordPresent: Bool) -> [DoctorCheck] {
+    /// The agent's write-ahead record: `.wal_event_entry` beside the log.
+    public static func writeAheadRecord(beside logFile: String) -> String {
+        guard let slash = logFile.lastIndex(of: "/") else { return ".wal_event_entry" }
+        return String(logFile[..<slash]) + "/.wal_event_entry"
+    }
+
+    /// `log` is the bytes of the file at `logFile`, nil when there is none.
+    public static func check(
+        logFile: String, log: Result<[UInt8]?, DoctorFailure>, writeAheadRecordPresent: Bool
+    ) -> [DoctorCheck] {
+        let writeAheadRecord = writeAheadRecord(beside: logFile)
         var checks: [DoctorCheck] = []
         switch log {
         case .failure(let failure):

@@ -50,6 +50,26 @@ public enum EvidenceDiagnosis {
         return checks
     }
 
+    /// On a (v)TPM, whether the agent quotes with the attestation key
+    /// provisioned for the machine (it makes none of its own): nil elsewhere,
+    /// and when evidence failed for another reason. `refusal` is GetEvidence's
+    /// error, nil when it answered; `notProvisioned` when its code was
+    /// FAILED_PRECONDITION, the agent's code for a missing key.
+    public static func attestationKeyCheck(tee: String, refusal: String?, notProvisioned: Bool) -> DoctorCheck? {
+        let name = "TPM attestation key"
+        guard ["tpm", "az-snp-vtpm", "az-tdx-vtpm"].contains(tee) else { return nil }
+        guard let refusal else {
+            return .pass(name, "the quote is signed by the key provisioned at the agent's persistent handle")
+        }
+        guard notProvisioned else { return nil }
+        return .fail(
+            name, refusal,
+            fix: tee == "tpm"
+                ? "provision the machine's attestation key at the handle named (tpm2_createek -c ek.ctx; tpm2_createak -C ek.ctx -c ak.ctx -G rsa -g sha256 -s rsassa; tpm2_evictcontrol -C o -c ak.ctx HANDLE) before the agent quotes, or set AA_TPM_AK_HANDLE in the agent's environment to the handle of the key the machine has"
+                : "Azure's paravisor provisions this key: if this is an Azure confidential VM, remove a wrong AA_TPM_AK_HANDLE from the agent's environment; else the agent took an ordinary vTPM for Azure's"
+        )
+    }
+
     static func replay(_ quoted: [[UInt8]], log: [UInt8]?) -> DoctorCheck {
         let name = "event log replay"
         guard let log else {

@@ -7,7 +7,7 @@ public enum KBSDiagnosis {
     /// The protocol version the agent speaks.
     public static let protocolVersion = "0.4.0"
 
-    /// `[token_configs.kbs]` of an aa.toml: its URL and pinned certificate; nil without one.
+    /// `[token_configs.kbs]` of an aa.toml: its URL and the certificate it adds to the trusted roots; nil without one.
     public static func settings(aaToml: String) throws(DoctorFailure) -> (url: String, cert: String?)? {
         let document: [String: TOMLValue]
         do { document = try TOMLParser.parse(aaToml) } catch {
@@ -50,8 +50,8 @@ public enum KBSDiagnosis {
             return .fail(
                 "KBS", "TLS with \(url) failed: \(reason)",
                 fix: pinnedCertificate
-                    ? "the KBS's certificate is not the one in [token_configs.kbs] cert: put the KBS's current certificate (PEM) there"
-                    : "put the KBS's certificate (PEM) in [token_configs.kbs] cert, or give the KBS one the guest's trust store accepts"
+                    ? "neither the guest's trusted roots nor [token_configs.kbs] cert vouch for the KBS's certificate: put the KBS's current certificate, or its CA's (PEM), there"
+                    : "put the KBS's certificate, or its CA's (PEM), in [token_configs.kbs] cert, or give the KBS one the guest's trusted roots accept"
             )
         case .failure(.timedOut(let seconds)):
             return .fail(

@@ -104,7 +104,8 @@ public enum FuzzTargets {
         for tee in ["sample", "tdx", "snp", "cca", "tpm", "az-snp-vtpm"] {
             _ = EvidenceDiagnosis.check(tee: tee, evidence: bytes, reportData: [1, 2, 3], digest: [4, 5, 6])
         }
-        _ = EventLogDiagnosis.check(log: .success(bytes), writeAheadRecordPresent: false)
+        _ = EventLogDiagnosis.check(
+            logFile: "/run/attestation-agent/eventlog", log: .success(bytes), writeAheadRecordPresent: false)
     }
 
     static let ccel: Target = { bytes in
@@ -113,7 +114,7 @@ public enum FuzzTargets {
         }
         guard let trimmed = try? CCEventLog.trimmed(bytes) else { return }
         precondition(bytes.starts(with: trimmed), "the trimmed table is not a prefix")
-        _ = try? CCEventLog.assemble(ccel: bytes, aael: bytes)
+        _ = try? CCEventLog.assemble(ccel: bytes, aael: bytes, algorithm: .sha384)
     }
 
     // MARK: The agent's own files

@@ -7,7 +7,8 @@ import DataEncoding
 ///     {"version": 2,
 ///      "tpm_quote": {"signature": HEX, "message": HEX, "pcrs": [HEX x 24]},
 ///      "hcl_report": BASE64URL,
-///      "vcek": BASE64URL (DER)          // az-snp-vtpm
+///      "vcek": BASE64URL (DER),         // az-snp-vtpm
+///      "cc_eventlog": BASE64 or null,   // az-snp-vtpm
 ///      "td_quote": BASE64URL}           // az-tdx-vtpm
 ///
 /// The report data goes twice into it: as the quote's qualifying data, and
@@ -15,7 +16,10 @@ import DataEncoding
 /// paravisor sets and whose variable data it hashes into the hardware
 /// report. The quote is signed by the attestation key the paravisor
 /// provisioned (persistent handle 0x81000003), whose public half the HCL
-/// report carries; no other key will do.
+/// report carries; no other key will do. az-snp-vtpm adds the agent's event
+/// log (after a spec ID event declaring SHA-256), which trustee replays
+/// against the quoted PCRs, as upstream's attester does since 2026;
+/// az-tdx-vtpm evidence carries none upstream, nor here.
 extension TPMPlatform {
     /// Where the report data goes for the paravisor to copy into the HCL report.
     static let hclReportDataIndex: UInt32 = 0x0140_0002
@@ -32,7 +36,7 @@ extension TPMPlatform {
             )
         }
         let (hclBytes, report) = try await hclReport(carrying: reportData)
-        let quote = try quote(qualifying: reportData, persistentOnly: true)
+        let quote = try quote(qualifying: reportData)
         var members: [(String, JSON)] = [
             ("version", .unsigned(2)),
             (
@@ -51,6 +55,8 @@ extension TPMPlatform {
         } else {
             let vcek = try await azureMetadata.vcekCertificate()
             members.append(("vcek", .string(Base64.urlEncode(vcek, padded: true))))
+            members.append(
+                ("cc_eventlog", try EvidenceEventLog.member(files: files, aaelFile: eventLogFile, algorithm: .sha256)))
         }
         return Array(JSON.object(members).serialized().utf8)
     }

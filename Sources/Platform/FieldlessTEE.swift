@@ -1,9 +1,9 @@
 import AttestationFormats
 
-/// TEEs with no init-data field this agent can read (AMD SEV and SEV-ES,
-/// IBM Secure Execution, Hygon CSV). Binding succeeds as "unsupported", as
-/// the seed asks, so that such guests are not blocked; evidence is refused
-/// with a plain reason because this build cannot produce it.
+/// TEEs with no init-data field this agent can read (IBM Secure Execution,
+/// Hygon CSV). Binding succeeds as "unsupported", as the seed asks, so that
+/// such guests are not blocked; evidence is refused with a plain reason
+/// because this build cannot produce it.
 public struct FieldlessTEE: TEEPlatform {
     public let tee: TEEType
     public let initDataAnchor = InitDataAnchor.none
@@ -19,15 +19,6 @@ public struct FieldlessTEE: TEEPlatform {
         (try? files.read("/sys/firmware/uv/prot_virt_guest")).map {
             String(decoding: $0, as: UTF8.self).trimmingWhitespace() == "1"
         } ?? false
-    }
-
-    /// AMD SEV or SEV-ES without SNP: the CPU flags the kernel reports.
-    static func isSEV(_ files: any KernelFiles) -> Bool {
-        guard let cpuinfo = try? files.read("/proc/cpuinfo") else { return false }
-        let flags =
-            String(decoding: cpuinfo, as: UTF8.self).split(separator: "\n")
-            .first { $0.hasPrefix("flags") }?.split(separator: " ") ?? []
-        return flags.contains("sev") && !flags.contains("sev_snp")
     }
 
     public func readInitDataField() async throws(PlatformError) -> [UInt8] {

@@ -7,22 +7,23 @@ public enum PlatformDetection {
     public static func detect(
         root: PlatformRoot, environment: [String: String], logger: Logger
     ) throws(PlatformError) -> any TEEPlatform {
+        let eventLog = EventLogLocation(root: root, environment: environment)
         let tsmProvider = ConfigfsTSM(files: root).presentProvider()
         if TDXPlatform.detect(files: root, tsmProvider: tsmProvider) {
-            return TDXPlatform(files: root, eventLogFile: PlatformRoot.eventLogFile(in: root.eventLogDirectory))
+            return TDXPlatform(files: root, eventLogFile: eventLog.file)
         }
         let tcti = TPMPlatform.tcti(root: root, environment: environment)
         let akHandle = try TPMPlatform.akHandle(environment: environment)
         if let tcti, let azure = try? TPMPlatform(tcti: tcti).azureConfidentialVM() {
             return TPMPlatform(
                 tcti: tcti, akHandle: akHandle ?? TPMPlatform.azureAKHandle, tee: azure,
-                azureMetadata: AzureMetadataService(environment: environment))
+                azureMetadata: AzureMetadataService(environment: environment), files: root,
+                eventLogFile: eventLog.file)
         }
         if SNPPlatform.detect(files: root, tsmProvider: tsmProvider) { return SNPPlatform(files: root) }
         if FieldlessTEE.isCSV(root) { return fieldless(.csv, logger) }
         if CCAPlatform.detect(files: root, tsmProvider: tsmProvider) { return CCAPlatform(files: root) }
         if FieldlessTEE.isSE(root) { return fieldless(.se, logger) }
-        if FieldlessTEE.isSEV(root) { return fieldless(.sev, logger) }
         if let tcti {
             logger.warning(
                 "using a TPM that is not bound to a TEE: its evidence proves less than a TEE's",

@@ -19,13 +19,6 @@ public struct PlatformRoot: Sendable, Equatable {
         return (root.hasSuffix("/") ? String(root.dropLast()) : root) + kernelPath
     }
 
-    /// upstream's `/run/attestation-agent`, under the root: the agent's event
-    /// log and its write-ahead record live here.
-    public var eventLogDirectory: String { path("/run/attestation-agent") }
-
-    /// The AAEL file in an event log directory: the agent writes it, TDX evidence sends it.
-    public static func eventLogFile(in directory: String) -> String { directory + "/eventlog" }
-
     public func read(_ kernelPath: String) throws(FileError) -> [UInt8] {
         try LocalFile.read(path(kernelPath))
     }

@@ -13,7 +13,7 @@ public struct TDXPlatform: TEEPlatform {
     static let device = "/dev/tdx_guest"
     static let miscDevice = "/sys/devices/virtual/misc/tdx_guest"
     static let measurements = miscDevice + "/measurements"
-    static let ccEventLog = "/sys/firmware/acpi/tables/data/CCEL"
+    static let ccEventLog = EvidenceEventLog.ccelTable
     static let provider = "tdx_guest"
 
     public let tee = TEEType.tdx
@@ -70,14 +70,7 @@ public struct TDXPlatform: TEEPlatform {
             throw PlatformError(
                 .deviceFailure, "the TDX quote from configfs-tsm does not parse: \(error)", cause: error)
         }
-        let ccel = files.exists(Self.ccEventLog) ? try? files.read(Self.ccEventLog) : nil
-        let aael = eventLogFile.flatMap { try? LocalFile.read($0) }
-        let log: [UInt8]?
-        do { log = try CCEventLog.assemble(ccel: ccel, aael: aael) } catch {
-            throw PlatformError(
-                .deviceFailure, "the firmware's event log \(Self.ccEventLog) cannot be read: \(error)", cause: error)
-        }
-        let eventLog: JSON = log.map { .string(Base64.encode($0)) } ?? .null
+        let eventLog = try EvidenceEventLog.member(files: files, aaelFile: eventLogFile, algorithm: .sha384)
         return Array(
             JSON.object([("cc_eventlog", eventLog), ("quote", .string(Base64.encode(quote)))]).serialized().utf8)
     }

@@ -48,13 +48,6 @@ public protocol TEEPlatform: Attester {
     var evidenceCallsExclusive: Bool { get }
 }
 
-/// The hash an event log uses, the registers' own.
-public enum EventLogAlgorithm: Sendable, Equatable {
-    case sha256, sha384
-
-    public var size: Int { self == .sha256 ? 32 : 48 }
-}
-
 extension TEEPlatform {
     public var eventLogAlgorithm: EventLogAlgorithm? { nil }
     public func runtimeRegisterUnavailable(forPCR index: UInt64) -> String? {
@@ -78,6 +71,8 @@ public struct PlatformError: RPCErrorConvertible, Equatable, CustomStringConvert
         case deviceFailure
         /// A platform service (Azure's instance metadata) did not answer in time.
         case timedOut
+        /// The machine lacks what an operator provisions (a TPM's attestation key).
+        case notProvisioned
     }
 
     public let kind: Kind
@@ -104,6 +99,7 @@ extension PlatformError {
         case .unsupported: .unimplemented
         case .deviceFailure: .unavailable
         case .timedOut: .deadlineExceeded
+        case .notProvisioned: .failedPrecondition
         }
     }
 }

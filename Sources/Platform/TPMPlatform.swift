@@ -22,15 +22,22 @@ public struct TPMPlatform: TEEPlatform {
     public let akHandle: UInt32
     /// Where an Azure VM's VCEK and TD quotes come from.
     public let azureMetadata: AzureMetadataService
+    /// The kernel's files (a CCEL table) and the agent's AAEL file, which
+    /// az-snp-vtpm evidence carries as `cc_eventlog` (upstream's attester does).
+    let files: any KernelFiles
+    let eventLogFile: String?
 
     public init(
         tcti: String, akHandle: UInt32 = TPMPlatform.defaultAKHandle, tee: TEEType = .tpm,
-        azureMetadata: AzureMetadataService = AzureMetadataService()
+        azureMetadata: AzureMetadataService = AzureMetadataService(), files: any KernelFiles = PlatformRoot(),
+        eventLogFile: String? = nil
     ) {
         self.tcti = tcti
         self.akHandle = akHandle
         self.tee = tee
         self.azureMetadata = azureMetadata
+        self.files = files
+        self.eventLogFile = eventLogFile
     }
 
     /// On Azure the report data goes through one NV index: one evidence call at a time.
@@ -151,9 +158,10 @@ public struct TPMPlatform: TEEPlatform {
         let pcrs: [[UInt8]]
     }
 
-    /// Quotes with the attestation key at `akHandle`; `persistentOnly` refuses
-    /// to fall back to a key created for the occasion.
-    func quote(qualifying: [UInt8], persistentOnly: Bool = false) throws(PlatformError) -> Quote {
+    /// Quotes with the attestation key provisioned at `akHandle`, and no
+    /// other: a key made for the occasion would prove nothing to a verifier
+    /// that pins the machine's key.
+    func quote(qualifying: [UInt8]) throws(PlatformError) -> Quote {
         try withTPM { tpm, error throws(PlatformError) in
             var message = [UInt8](repeating: 0, count: 4096)
             var messageSize = 4096
@@ -163,13 +171,25 @@ public struct TPMPlatform: TEEPlatform {
             var modulusSize = 1024
             var exponent: UInt32 = 0
             let status = aa_tpm_quote(
-                tpm, akHandle, persistentOnly ? 1 : 0, qualifying, qualifying.count, &message, &messageSize,
-                &signature, &signatureSize, &modulus, &modulusSize, &exponent, error, 256)
+                tpm, akHandle, qualifying, qualifying.count, &message, &messageSize, &signature, &signatureSize,
+                &modulus, &modulusSize, &exponent, error, 256)
+            if status == 2 { throw PlatformError(.notProvisioned, "TPM: \(String(cString: error)): \(provisioning)") }
             guard status == 0 else { throw Self.failure(error) }
             return Quote(
                 message: Array(message.prefix(messageSize)), signature: Array(signature.prefix(signatureSize)),
                 modulus: Array(modulus.prefix(modulusSize)), exponent: exponent, pcrs: try readPCRs(tpm, error))
         }
+    }
+
+    /// How the attestation key gets to `akHandle`, for the error that finds none there.
+    var provisioning: String {
+        let handle = "0x" + String(akHandle, radix: 16)
+        guard tee == .tpm else {
+            return
+                "Azure's paravisor provisions it at \(handle); without it this vTPM is not an Azure confidential VM's, or AA_TPM_AK_HANDLE names the wrong handle"
+        }
+        return
+            "provision the machine's attestation key there before the agent quotes (tpm2_createek -c ek.ctx; tpm2_createak -C ek.ctx -c ak.ctx -G rsa -g sha256 -s rsassa; tpm2_evictcontrol -C o -c ak.ctx \(handle)), or set AA_TPM_AK_HANDLE to the handle of the key it has"
     }
 
     /// The 24 SHA-256 PCRs.

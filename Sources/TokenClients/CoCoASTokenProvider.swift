@@ -15,7 +15,7 @@ public struct CoCoASTokenProvider: TokenProvider {
                 "the configuration has no [token_configs.coco_as] url: no attestation service to ask")
         }
         let service = try RemoteService(
-            name: "attestation service", url: settings.url, pinnedCertificate: nil,
+            name: "attestation service", url: settings.url, certificate: nil,
             timeoutSeconds: settings.timeoutSeconds, callerLimit: request.timeLimit)
         return try await attest(request, service: service)
     }

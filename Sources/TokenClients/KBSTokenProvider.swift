@@ -24,7 +24,7 @@ public struct KBSTokenProvider: TokenProvider {
             throw AgentError(.failedPrecondition, "the configuration has no [token_configs.kbs] url: no KBS to ask")
         }
         let service = try RemoteService(
-            name: "KBS", url: kbs.url, pinnedCertificate: kbs.cert,
+            name: "KBS", url: kbs.url, certificate: kbs.cert,
             timeoutSeconds: kbs.timeoutSeconds, callerLimit: request.timeLimit)
         var attempt = 1
         while true {

@@ -38,9 +38,9 @@ struct RemoteService {
     let deadline: NIODeadline
     let timeLimit: TimeAmount
 
-    /// `pinnedCertificate` (PEM), when given, is the only certificate trusted for HTTPS.
+    /// `certificate` (PEM), when given, is trusted for HTTPS besides the system's roots.
     init(
-        name: String, url: String, pinnedCertificate: String?, timeoutSeconds: Int64, callerLimit: Duration?
+        name: String, url: String, certificate: String?, timeoutSeconds: Int64, callerLimit: Duration?
     ) throws(AgentError) {
         self.name = name
         var base = url
@@ -63,20 +63,13 @@ struct RemoteService {
             tls = nil
             return
         }
-        var configuration = TLSConfiguration.makeClientConfiguration()
-        if let pinnedCertificate {
-            do {
-                configuration.trustRoots = .certificates(
-                    try NIOSSLCertificate.fromPEMBytes(Array(pinnedCertificate.utf8)))
-            } catch {
-                throw AgentError(
-                    .invalidArgument, "the configured \(name) certificate is not PEM: \(error)", cause: error)
+        do { tls = try ClientTLS.context(trustingAlso: certificate) } catch {
+            let message = "TLS for the \(name) at \(base): \(error)"
+            switch error {
+            case .certificateNotPEM: throw AgentError(.invalidArgument, message, cause: error)
+            case .noTrustedRoots: throw AgentError(.failedPrecondition, message, cause: error)
+            case .setUp: throw AgentError(.internal, message, cause: error)
             }
-        }
-        do {
-            tls = try NIOSSLContext(configuration: configuration)
-        } catch {
-            throw AgentError(.internal, "cannot set up TLS for the \(name) at \(base): \(error)", cause: error)
         }
     }
 

@@ -76,6 +76,8 @@ struct ConnectionOptions: ParsableArguments {
     struct CallFailure: Error {
         let message: String
         let exitCode: Int32
+        /// The agent's status code; nil when there was no answer.
+        var code: StatusCode? = nil
     }
 
     /// Calls `method` and decodes the answer, or says why not.
@@ -109,7 +111,7 @@ struct ConnectionOptions: ParsableArguments {
         do {
             payload = try answer.get()
         } catch let error as TTRPCError {
-            return .failure(CallFailure(message: error.description, exitCode: 1))
+            return .failure(CallFailure(message: error.description, exitCode: 1, code: error.code))
         } catch {
             return .failure(CallFailure(message: "\(error)", exitCode: 2))
         }
@@ -171,6 +173,8 @@ struct Status: AsyncParsableCommand {
             .object([
                 ("state", .string(s.state)), ("binding", .string(s.binding)), ("tee", .string(s.tee)),
                 ("config_source", .string(s.configSource)), ("init_data_digest", .string(s.initDataDigest)),
+                ("init_data_field", .string(s.initDataField)), ("kbs_url", .string(s.kbsURL)),
+                ("kbs_cert", .string(s.kbsCert)),
             ]))
     }
 }

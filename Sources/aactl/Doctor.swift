@@ -42,7 +42,8 @@ struct Doctor: AsyncParsableCommand {
     @Option(
         name: [.customShort("c"), .customLong("config")],
         help: ArgumentHelp(
-            "The agent's configuration file, when it was started with -c (else initdata's aa.toml).", valueName: "PATH")
+            "A configuration file whose KBS to check (default: the KBS the agent holds, else initdata's aa.toml).",
+            valueName: "PATH")
     )
     var config: String?
 
@@ -75,12 +76,16 @@ struct Doctor: AsyncParsableCommand {
         if let status = try? status.get(), ["InitDataVerified", "Configured", "Rejected"].contains(status.state) {
             checks += await evidenceChecks(status)
         }
+        let logFile =
+            getenv(EventLogDiagnosis.overrideVariable).map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 }
+            ?? root + EventLogDiagnosis.defaultLogFile
         checks += EventLogDiagnosis.check(
-            log: Self.bytesIfPresent(root + EventLogDiagnosis.logFile),
-            writeAheadRecordPresent: access(root + EventLogDiagnosis.writeAheadRecord, F_OK) == 0)
+            logFile: logFile, log: Self.bytesIfPresent(logFile),
+            writeAheadRecordPresent: access(EventLogDiagnosis.writeAheadRecord(beside: logFile), F_OK) == 0)
         let document = Self.readIfPresent(initdata)
         checks += InitDataDiagnosis.check(path: initdata, text: document, status: try? status.get())
-        checks += await kbsChecks(initdata: try? document.get(), tee: agentTEE ?? tee ?? "sample")
+        checks += await kbsChecks(
+            initdata: try? document.get(), status: try? status.get(), tee: agentTEE ?? tee ?? "sample")
         if token, (try? status.get()) != nil { checks.append(await tokenCheck()) }
         let report = DoctorReport(checks)
         if json { printJSON(report.json) } else { print(report.text) }
@@ -95,15 +100,22 @@ struct Doctor: AsyncParsableCommand {
             .getEvidence, GetEvidenceRequest(runtimeData: reportData), as: GetEvidenceResponse.self)
         {
         case .failure(let failure):
+            if let key = EvidenceDiagnosis.attestationKeyCheck(
+                tee: status.tee, refusal: failure.message, notProvisioned: failure.code == .failedPrecondition)
+            {
+                return [key]
+            }
             return [
                 .fail(
                     "evidence", "GetEvidence failed: \(failure.message)",
                     fix: "the agent cannot reach its TEE: see the TEE interface checks above and the agent's log")
             ]
         case .success(let response):
-            return EvidenceDiagnosis.check(
-                tee: status.tee, evidence: response.evidence, reportData: reportData,
-                digest: Hex.decode(status.initDataDigest) ?? [])
+            let key = EvidenceDiagnosis.attestationKeyCheck(tee: status.tee, refusal: nil, notProvisioned: false)
+            return (key.map { [$0] } ?? [])
+                + EvidenceDiagnosis.check(
+                    tee: status.tee, evidence: response.evidence, reportData: reportData,
+                    digest: Hex.decode(status.initDataDigest) ?? [])
         }
     }
 
@@ -115,10 +127,11 @@ struct Doctor: AsyncParsableCommand {
         return KBSDiagnosis.tokenCheck(milliseconds: answer.map { _ in elapsed }.mapError { DoctorFailure($0.message) })
     }
 
-    /// The KBS of `--config`, else of initdata's aa.toml: its name, a TCP
-    /// connection, then its challenge; each step only if the one before passed.
-    func kbsChecks(initdata: String?, tee: String) async -> [DoctorCheck] {
-        let (settings, problem) = kbsSettings(initdata: initdata)
+    /// The KBS of `--config`, else the one the running agent holds, else
+    /// initdata's aa.toml: its name, a TCP connection, then its challenge;
+    /// each step only if the one before passed.
+    func kbsChecks(initdata: String?, status: GetStatusResponse?, tee: String) async -> [DoctorCheck] {
+        let (settings, problem) = kbsSettings(initdata: initdata, status: status)
         guard let settings else { return problem.map { [$0] } ?? [] }
         var base = settings.url
         while base.hasSuffix("/") { base.removeLast() }
@@ -174,10 +187,16 @@ struct Doctor: AsyncParsableCommand {
         }
     }
 
-    /// `[token_configs.kbs]` of `--config`, else of initdata's aa.toml, or the check that says why there is none.
-    func kbsSettings(initdata: String?) -> ((url: String, cert: String?)?, DoctorCheck?) {
+    /// `[token_configs.kbs]` of `--config`, else what the agent's GetStatus
+    /// says it holds, else of initdata's aa.toml, or the check that says why there is none.
+    func kbsSettings(
+        initdata: String?, status: GetStatusResponse?
+    ) -> ((url: String, cert: String?)?, DoctorCheck?) {
         let source: String
         let text: String
+        if config == nil, let status, !status.kbsURL.isEmpty {
+            return ((status.kbsURL, status.kbsCert.isEmpty ? nil : status.kbsCert), nil)
+        }
         if let config {
             source = config
             do { text = try LocalFile.readText(config) } catch {
@@ -195,8 +214,10 @@ struct Doctor: AsyncParsableCommand {
             return (
                 nil,
                 .warn(
-                    "KBS", "no configuration found (no -c FILE, no aa.toml in initdata)",
-                    fix: "pass --config with the agent's configuration file to check its KBS")
+                    "KBS", "no configuration found (the agent holds no KBS, no aa.toml in initdata, no -c FILE)",
+                    fix:
+                        "give the agent an aa.toml with [token_configs.kbs] url, or pass --config FILE to check another"
+                )
             )
         }
         do {
@@ -223,15 +244,7 @@ struct Doctor: AsyncParsableCommand {
     ) async -> Result<KBSDiagnosis.Answer, KBSDiagnosis.Failure> {
         var tls: NIOSSLContext?
         if service.secure {
-            var configuration = TLSConfiguration.makeClientConfiguration()
-            do {
-                if let cert {
-                    configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(cert.utf8)))
-                }
-                tls = try NIOSSLContext(configuration: configuration)
-            } catch {
-                return .failure(.tls("the configured certificate is not usable: \(error)"))
-            }
+            do { tls = try ClientTLS.context(trustingAlso: cert) } catch { return .failure(.tls("\(error)")) }
         }
         let request = JSON.object([
             ("version", .string(KBSDiagnosis.protocolVersion)), ("tee", .string(tee)),

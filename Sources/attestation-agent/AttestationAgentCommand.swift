@@ -20,7 +20,8 @@ struct AttestationAgentCommand: AsyncParsableCommand {
             Proves that the initdata the host delivered hashes to the value the hardware \
             signs into every report before anything trusts it, then serves evidence and tokens.
             Environment: AA_PLATFORM_ROOT, AA_SAMPLE_INITDATA, AA_SAMPLE_EVIDENCE_DELAY_MS, \
-            AA_KBC_PARAMS, AA_TPM_TCTI, AA_TPM_DEVICE, AA_TPM_AK_HANDLE, ENABLE_SAMPLE_DEVICE, RUST_LOG, NOTIFY_SOCKET.
+            AA_KBC_PARAMS, AA_TPM_TCTI, AA_TPM_DEVICE, AA_TPM_AK_HANDLE, AAEL_PATH, ENABLE_SAMPLE_DEVICE, RUST_LOG, \
+            NOTIFY_SOCKET.
             """
     )
 
@@ -134,7 +135,7 @@ struct AttestationAgentCommand: AsyncParsableCommand {
             platform: platform, additionalAttesters: PlatformDetection.additionalAttesters(environment: environment),
             tokenProviders: TokenProviders(["kbs": KBSTokenProvider(), "coco_as": CoCoASTokenProvider()]),
             awaitsInitData: awaitInitData,
-            eventLogDirectory: root.eventLogDirectory, logger: logger)
+            eventLogLocation: EventLogLocation(root: root, environment: environment), logger: logger)
         do {
             try await plan.apply(to: agent)
         } catch {

@@ -236,12 +236,55 @@ import Testing
         #expect(!machine.measuring)
     }
 
-    @Test func tpmNonZeroPCRWithoutInitDataWaitsForItsDigest() {
+    /// PCR 8 is shared with the boot chain (GRUB measures its command line
+    /// there): without initdata a non-zero PCR 8 blocks nothing.
+    @Test func tpmNonZeroPCRWithoutInitDataIsVerifiedUnbound() {
+        let grub = Array(SHA256.hash(data: Array("grub_cmd: linux /vmlinuz".utf8)))
+        var machine = AgentStateMachine(anchor: .pcr(index: 8, size: 32))
+        let warning = machine.startWithoutInitData(field: grub)
+        #expect(machine.state == .initDataVerified)
+        #expect(machine.binding == .unbound)
+        #expect(machine.boundDigest == nil)
+        #expect(warning?.contains(Hex.encode(grub)) == true && warning?.contains("GRUB") == true, "\(warning ?? "")")
+        #expect(machine.bind(digest: [], field: grub) == .accepted(warning: nil), "still no initdata: agreed")
+        guard case .refused(let error) = machine.bind(digest: [7], field: grub) else {
+            Issue.record("initdata bound to a PCR the boot chain wrote")
+            return
+        }
+        #expect(error.code == .permissionDenied)
+        #expect(error.message.contains("GRUB") && error.message.contains(Hex.encode(grub)), "\(error.message)")
+        #expect(machine.state == .rejected)
+        #expect(machine.rejectedDigest == [7] && machine.rejectedField == grub)
+    }
+
+    @Test func tpmNonZeroPCRStillAcceptsTheDigestThatReproducesIt() {
         var machine = AgentStateMachine(anchor: .pcr(index: 8, size: 32))
         machine.startWithoutInitData(field: Self.pcr8([9]))
-        #expect(machine.state == .booting)
+        #expect(machine.binding == .unbound)
         #expect(machine.bind(digest: [9], field: Self.pcr8([9])) == .accepted(warning: nil))
         #expect(machine.state == .initDataVerified)
+        #expect(machine.binding == .measured)
+    }
+
+    /// `--await-initdata` with a PCR the boot chain wrote: an empty digest
+    /// says there is no initdata (unbound, nothing extended); a digest is refused.
+    @Test func awaitingOnANonZeroPCR() {
+        let grub = Self.pcr8([3])
+        var machine = AgentStateMachine(anchor: .pcr(index: 8, size: 32), awaitsInitData: true)
+        #expect(machine.startWithoutInitData(field: grub) == nil)
+        #expect(machine.state == .booting)
+        guard case .accepted(let warning?) = machine.bind(digest: [], field: grub) else {
+            Issue.record("an empty digest on a non-zero PCR was not accepted with a warning")
+            return
+        }
+        #expect(warning.contains(Hex.encode(grub)))
+        #expect(machine.binding == .unbound)
+        var other = AgentStateMachine(anchor: .pcr(index: 8, size: 32), awaitsInitData: true)
+        guard case .refused = other.bind(digest: [7], field: grub) else {
+            Issue.record("a digest bound to a PCR the boot chain wrote")
+            return
+        }
+        #expect(other.state == .rejected)
     }
 
     @Test func awaitingInitDataStaysBootingEverywhere() {

@@ -196,6 +196,9 @@ struct GateModel: Sendable {
     var bound: [UInt8]?
     /// Verified because the field was zero and no digest was given.
     var absent = false
+    /// Verified with nothing bound: no digest was given and the PCR already
+    /// held a value (the boot chain's), which blocks nothing.
+    var unbound = false
     var launchConfig: Bool
     var verifiedOnce = false
     var mismatched = false
@@ -226,6 +229,9 @@ struct GateModel: Sendable {
             verify(digest: nil)
         } else if field == zero {
             absent = true
+            verify(digest: nil)
+        } else if anchor == .pcr {
+            unbound = true
             verify(digest: nil)
         }
     }
@@ -292,9 +298,16 @@ struct GateModel: Sendable {
             if field == value {
                 if booting { verify(digest: digest) } else { bound = digest }
                 absent = false
+                unbound = false
                 return .ok
             }
-            if !booting, absent, digest.isEmpty, zero { return .ok }
+            // An empty digest: no initdata given, as at a launch without it.
+            if digest.isEmpty, !booting, unbound || (absent && zero) { return .ok }
+            if digest.isEmpty, booting, !zero {
+                unbound = true
+                verify(digest: nil)
+                return .ok
+            }
             if booting, zero {
                 field = value
                 verify(digest: digest)

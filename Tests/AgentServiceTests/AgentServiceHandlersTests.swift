@@ -59,8 +59,9 @@ import Testing
         #expect(
             status
                 == GetStatusResponse(
-                    state: "Rejected", binding: "mismatch", tee: "sample", configSource: "none", initDataDigest: "41"),
-            "in Rejected the digest that did not match")
+                    state: "Rejected", binding: "mismatch", tee: "sample", configSource: "none", initDataDigest: "41",
+                    initDataField: "42" + String(repeating: "00", count: 63)),
+            "in Rejected the digest that did not match, and the field beside it")
         await #expect(throws: TTRPCError.self) {
             try await call(.getToken, GetTokenRequest(tokenType: "kbs").protobufBytes())
         }

@@ -46,6 +46,36 @@ import Testing
         let fieldless = AgentDiagnosis.check(
             socket: Self.socket, status: .success(Self.status("Configured", binding: "unsupported", tee: "se")))
         #expect(Self.outcomes(fieldless) == ["agent pass", "initdata binding warn"])
+        let unbound = AgentDiagnosis.check(
+            socket: Self.socket, status: .success(Self.status("Configured", binding: "unbound", tee: "tpm")))
+        #expect(Self.outcomes(unbound) == ["agent pass", "initdata binding warn"])
+        #expect(unbound[1].fix?.contains("GRUB") == true)
+    }
+
+    /// A Rejected agent's line carries both the digest and the field it was compared with.
+    @Test func rejectedShowsTheFieldBesideTheDigest() {
+        var status = Self.status("Rejected", binding: "mismatch", tee: "tpm", digest: "abcd")
+        status.initDataField = "ef01"
+        let checks = AgentDiagnosis.check(socket: Self.socket, status: .success(status))
+        #expect(checks[0].observed.contains("abcd") && checks[0].observed.contains("(ef01)"), "\(checks[0].observed)")
+        #expect(checks[0].fix?.contains("GRUB") == true, "on a TPM the fix names the boot chain")
+    }
+
+    /// On a (v)TPM: the key the agent quotes with, or the provisioning that is missing.
+    @Test func attestationKey() {
+        #expect(EvidenceDiagnosis.attestationKeyCheck(tee: "tdx", refusal: nil, notProvisioned: false) == nil)
+        #expect(
+            EvidenceDiagnosis.attestationKeyCheck(tee: "tpm", refusal: nil, notProvisioned: false)?.outcome == .pass)
+        let missing = EvidenceDiagnosis.attestationKeyCheck(
+            tee: "tpm", refusal: "no attestation key at persistent handle 0x81010002", notProvisioned: true)
+        #expect(missing?.outcome == .fail)
+        #expect(missing?.fix?.contains("tpm2_evictcontrol") == true)
+        #expect(
+            EvidenceDiagnosis.attestationKeyCheck(tee: "az-snp-vtpm", refusal: "x", notProvisioned: true)?.fix?
+                .contains("paravisor") == true)
+        #expect(
+            EvidenceDiagnosis.attestationKeyCheck(tee: "tpm", refusal: "TPM quote failed", notProvisioned: false)
+                == nil, "another failure is the evidence check's")
     }
 
     static let document = "version = \"0.1.0\"\nalgorithm = \"sha384\"\n[data]\n"
@@ -212,18 +242,25 @@ import Testing
 
     @Test func logAndRecord() {
         let two = Self.entry(register: 3, text: "d PullImage a") + Self.entry(register: 3, text: "d PullImage b")
-        let parsed = EventLogDiagnosis.check(log: .success(two), writeAheadRecordPresent: false)
+        let parsed = EventLogDiagnosis.check(
+            logFile: "/run/attestation-agent/eventlog", log: .success(two), writeAheadRecordPresent: false)
         #expect(Self.outcomes(parsed) == ["event log file pass", "write-ahead record pass"])
         #expect(parsed[0].observed.hasSuffix("2 entries, registers 3"))
         #expect(
-            Self.outcomes(EventLogDiagnosis.check(log: .success(nil), writeAheadRecordPresent: true))
+            Self.outcomes(
+                EventLogDiagnosis.check(
+                    logFile: "/run/attestation-agent/eventlog", log: .success(nil), writeAheadRecordPresent: true))
                 == ["event log file pass", "write-ahead record warn"])
-        let cut = EventLogDiagnosis.check(log: .success(Array(two.dropLast(3))), writeAheadRecordPresent: false)
+        let cut = EventLogDiagnosis.check(
+            logFile: "/run/attestation-agent/eventlog", log: .success(Array(two.dropLast(3))),
+            writeAheadRecordPresent: false)
         #expect(Self.outcomes(cut) == ["event log file fail", "write-ahead record pass"])
         #expect(cut[0].fix?.contains("start a new VM") == true)
         #expect(
             Self.outcomes(
-                EventLogDiagnosis.check(log: .failure(DoctorFailure("denied")), writeAheadRecordPresent: false))
+                EventLogDiagnosis.check(
+                    logFile: "/run/attestation-agent/eventlog", log: .failure(DoctorFailure("denied")),
+                    writeAheadRecordPresent: false))
                 == ["event log file fail", "write-ahead record pass"])
     }
 }

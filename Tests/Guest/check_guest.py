@@ -1,19 +1,23 @@
 #!/usr/bin/env python3
 """Judges the guest test's serial consoles (Scripts/guest-test.sh).
 
-    check_guest.py INITDATA_TOML CONSOLE_INITDATA CONSOLE_ABSENT CONSOLE_SYSTEMD
+    check_guest.py INITDATA_TOML CONSOLE_INITDATA CONSOLE_ABSENT CONSOLE_SYSTEMD AK_DER
 
 The expected values come from the rules of the agent's consumers, not from
 its code: kata waits 6 s for the socket; on a TPM the initdata digest (the
 document's SHA-256, as its `algorithm` says) is extended into PCR 8 of the
 SHA-256 bank, so a fresh PCR 8 reads SHA-256(0^32 || digest), which is what
-trustee's TPM verifier and the kernel's sysfs file see; the host-facing vsock
+trustee's TPM verifier and the kernel's sysfs file see; the quote is signed by
+the attestation key provisioned at 0x81010002 before the boot (AK_DER, its
+public part as tpm2_readpublic wrote it), as upstream's TPM attester signs
+it, and by no other; the host-facing vsock
 listener answers GetTeeType, GetAdditionalTees and GetStatus and refuses the
 rest with PERMISSION_DENIED; under systemd a Type=notify unit is started
 (and units after it run) only once it has said READY=1, which the agent may
 say only when its socket listens, and `systemctl stop` ends it cleanly.
 Prints one line per check; exits 1 if any fails.
 """
+import base64
 import hashlib
 import json
 import sys
@@ -71,7 +75,8 @@ def check_listening(guest, key, what):
 
 
 def main():
-    document, initdata_log, absent_log, systemd_log = sys.argv[1:5]
+    document, initdata_log, absent_log, systemd_log, ak_der = sys.argv[1:6]
+    attestation_key = base64.b64encode(open(ak_der, "rb").read()).decode()
     digest = hashlib.sha256(open(document, "rb").read()).digest()
     expected_pcr8 = hashlib.sha256(bytes(32) + digest).hexdigest()
 
@@ -97,6 +102,9 @@ def main():
     check("GetEvidence over the Unix socket", status == 0 and quoted_pcr8 is not None, output[:200])
     check("PCR 8 in the evidence is SHA-256(0^32 || digest)", quoted_pcr8 == expected_pcr8,
           f"{quoted_pcr8} vs {expected_pcr8}")
+    ak_public = evidence.get("ak_public") if isinstance(evidence, dict) else None
+    check("the quote's key is the attestation key provisioned at 0x81010002", ak_public == attestation_key,
+          f"{(ak_public or '')[:40]}... vs {attestation_key[:40]}...")
     sysfs_pcr8 = (value(guest, "pcr8") or "").lower()
     check("the kernel's /sys/class/tpm/tpm0/pcr-sha256/8 shows the same", sysfs_pcr8 == expected_pcr8, sysfs_pcr8)
     check("SIGTERM: exit status 0", value(guest, "exit-after-sigterm") == "0", value(guest, "exit-after-sigterm"))

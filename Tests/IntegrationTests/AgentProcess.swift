@@ -42,9 +42,11 @@ final class AgentProcess: @unchecked Sendable {
     /// Starts the agent; `arguments` come after a `--attestation_sock` for
     /// `socketPath` unless `listeners` (given the agent's folder) replaces it.
     /// `setUp` may lay out files in the agent's folder (its platform root is `root/` there) before it starts.
+    /// `launcher` is a command that execs the agent (its path and arguments follow), such as one that
+    /// gives it a mount namespace of its own.
     init(
         _ arguments: [String] = [], environment: [String: String] = [:], setUp: ((String) throws -> Void)? = nil,
-        listeners: ((String) -> [String])? = nil
+        listeners: ((String) -> [String])? = nil, launcher: [String] = []
     ) throws {
         directory = NSTemporaryDirectory() + "aa-it-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -52,8 +54,10 @@ final class AgentProcess: @unchecked Sendable {
         stderrPath = directory + "/stderr.log"
         _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
         try setUp?(directory)
-        process.executableURL = URL(fileURLWithPath: Self.binDir + "/attestation-agent")
-        process.arguments = (listeners?(directory) ?? ["--attestation_sock", "unix://" + socketPath]) + arguments
+        let agentArguments = (listeners?(directory) ?? ["--attestation_sock", "unix://" + socketPath]) + arguments
+        let command = launcher + [Self.binDir + "/attestation-agent"] + agentArguments
+        process.executableURL = URL(fileURLWithPath: command[0])
+        process.arguments = Array(command.dropFirst())
         var env = Self.sanitizerOptions.merging(["PATH": "/usr/bin:/bin", "AA_PLATFORM_ROOT": directory + "/root"]) {
             $1
         }

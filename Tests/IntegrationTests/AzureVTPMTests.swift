@@ -134,6 +134,11 @@ struct AzureVTPMTests {
         let reportData = [UInt8](repeating: 7, count: 64)
         let evidence = Data(try await Self.evidence(machine.client, reportData))
         var json = try #require(try JSONSerialization.jsonObject(with: evidence) as? [String: Any])
+        if tee == "az-snp-vtpm" {
+            #expect(json["cc_eventlog"] is NSNull, "no measurement yet, no CCEL: null, as upstream")
+        } else {
+            #expect(json["cc_eventlog"] == nil, "upstream's az-tdx-vtpm evidence carries no event log")
+        }
         var quote = try #require(json["tpm_quote"] as? [String: Any])
         var pcrs = try #require(quote["pcrs"] as? [String])
         pcrs[3] = String(repeating: "ff", count: 32)
@@ -174,11 +179,94 @@ struct AzureVTPMTests {
         #expect(doctor.status == 0, "\(doctor.stdout)")
         for line in [
             "PASS evidence report data", "PASS evidence init-data: PCR 8", "WARN TPM: no /dev/tpmrm0",
+            "PASS TPM attestation key",
             "PASS initdata algorithm: sha256 on \(tee)",
         ] {
             #expect(doctor.stdout.contains(line), "\(line): \(doctor.stdout)")
         }
 
+        await machine.client.close()
+        withExtendedLifetime(machine) {}
+    }
+
+    /// az-snp-vtpm evidence carries the agent's event log, as upstream's
+    /// since 2026, and trustee replays each PCR it names against the quote
+    /// (PCRs 17-22 from 0xFF, the others from zero). PCR 23 is the one the
+    /// OS may extend on Azure: the default init_pcr 17 is refused there.
+    @Test func runtimeMeasurementsReplayFromTheEvidence() async throws {
+        let kbs = try await TestKBS()
+        let machine = try await Self.launch(
+            "snp",
+            aaToml:
+                "[token_configs.kbs]\nurl = \"\(kbs.url)\"\n[eventlog_config]\nenable_eventlog = true\ninit_pcr = 23\n")
+        let events: [(String, UInt64?)] = [
+            ("pull image-a", nil), ("pull image-b", nil), ("debug note", 16), ("pull image-c", nil),
+        ]
+        for (content, index) in events {
+            let result = try await machine.client.call(
+                .extendRuntimeMeasurement,
+                ExtendRuntimeMeasurementRequest(
+                    domain: "github.com/confidential-containers", operation: "PullImage", content: content,
+                    registerIndex: index),
+                as: ExtendRuntimeMeasurementResponse.self)
+            #expect(result.result == .ok, "\(content)")
+        }
+        let refused = try await machine.client.call(
+            .extendRuntimeMeasurement,
+            ExtendRuntimeMeasurementRequest(domain: "d", operation: "o", content: "c", registerIndex: 17),
+            as: ExtendRuntimeMeasurementResponse.self)
+        #expect(refused.result == .notSupported, "PCR 17 needs locality 4: not an error, the CDH would fail its pull")
+
+        let reportData = [UInt8](repeating: 0x3C, count: 48)
+        let evidence = Data(try await Self.evidence(machine.client, reportData))
+        let path = machine.tpm.directory + "/evidence-with-log.json"
+        try evidence.write(to: URL(fileURLWithPath: path))
+        let texts = events.map { "github.com/confidential-containers PullImage \($0.0)" }
+        let replay = try CommandResult.run(
+            path: "/usr/bin/python3", [AgentProcess.packageRoot + "/Tests/Oracles/vtpm_eventlog.py", path] + texts)
+        #expect(replay.status == 0, "\(replay.stdout)")
+        #expect(replay.stdout.contains("\"registers\": [16, 23]"), "\(replay.stdout)")
+        let broken = try Self.brokenRule(
+            evidence, tee: "az-snp-vtpm", reportData: reportData, initDataDigest: machine.initDataDigest,
+            in: machine.tpm.directory)
+        #expect(broken == nil, "\(broken ?? "")")
+
+        // The replay can fail: PCR 23 extended behind the agent's back.
+        #expect(try machine.tpm.tool("tpm2_pcrextend", ["23:sha256=" + String(repeating: "ab", count: 32)]).status == 0)
+        let after = Data(try await Self.evidence(machine.client, reportData))
+        try after.write(to: URL(fileURLWithPath: path))
+        let unlogged = try CommandResult.run(
+            path: "/usr/bin/python3", [AgentProcess.packageRoot + "/Tests/Oracles/vtpm_eventlog.py", path])
+        #expect(unlogged.status == 1 && unlogged.stdout.contains("PCR 23 replays to"), "\(unlogged.stdout)")
+        await machine.client.close()
+        withExtendedLifetime(machine) {}
+    }
+
+    /// A KBS that replays the log, as trustee's does, issues a token after measurements.
+    @Test func tokenAfterRuntimeMeasurements() async throws {
+        let kbs = try await TestKBS()
+        let machine = try await Self.launch(
+            "snp",
+            aaToml:
+                "[token_configs.kbs]\nurl = \"\(kbs.url)\"\n[eventlog_config]\nenable_eventlog = true\ninit_pcr = 23\n")
+        for content in ["pull image-a", "pull image-b"] {
+            let result = try await machine.client.call(
+                .extendRuntimeMeasurement,
+                ExtendRuntimeMeasurementRequest(
+                    domain: "d", operation: "PullImage", content: content, registerIndex: nil),
+                as: ExtendRuntimeMeasurementResponse.self)
+            #expect(result.result == .ok)
+        }
+        let token = try #require(try await TokenTests.token(machine.client)["token"])
+        #expect(try kbs.verifiedClaims(token)?["tee"] as? String == "az-snp-vtpm")
+        // A PCR extended without the log: the KBS refuses, as trustee would.
+        #expect(try machine.tpm.tool("tpm2_pcrextend", ["23:sha256=" + String(repeating: "cd", count: 32)]).status == 0)
+        do {
+            _ = try await TokenTests.token(machine.client)
+            Issue.record("a token for evidence whose log does not replay")
+        } catch let error as TTRPCError {
+            #expect(error.code == .permissionDenied && error.message.contains("PCR 23 replays to"), "\(error)")
+        }
         await machine.client.close()
         withExtendedLifetime(machine) {}
     }
@@ -198,7 +286,7 @@ struct AzureVTPMTests {
     /// Each way an Azure VM fails, its status and a message that names the cause.
     @Test(
         arguments: [
-            (["--no-ak"], StatusCode.unavailable, "no attestation key at persistent handle 0x81000003"),
+            (["--no-ak"], StatusCode.failedPrecondition, "no attestation key at persistent handle 0x81000003"),
             (["--stale"], .unavailable, "did not copy the report data from NV index 0x01400002"),
             (["--malformed"], .unavailable, "the HCL report in NV index 0x01400001 is malformed"),
             (["--vanish"], .unavailable, "the HCL report's NV index 0x01400001 is no longer defined"),

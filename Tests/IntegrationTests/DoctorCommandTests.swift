@@ -97,7 +97,9 @@ import Testing
         #expect(pinned.contains("PASS KBS: \(kbs.url)/kbs/v0/auth"), "\(pinned)")
         let untrusted = try Self.kbsLine("[token_configs.kbs]\nurl = \"\(kbs.url)\"\n")
         #expect(untrusted.contains("FAIL KBS: TLS with \(kbs.url) failed"), "\(untrusted)")
-        #expect(untrusted.contains("fix: put the KBS's certificate (PEM) in [token_configs.kbs] cert"), "\(untrusted)")
+        #expect(
+            untrusted.contains("fix: put the KBS's certificate, or its CA's (PEM), in [token_configs.kbs] cert"),
+            "\(untrusted)")
     }
 
     @Test func theTokenCheckSaysTheKBSsReason() async throws {
@@ -110,9 +112,36 @@ import Testing
                 connected.agent.directory + "/none.toml",
             ])
         #expect(result.status == 1)
+        #expect(
+            result.stdout.contains("PASS KBS: \(kbs.url)/kbs/v0/auth answered a challenge"),
+            "the KBS the agent holds (set by UpdateConfiguration, in no file) is checked: \(result.stdout)")
         #expect(result.stdout.contains("FAIL token: GetToken kbs failed: PERMISSION_DENIED"), "\(result.stdout)")
         #expect(result.stdout.contains("the policy refuses this evidence"), "\(result.stdout)")
         await connected.close()
+    }
+
+    /// A Rejected agent: the digest offered and the field it was compared
+    /// with, side by side, on the agent's line (both are needed to find
+    /// which document the host used).
+    @Test func aRejectedAgentShowsBothValues() async throws {
+        let field = String(repeating: "ee", count: 64)
+        let agent = try AgentProcess(environment: ["AA_SAMPLE_INITDATA": field])
+        let client = try await agent.waitUntilListening()
+        do {
+            try await client.bind([UInt8](repeating: 0x11, count: 48))
+            Issue.record("a digest that is not the field was bound")
+        } catch {}
+        let status = try await client.status()
+        #expect(status.state == "Rejected")
+        #expect(status.initDataField == field)
+        await client.close()
+        let result = try CommandResult.run(
+            "aactl", ["doctor", "--socket", "unix://" + agent.socketPath, "--initdata", agent.directory + "/none.toml"])
+        #expect(result.status == 1)
+        let digest = String(repeating: "11", count: 48)
+        #expect(
+            result.stdout.contains("FAIL agent: Rejected") && result.stdout.contains(digest)
+                && result.stdout.contains("(\(field))"), "\(result.stdout)")
     }
 
     @Test func aBootingAgentFailsWithTheFix() async throws {

@@ -79,6 +79,30 @@ final class SoftwareTPM: @unchecked Sendable {
         try CommandResult.run(path: "/usr/bin/" + name, arguments, environment: ["TPM2TOOLS_TCTI": tcti], in: directory)
     }
 
+    /// Provisions the machine's attestation key at `handle` as an operator
+    /// does (the recipe the agent's error names): an EK, an AK under it
+    /// (RSA, RSASSA-SHA256, restricted signing), made persistent. swtpm has
+    /// no resource manager, so transient objects and sessions are flushed
+    /// between the steps. Returns the key's public part (DER SubjectPublicKeyInfo).
+    @discardableResult
+    func provisionAttestationKey(handle: String = "0x81010002") throws -> Data {
+        for (tool, arguments) in [
+            ("tpm2_createek", ["-c", "ek.ctx", "-G", "rsa", "-u", "ek.pub"]),
+            ("tpm2_flushcontext", ["-t"]),
+            ("tpm2_createak", ["-C", "ek.ctx", "-c", "ak.ctx", "-G", "rsa", "-g", "sha256", "-s", "rsassa"]),
+            ("tpm2_flushcontext", ["-t"]), ("tpm2_flushcontext", ["-s"]),
+            ("tpm2_evictcontrol", ["-C", "o", "-c", "ak.ctx", handle]), ("tpm2_flushcontext", ["-t"]),
+            ("tpm2_readpublic", ["-c", handle, "-f", "der", "-o", "ak.der"]),
+        ] {
+            let result = try self.tool(tool, arguments, in: directory)
+            guard result.status == 0 else {
+                throw CocoaError(
+                    .featureUnsupported, userInfo: [NSLocalizedDescriptionKey: "\(tool): \(result.stderr)"])
+            }
+        }
+        return try Data(contentsOf: URL(fileURLWithPath: directory + "/ak.der"))
+    }
+
     /// SHA-256 PCR `index` as tpm2_pcrread prints it.
     func pcr(_ index: Int) throws -> String {
         let output = try tool("tpm2_pcrread", ["sha256:\(index)"]).stdout

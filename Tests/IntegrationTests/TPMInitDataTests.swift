@@ -72,14 +72,71 @@ struct TPMInitDataTests {
         #expect(try tpm.pcr(8) == Self.zero)
     }
 
-    @Test func aNonZeroPCR8WaitsForTheDigestThatReproducesIt() async throws {
+    /// PCR 8 as GRUB leaves it: its command line measured there (the UAPI
+    /// PCR registry), before the agent starts.
+    static func extendAsGRUB(_ tpm: SoftwareTPM) throws -> String {
+        let digest = SHA256.hash(data: Data("grub_cmd: linux /vmlinuz root=/dev/vda1".utf8))
+        let hex = digest.map { String(format: "%02x", $0) }.joined()
+        #expect(try tpm.tool("tpm2_pcrextend", ["8:sha256=" + hex]).status == 0)
+        return try tpm.pcr(8)
+    }
+
+    /// Without initdata a PCR 8 the boot chain wrote blocks nothing: verified
+    /// with no binding, one warning naming the value, tokens as upstream
+    /// gives them; the same after a kill -9 and a restart.
+    @Test func aPCR8TheBootChainWroteDoesNotBlockWithoutInitData() async throws {
+        let tpm = try await SoftwareTPM()
+        try tpm.provisionAttestationKey()
+        let grub = try Self.extendAsGRUB(tpm)
+        let kbs = try await TestKBS()
+        let config = tpm.directory + "/aa.toml"
+        try "[token_configs.kbs]\nurl = \"\(kbs.url)\"\n".write(toFile: config, atomically: true, encoding: .utf8)
+        for round in 1...2 {
+            let agent = try AgentProcess(["-c", config], environment: ["AA_TPM_TCTI": tpm.tcti])
+            let client = try await agent.waitUntilListening()
+            let status = try await client.status()
+            #expect(status.state == "Configured", "round \(round)")
+            #expect(status.binding == "unbound", "round \(round)")
+            let token = String(decoding: try await client.token("kbs"), as: UTF8.self)
+            #expect(token.contains("\"token\""), "round \(round): the gate lets GetToken through: \(token)")
+            #expect(
+                agent.stderr.components(separatedBy: "already holds \(grub)").count == 2, "one warning: \(agent.stderr)"
+            )
+            #expect(agent.stderr.contains("GRUB"))
+            await client.close()
+            agent.signal(SIGKILL)
+            _ = await agent.waitForExit()
+            #expect(agent.process.terminationReason == .uncaughtSignal, "round \(round): killed, not stopped")
+            #expect(try tpm.pcr(8) == grub, "round \(round): PCR 8 is left as the boot chain made it")
+        }
+        #expect(kbs.requests.filter { ($0["path"] as? String) == "/kbs/v0/attest" }.count == 2)
+    }
+
+    /// With initdata, a PCR 8 the boot chain wrote is refused, and the message
+    /// names the boot chain and the fix; a restart refuses again.
+    @Test func initDataOnAPCR8TheBootChainWroteIsRefused() async throws {
+        let tpm = try await SoftwareTPM()
+        let grub = try Self.extendAsGRUB(tpm)
+        let document = try Self.initdata(in: tpm.directory)
+        for round in 1...2 {
+            let agent = try AgentProcess(["--initdata-toml", document.path], environment: ["AA_TPM_TCTI": tpm.tcti])
+            #expect(await agent.waitForExit() == 1, "round \(round)")
+            #expect(agent.stderr.contains(grub) && agent.stderr.contains(document.pcr8), "\(agent.stderr)")
+            #expect(agent.stderr.contains("GRUB") && agent.stderr.contains("direct kernel boot"), "\(agent.stderr)")
+            #expect(try tpm.pcr(8) == grub, "round \(round): nothing extended")
+        }
+    }
+
+    /// An agent restarted without initdata after it had bound some: the bind
+    /// that reproduces PCR 8 is accepted, another digest is refused for good.
+    @Test func aNonZeroPCR8StillAcceptsTheDigestThatReproducesIt() async throws {
         let tpm = try await SoftwareTPM()
         let digest = [UInt8](repeating: 0x5A, count: 32)
         let hex = digest.map { String(format: "%02x", $0) }.joined()
         #expect(try tpm.tool("tpm2_pcrextend", ["8:sha256=" + hex]).status == 0)
         let agent = try AgentProcess(environment: ["AA_TPM_TCTI": tpm.tcti])
         let client = try await agent.waitUntilListening()
-        #expect(try await client.status().state == "Booting")
+        #expect(try await client.status().binding == "unbound")
         try await client.bind(digest)
         let status = try await client.status()
         #expect(status.state == "InitDataVerified")
@@ -90,7 +147,10 @@ struct TPMInitDataTests {
         } catch let error as TTRPCError {
             #expect(error.code == .permissionDenied)
         }
-        #expect(try await client.status().state == "Rejected")
+        let rejected = try await client.status()
+        #expect(rejected.state == "Rejected")
+        #expect(rejected.initDataDigest == "01", "GetStatus names the digest offered")
+        #expect(rejected.initDataField == (try tpm.pcr(8)), "and what PCR 8 held beside it")
         await client.close()
     }
 

@@ -12,6 +12,7 @@ import Testing
 struct TPMTests {
     @Test func quoteVerifiesWithTpm2Checkquote() async throws {
         let tpm = try await SoftwareTPM()
+        let provisioned = try tpm.provisionAttestationKey()
         let agent = try AgentProcess(environment: ["AA_TPM_TCTI": tpm.tcti])
         let client = try await agent.waitUntilListening()
         let reportData: [UInt8] = [0xAA, 0xBB, 0xCC]
@@ -24,6 +25,7 @@ struct TPMTests {
         try Data(base64Encoded: quote["signature"] as! String)!.write(
             to: URL(fileURLWithPath: directory + "/quote.sig"))
         let der = try #require(Data(base64Encoded: evidence["ak_public"] as! String))
+        #expect(der == provisioned, "the quote names the key provisioned at 0x81010002, as tpm2_readpublic shows it")
         let pem =
             "-----BEGIN PUBLIC KEY-----\n"
             + der.base64EncodedString(options: [.lineLength64Characters, .endLineWithLineFeed])
@@ -41,6 +43,53 @@ struct TPMTests {
         #expect(pcrs.count == 24)
         #expect(pcrs[8] == (try tpm.pcr(8)))
         await client.close()
+    }
+
+    /// Upstream quotes only with the machine's attestation key: without one
+    /// at the handle there is no evidence (FAILED_PRECONDITION, naming the
+    /// handle and how to provision it), never a key made for the occasion.
+    @Test func quotesOnlyWithTheProvisionedAttestationKey() async throws {
+        let tpm = try await SoftwareTPM()
+        let agent = try AgentProcess(environment: ["AA_TPM_TCTI": tpm.tcti])
+        let client = try await agent.waitUntilListening()
+        do {
+            let _: GetEvidenceResponse = try await client.call(.getEvidence, GetEvidenceRequest(runtimeData: [1]))
+            Issue.record("a quote without a provisioned attestation key")
+        } catch let error as TTRPCError {
+            #expect(error.code == .failedPrecondition)
+            #expect(error.message.contains("no attestation key at persistent handle 0x81010002"), "\(error.message)")
+            #expect(error.message.contains("tpm2_createak") && error.message.contains("AA_TPM_AK_HANDLE"))
+        }
+        let transient = try tpm.tool("tpm2_getcap", ["handles-transient"]).stdout
+        #expect(transient.isEmpty, "no key was created for the occasion: \(transient)")
+        #expect(try await client.status().state == "InitDataVerified", "the agent serves on")
+        let doctor = try CommandResult.run(
+            "aactl", ["doctor", "--socket", "unix://\(agent.socketPath)", "--root", agent.directory + "/root"])
+        #expect(doctor.status == 1)
+        #expect(
+            doctor.stdout.contains("FAIL TPM attestation key: FAILED_PRECONDITION")
+                && doctor.stdout.contains("fix: provision the machine's attestation key"), "\(doctor.stdout)")
+
+        // Provisioned while the agent runs: the next call quotes with it.
+        let provisioned = try tpm.provisionAttestationKey()
+        let response: GetEvidenceResponse = try await client.call(.getEvidence, GetEvidenceRequest(runtimeData: [1]))
+        let evidence = try #require(try JSONSerialization.jsonObject(with: Data(response.evidence)) as? [String: Any])
+        #expect(Data(base64Encoded: evidence["ak_public"] as? String ?? "") == provisioned)
+        let healed = try CommandResult.run(
+            "aactl", ["doctor", "--socket", "unix://\(agent.socketPath)", "--root", agent.directory + "/root"])
+        #expect(healed.stdout.contains("PASS TPM attestation key"), "\(healed.stdout)")
+        await client.close()
+
+        // A key elsewhere is found through AA_TPM_AK_HANDLE, as upstream's.
+        let elsewhere = try AgentProcess(environment: ["AA_TPM_TCTI": tpm.tcti, "AA_TPM_AK_HANDLE": "0x81010009"])
+        let other = try await elsewhere.waitUntilListening()
+        do {
+            let _: GetEvidenceResponse = try await other.call(.getEvidence, GetEvidenceRequest(runtimeData: [1]))
+            Issue.record("quoted with a key at another handle than AA_TPM_AK_HANDLE's")
+        } catch let error as TTRPCError {
+            #expect(error.code == .failedPrecondition && error.message.contains("0x81010009"), "\(error)")
+        }
+        await other.close()
     }
 
     @Test func aTPMThatDoesNotAnswerIsAClearError() async throws {
@@ -153,6 +202,42 @@ struct EventLogTests {
         }
         #expect(try tpm.pcr(23).hexBytes == replayed[23])
         #expect(try tpm.pcr(16).hexBytes == replayed[16])
+        await client.close()
+    }
+
+    /// `AAEL_PATH`, upstream's override of the log's path: the agent writes
+    /// there (its write-ahead record beside it) and aactl doctor reads there.
+    @Test func aaelPathMovesTheLog() async throws {
+        let tpm = try await SoftwareTPM()
+        let moved = tpm.directory + "/elsewhere/aael.log"
+        let agent = try AgentProcess(
+            environment: ["AA_TPM_TCTI": tpm.tcti, "AAEL_PATH": moved],
+            setUp: { directory in
+                try "[eventlog_config]\ninit_pcr = 23\nenable_eventlog = true\n"
+                    .write(toFile: directory + "/aa.toml", atomically: true, encoding: .utf8)
+            },
+            listeners: { directory in
+                ["--attestation_sock", "unix://\(directory)/aa.sock", "--config-file", directory + "/aa.toml"]
+            })
+        let client = try await agent.waitUntilListening()
+        for content in ["a", "b"] {
+            let result = try await client.call(
+                .extendRuntimeMeasurement,
+                ExtendRuntimeMeasurementRequest(domain: "d", operation: "o", content: content, registerIndex: nil),
+                as: ExtendRuntimeMeasurementResponse.self)
+            #expect(result.result == .ok)
+        }
+        let log = [UInt8](try Data(contentsOf: URL(fileURLWithPath: moved)))
+        #expect(Self.parse(log).map(\.text) == ["d o a", "d o b"])
+        #expect(!FileManager.default.fileExists(atPath: agent.directory + "/root/run/attestation-agent/eventlog"))
+        #expect(!FileManager.default.fileExists(atPath: tpm.directory + "/elsewhere/.wal_event_entry"))
+
+        let doctor = try CommandResult.run(
+            "aactl", ["doctor", "--socket", "unix://\(agent.socketPath)", "--root", agent.directory + "/root"],
+            environment: ["AAEL_PATH": moved])
+        #expect(doctor.stdout.contains("PASS event log file: \(moved): 2 entries, registers 23"), "\(doctor.stdout)")
+        #expect(
+            doctor.stdout.contains("PASS write-ahead record: clean (no \(tpm.directory)/elsewhere/.wal_event_entry)"))
         await client.close()
     }
 }

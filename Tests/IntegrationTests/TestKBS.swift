@@ -71,6 +71,35 @@ final class TestKBS: @unchecked Sendable {
         return try JSONSerialization.jsonObject(with: payload) as? [String: Any]
     }
 
+    /// A certificate authority, and a certificate for 127.0.0.1 that it signed, by the openssl command.
+    static func certificateAuthority(in directory: String) throws -> (ca: String, served: (cert: String, key: String)) {
+        let ca = directory + "/ca.pem"
+        let cert = directory + "/served-by-ca.pem"
+        let key = directory + "/served-by-ca.key"
+        try "subjectAltName=IP:127.0.0.1\n".write(toFile: directory + "/san.cnf", atomically: true, encoding: .utf8)
+        for arguments in [
+            [
+                "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
+                "-subj", "/CN=test CA", "-keyout", directory + "/ca.key", "-out", ca,
+            ],
+            [
+                "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", "/CN=kbs",
+                "-keyout", key, "-out", directory + "/served.csr",
+            ],
+            [
+                "x509", "-req", "-in", directory + "/served.csr", "-CA", ca, "-CAkey", directory + "/ca.key",
+                "-CAcreateserial", "-days", "1", "-out", cert, "-extfile", directory + "/san.cnf",
+            ],
+        ] {
+            let result = try CommandResult.run(path: "/usr/bin/openssl", arguments)
+            guard result.status == 0 else {
+                throw CocoaError(
+                    .featureUnsupported, userInfo: [NSLocalizedDescriptionKey: "openssl: \(result.stderr)"])
+            }
+        }
+        return (ca, (cert, key))
+    }
+
     /// A self-signed certificate for 127.0.0.1, by the openssl command.
     static func selfSignedCertificate(in directory: String, name: String) throws -> (cert: String, key: String) {
         let cert = directory + "/\(name).pem"

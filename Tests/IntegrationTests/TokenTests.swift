@@ -127,7 +127,72 @@ import _CryptoExtras
         await connected.close()
     }
 
-    @Test func httpsWithThePinnedCertificateAndNoOther() async throws {
+    /// A launcher that gives the agent a mount namespace whose /etc/ssl holds
+    /// only `bundle` as the system's CA bundle (none when nil), so that the
+    /// agent reads the system's trusted roots where it always does.
+    static func withSystemRoots(_ bundle: String?) -> [String] {
+        let install =
+            bundle.map { "mkdir -p /etc/ssl/certs && cp '\($0)' /etc/ssl/certs/ca-certificates.crt && " } ?? ""
+        return [
+            "/usr/bin/unshare", "--mount", "/bin/sh", "-c",
+            "mount -t tmpfs none /etc/ssl && \(install)exec \"$0\" \"$@\"",
+        ]
+    }
+
+    /// upstream's `cert` adds a root to the system's: a KBS whose certificate
+    /// a system root vouches for is reached with an unrelated `cert`
+    /// configured; in an image without a CA bundle the configured `cert`
+    /// alone is trusted, and with neither GetToken says there is nothing to
+    /// trust. Needs a mount namespace (root), as the agent reads the real /etc/ssl.
+    @Test(
+        .enabled(
+            if: getuid() == 0 || ProcessInfo.processInfo.environment["AA_REQUIRE_PEERS"] != nil,
+            "needs root for a mount namespace"))
+    func theConfiguredCertificateAddsToTheSystemRoots() async throws {
+        let directory = NSTemporaryDirectory() + "kbs-roots-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let authority = try TestKBS.certificateAuthority(in: directory)
+        let unrelated = try TestKBS.selfSignedCertificate(in: directory, name: "unrelated")
+        let selfSigned = try TestKBS.selfSignedCertificate(in: directory, name: "kbs")
+        let byCA = try await TestKBS(tls: authority.served)
+        let bySelf = try await TestKBS(tls: selfSigned)
+        func config(_ kbs: TestKBS, _ cert: String?) throws -> String {
+            let pem = try cert.map { try String(contentsOfFile: $0, encoding: .utf8) }
+            return "[token_configs.kbs]\nurl = \"\(kbs.url)\"\n" + (pem.map { "cert = '''\n\($0)'''\n" } ?? "")
+        }
+        let cases: [(String, TestKBS, String?, String?, StatusCode?)] = [
+            ("a system root vouches, an unrelated cert configured", byCA, authority.ca, unrelated.cert, nil),
+            ("a system root vouches, no cert configured", byCA, authority.ca, nil, nil),
+            ("no system root vouches, the KBS's cert configured", bySelf, authority.ca, selfSigned.cert, nil),
+            (
+                "no system root vouches, an unrelated cert configured", bySelf, authority.ca, unrelated.cert,
+                .unavailable
+            ),
+            ("no CA bundle in the image, the KBS's cert configured", bySelf, nil, selfSigned.cert, nil),
+            ("no CA bundle in the image, no cert configured", byCA, nil, nil, .failedPrecondition),
+        ]
+        for (name, kbs, bundle, cert, failure) in cases {
+            let agent = try AgentProcess(
+                environment: ["AA_SAMPLE_INITDATA": Self.field], launcher: Self.withSystemRoots(bundle))
+            let client = try await agent.waitUntilListening()
+            try await client.bind([UInt8](repeating: 0x7E, count: 32))
+            try await client.update(try config(kbs, cert))
+            do {
+                let token = try #require(try await Self.token(client)["token"])
+                #expect(failure == nil, "\(name): a token")
+                #expect(try kbs.verifiedClaims(token) != nil, "\(name)")
+            } catch let error as TTRPCError {
+                #expect(error.code == failure, "\(name): \(error)")
+                if failure == .failedPrecondition {
+                    #expect(error.message.contains("no certificate to trust"), "\(name): \(error.message)")
+                }
+            }
+            await client.close()
+        }
+    }
+
+    @Test func httpsTrustsTheConfiguredCertificate() async throws {
         let directory = NSTemporaryDirectory() + "kbs-tls-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }

@@ -12,7 +12,8 @@ that the sample evidence's report data is the hash of the canonical JSON of
 the runtime data, that each additional evidence (only `sampledevice` is
 known) carries the hash of the canonical JSON of {tee-pubkey, nonce} as
 trustee's KBS verifies it (az-snp-vtpm and az-tdx-vtpm evidence: checked by
-Tests/Oracles/azure_vtpm.py, with that hash as report data), then returns an HS256 JWT signed with a key
+Tests/Oracles/azure_vtpm.py, tpm evidence by Tests/Oracles/tpm_evidence.py,
+with that hash as report data), then returns an HS256 JWT signed with a key
 written to KEY. --fail-first N answers the first N attestations with 401, as
 trustee does for transient failures. --lone-surrogate answers the challenge
 with a nonce holding an unpaired UTF-16 surrogate escape. /attestation answers as a CoCo attestation service. Every request is
@@ -27,6 +28,7 @@ import json
 import os
 import secrets
 import ssl
+import struct
 import sys
 import threading
 import time
@@ -34,6 +36,7 @@ import tomllib
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Oracles"))
 import azure_vtpm  # noqa: E402
+import tpm_evidence  # noqa: E402
 
 AZURE_TEES = ("az-snp-vtpm", "az-tdx-vtpm")
 
@@ -124,16 +127,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
         bound = {"tee-pubkey": runtime.get("tee-pubkey"), "nonce": session["nonce"], "additional-evidence": additional}
         algorithm = self.server.options.select_hash or "sha384"
         expected = hashlib.new(algorithm, canonical(bound)).digest()
-        if session["tee"] in AZURE_TEES:
-            # trustee's Azure verifiers, as the independent oracle models them.
+        if session["tee"] in AZURE_TEES + ("tpm",):
+            # trustee's Azure and TPM verifiers, as the independent oracles model them.
             init_data = request.get("init-data")
             digest = None
             if init_data:
-                algorithm = tomllib.loads(init_data["body"]).get("algorithm", "sha384")
-                digest = hashlib.new(algorithm, init_data["body"].encode()).digest()
+                init_algorithm = tomllib.loads(init_data["body"]).get("algorithm", "sha384")
+                digest = hashlib.new(init_algorithm, init_data["body"].encode()).digest()
             try:
-                azure_vtpm.check(primary, session["tee"], expected, digest)
-            except (azure_vtpm.Broken, KeyError, ValueError) as error:
+                if session["tee"] == "tpm":
+                    tpm_evidence.check(primary, expected, digest)
+                else:
+                    azure_vtpm.check(primary, session["tee"], expected, digest)
+            except (azure_vtpm.Broken, KeyError, ValueError, struct.error) as error:
                 return self.refuse(f"{session['tee']} evidence: {error}")
         elif session["tee"] != "sample" or base64.b64decode(primary.get("report_data", "")) != expected:
             return self.refuse("the evidence's report data is not the hash of the runtime data")

@@ -16,6 +16,8 @@ the agent's code:
    begins with SHA-256 of the HCL variable data; SNP's VMPL is 0.
 6. The variable data's user-data (hex) begins with the report data.
 7. PCR 8 is SHA-256(32 zero bytes || init-data digest).
+8. az-snp-vtpm: the cc_eventlog, when there is one, replays to the quoted
+   PCRs (vtpm_eventlog.py, trustee PR 1565's rule).
 Prints "ok" or the first rule broken, and exits 1 then.
 """
 import argparse
@@ -27,6 +29,8 @@ import sys
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+import vtpm_eventlog
 
 
 class Broken(Exception):
@@ -136,6 +140,12 @@ def check(evidence, tee, report_data, init_data_digest=None):
     if init_data_digest is not None:
         if hashlib.sha256(bytes(32) + init_data_digest).digest() != pcrs[8]:
             raise Broken(f"PCR 8 {pcrs[8].hex()} is not the init-data digest extended into zeros")
+
+    if tee == "az-snp-vtpm":
+        try:
+            vtpm_eventlog.replay(evidence)
+        except vtpm_eventlog.Broken as error:
+            raise Broken(f"the cc_eventlog: {error}")
 
 
 def main():

@@ -17,7 +17,8 @@ import Testing
             }
         }
         let agent = AttestationAgent(
-            platform: TDXPlatform(files: kernel), eventLogDirectory: directory, logger: Logger(label: "test"))
+            platform: TDXPlatform(files: kernel), eventLogLocation: EventLogLocation(file: directory + "/eventlog"),
+            logger: Logger(label: "test"))
         await agent.configureAtLaunch(AgentConfig(eventLog: .init(initPCR: 17, enabled: true)), source: .configFile)
         return agent
     }
@@ -54,7 +55,8 @@ import Testing
         let directory = Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let agent = AttestationAgent(
-            platform: TDXPlatform(files: kernel), eventLogDirectory: directory, logger: Logger(label: "test"))
+            platform: TDXPlatform(files: kernel), eventLogLocation: EventLogLocation(file: directory + "/eventlog"),
+            logger: Logger(label: "test"))
         await agent.configureAtLaunch(AgentConfig(eventLog: .init(initPCR: 17, enabled: true)), source: .configFile)
         #expect(
             try await agent.extendRuntimeMeasurement(domain: "d", operation: "o", content: "c", registerIndex: nil)
@@ -183,8 +185,9 @@ import Testing
     }
 
     static func agent(_ kernel: FakeKernel, directory: String) async -> AttestationAgent {
-        let platform = TDXPlatform(files: kernel, eventLogFile: PlatformRoot.eventLogFile(in: directory))
-        let agent = AttestationAgent(platform: platform, eventLogDirectory: directory, logger: Logger(label: "test"))
+        let location = EventLogLocation(file: directory + "/eventlog")
+        let platform = TDXPlatform(files: kernel, eventLogFile: location.file)
+        let agent = AttestationAgent(platform: platform, eventLogLocation: location, logger: Logger(label: "test"))
         await agent.configureAtLaunch(AgentConfig(eventLog: .init(initPCR: 17, enabled: true)), source: .configFile)
         return agent
     }

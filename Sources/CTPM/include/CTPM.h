@@ -20,13 +20,11 @@ int aa_tpm_extend_sha256(aa_tpm *tpm, uint32_t index, const uint8_t digest[32], 
 int aa_tpm_read_sha256(aa_tpm *tpm, uint8_t values[24 * 32], char *error, size_t error_size);
 
 /// Quotes SHA-256 PCRs 0-23 with RSASSA-SHA256, `qualifying` as extra data.
-/// The attestation key is the persistent `ak_handle` if it exists, else
-/// (unless `persistent_only`) a primary RSA-2048 restricted signing key
-/// created (and flushed) in the endorsement hierarchy; the same template
-/// gives the same key every time.
+/// The attestation key is the RSA key provisioned at the persistent
+/// `ak_handle`, and no other; returns 2 (not -1) when there is none there.
 /// Out: the marshalled TPMS_ATTEST and TPMT_SIGNATURE, the key's modulus
 /// (big-endian) and public exponent.
-int aa_tpm_quote(aa_tpm *tpm, uint32_t ak_handle, int persistent_only, const uint8_t *qualifying, size_t qualifying_size,
+int aa_tpm_quote(aa_tpm *tpm, uint32_t ak_handle, const uint8_t *qualifying, size_t qualifying_size,
                  uint8_t *message, size_t *message_size, uint8_t *signature, size_t *signature_size,
                  uint8_t *modulus, size_t *modulus_size, uint32_t *exponent, char *error, size_t error_size);
 /// Reads NV index `index` whole (up to `*size` bytes). Returns 1, not -1,

@@ -249,7 +249,8 @@ struct  AttestationAgent__GetStatusResponse
   char *state;
   /*
    * How initdata was bound: pending, matched, absent, unsupported,
-   * recorded, measured or mismatch.
+   * recorded, measured, unbound (no initdata, and PCR 8 already held the
+   * boot chain's value) or mismatch.
    */
   char *binding;
   /*
@@ -266,10 +267,22 @@ struct  AttestationAgent__GetStatusResponse
    * empty until one is bound.
    */
   char *init_data_digest;
+  /*
+   * In Rejected, what the hardware field or PCR 8 held when that digest was
+   * compared with it, in hex; empty otherwise.
+   */
+  char *init_data_field;
+  /*
+   * The KBS of the configuration the agent holds ([token_configs.kbs] url),
+   * and the PEM certificate that configuration adds to the trusted roots;
+   * empty when there is none.
+   */
+  char *kbs_url;
+  char *kbs_cert;
 };
 #define ATTESTATION_AGENT__GET_STATUS_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&attestation_agent__get_status_response__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 /* AttestationAgent__GetEvidenceRequest methods */
