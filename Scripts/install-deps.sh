@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the agent builds with, if missing; with
 # --test, also those its tests run (a software TPM and tpm2-tools, FUSE for
-# the fake kernel, QEMU, busybox, cpio and systemd for the guest test) and, from PyPI into .build/python, mfusepy.
+# the fake kernel, QEMU, busybox, cpio, systemd, erofs-utils, cryptsetup-bin
+# and fdisk for the guest test) and, from PyPI into .build/python, mfusepy.
 # Swift itself (6.x, at /opt/swift or on PATH) is expected on the machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +22,15 @@ if [ "${1:-}" = "--test" ]; then
   [ -x /bin/busybox ] || need+=(busybox-static)
   command -v cpio >/dev/null || need+=(cpio)
   [ -x /lib/systemd/systemd ] || need+=(systemd)
+  # kata's CoCo extension (deploy/build-extension.sh) and the guest that mounts it.
+  command -v mkfs.erofs >/dev/null || need+=(erofs-utils)
+  command -v veritysetup >/dev/null || need+=(cryptsetup-bin)
+  command -v sfdisk >/dev/null || need+=(fdisk)
+  command -v strings >/dev/null || need+=(binutils)
+  # Tests/Guest/kata-launch, built offline from Debian's crates.
+  command -v cargo >/dev/null || need+=(cargo)
+  compgen -G "/usr/share/cargo/registry/toml-0.5*" >/dev/null || need+=(librust-toml-dev)
+  compgen -G "/usr/share/cargo/registry/serde_derive-1*" >/dev/null || need+=(librust-serde-derive-dev)
 fi
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"

@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Judges the guest test's serial consoles (Scripts/guest-test.sh).
 
-    check_guest.py INITDATA_TOML CONSOLE_INITDATA CONSOLE_ABSENT CONSOLE_SYSTEMD AK_DER
+    check_guest.py INITDATA_TOML WORK_DIR AK_DER
+
+WORK_DIR holds the consoles, console-MODE.log, of the boots initdata,
+absent, systemd, extension, tamper-data and tamper-hash.
 
 The expected values come from the rules of the agent's consumers, not from
 its code: kata waits 6 s for the socket; on a TPM the initdata digest (the
@@ -14,7 +17,13 @@ it, and by no other; the host-facing vsock
 listener answers GetTeeType, GetAdditionalTees and GetStatus and refuses the
 rest with PERMISSION_DENIED; under systemd a Type=notify unit is started
 (and units after it run) only once it has said READY=1, which the agent may
-say only when its socket listens, and `systemctl stop` ends it cleanly.
+say only when its socket listens, and `systemctl stop` ends it cleanly. With
+kata's CoCo extension, kata-agent starts the agent from the extension's
+manifest: from /run/kata-extensions/coco, with kata's socket, with
+`--initdata-toml` only when initdata was delivered and `-c` only when aa.toml
+exists, the `nvidia` variant when KATA_ATTESTER_VARIANT=nvidia; and an
+extension whose file system or verity parameters were changed never starts
+an agent (dm-verity refuses to open or to read it).
 Prints one line per check; exits 1 if any fails.
 """
 import base64
@@ -74,8 +83,74 @@ def check_listening(guest, key, what):
     check(what, listening not in (None, "timeout") and int(listening) <= 6000, f"{listening} ms after exec")
 
 
+EXTENSION = "/run/kata-extensions/coco"
+EXTENSION_AGENT = f"{EXTENSION}/usr/local/bin/attestation-agent"
+EXTENSION_LIBRARIES = f"LD_LIBRARY_PATH={EXTENSION}/usr/local/lib"
+GPU_LIBRARIES = "/run/kata-extensions/gpu/usr/lib"
+
+
+def process_value(guest, key):
+    """A kata-launch line's value after its process id."""
+    line = value(guest, key) or ""
+    return line.split(" ", 1)[1] if line.startswith("attestation-agent") and " " in line else None
+
+
+def check_extension(guest, digest, expected_pcr8, attestation_key):
+    check("the guest ran the scenario to its end", value(guest, "done") is not None)
+    check("the extension (serial extension-coco) opened through dm-verity and mounted",
+          (value(guest, "mounted") or "").startswith("yes"), value(guest, "mounted"))
+    for launch, initdata in (("absent", False), ("initdata", True), ("nvidia", True)):
+        check(f"{launch}: started from the extension", process_value(guest, f"{launch}-plan-path") == EXTENSION_AGENT,
+              value(guest, f"{launch}-plan-path"))
+        args = process_value(guest, f"{launch}-launch-args") or ""
+        expected = KATA_ARGV + (f" --initdata-toml {INITDATA}/initdata.toml -c {INITDATA}/aa.toml" if initdata else "")
+        check(f"{launch}: kata's arguments (--initdata-toml only with initdata, -c only when aa.toml exists)",
+              args == expected, args)
+        waited = process_value(guest, f"{launch}-launch-socket-ms")
+        check(f"{launch}: the socket appeared within kata's polls (6 s more after the first second)",
+              value(guest, f"{launch}-launch-status") == "0" and waited is not None and int(waited) <= 7000,
+              f"{waited} ms; {value(guest, f'{launch}-error')}")
+        libraries = f"{EXTENSION_LIBRARIES}:{GPU_LIBRARIES}" if launch == "nvidia" else EXTENSION_LIBRARIES
+        environment = (value(guest, f"{launch}-environment") or "").strip()
+        check(f"{launch}: the {'nvidia' if launch == 'nvidia' else 'default'} variant's library path",
+              environment == libraries, environment)
+    status, output = call_result(guest, "absent-status")
+    state = json_of(output) or {}
+    check("without initdata: InitDataVerified, absent (PCR 8 zero)",
+          status == 0 and state.get("state") == "InitDataVerified" and state.get("binding") == "absent", output[:300])
+    for launch in ("initdata", "nvidia"):
+        status, output = call_result(guest, f"{launch}-status")
+        state = json_of(output) or {}
+        check(f"{launch}: Configured, PCR 8 measured with the delivered document's digest",
+              status == 0 and state.get("state") == "Configured" and state.get("binding") == "measured"
+              and state.get("init_data_digest") == digest.hex(), output[:300])
+    status, output = call_result(guest, "initdata-evidence")
+    evidence = (json_of(output) or {}).get("evidence", {})
+    quote = evidence.get("tpm_quote", {}) if isinstance(evidence, dict) else {}
+    pcrs = quote.get("pcrs", [])
+    check("GetEvidence through the extension's tpm2-tss: PCR 8 is SHA-256(0^32 || digest), the provisioned key signs",
+          status == 0 and len(pcrs) == 24 and pcrs[8].lower() == expected_pcr8
+          and evidence.get("ak_public") == attestation_key, output[:200])
+    check("the kernel's PCR 8 shows the same", (value(guest, "pcr8") or "").lower() == expected_pcr8, value(guest, "pcr8"))
+
+
+def check_refused(guest, what):
+    check("the guest ran the scenario to its end", value(guest, "done") is not None)
+    mounted = value(guest, "mounted") or ""
+    error = value(guest, "absent-error") or ""
+    check(f"{what}: refused when mounted or when read",
+          mounted.startswith("no") or "Input/output error" in error, f"mounted: {mounted}; launch: {error}")
+    check(f"{what}: no agent started", value(guest, "absent-launch-pid") is None
+          and value(guest, "absent-launch-status") == "1", value(guest, "absent-launch-pid") or error)
+    check(f"{what}: the kernel's dm-verity said so", "verity" in (value(guest, "kernel-log") or "").lower()
+          or "verif" in mounted.lower(), value(guest, "kernel-log"))
+
+
 def main():
-    document, initdata_log, absent_log, systemd_log, ak_der = sys.argv[1:6]
+    document, work, ak_der = sys.argv[1:4]
+    console = {mode: f"{work}/console-{mode}.log"
+               for mode in ("initdata", "absent", "systemd", "extension", "tamper-data", "tamper-hash")}
+    initdata_log, absent_log, systemd_log = console["initdata"], console["absent"], console["systemd"]
     attestation_key = base64.b64encode(open(ak_der, "rb").read()).decode()
     digest = hashlib.sha256(open(document, "rb").read()).digest()
     expected_pcr8 = hashlib.sha256(bytes(32) + digest).hexdigest()
@@ -153,6 +228,17 @@ def main():
     check("systemctl stop: inactive, result success, exit status 0",
           all(part in stopped for part in ("ActiveState=inactive", "Result=success", "ExecMainStatus=0")), stopped)
     check("systemctl stop: the socket file is removed", value(guest, "socket-left") == "no")
+
+    print("boot with kata's CoCo extension (deploy/build-extension.sh):")
+    guest = read_console(console["extension"])
+    check_extension(guest, digest, expected_pcr8, attestation_key)
+    if failures:
+        print("  agent log:", value(guest, "agent-log"))
+
+    print("boot with one byte of the extension's file system changed:")
+    check_refused(read_console(console["tamper-data"]), "a changed byte")
+    print("boot with another root hash in the verity parameters:")
+    check_refused(read_console(console["tamper-hash"]), "another root hash")
 
     print(f"guest checks: {'all passed' if not failures else f'{len(failures)} failed'}")
     return 1 if failures else 0
