@@ -44,6 +44,9 @@ let package = Package(
         // The agent's few TPM operations over Debian's tpm2-tss (ESAPI), which
         // it loads with dlopen when a TPM is opened (headers from libtss2-dev).
         .target(name: "CTPM", linkerSettings: [.linkedLibrary("dl")]),
+        // The few calls of NVIDIA's management library GPU attestation needs,
+        // loaded with dlopen when GPUs are looked for (no build dependency).
+        .target(name: "CNVML", linkerSettings: [.linkedLibrary("dl")]),
 
         // The status codes and the errors that choose one, without sockets.
         .target(name: "RPCStatus"),
@@ -86,7 +89,8 @@ let package = Package(
         .target(
             name: "Platform",
             dependencies: [
-                "AttestationFormats", "CKernelShims", "CTPM", "DataEncoding", "HTTPClient", "LocalFiles", "RPCStatus",
+                "AttestationFormats", "CKernelShims", "CNVML", "CTPM", "DataEncoding", "HTTPClient", "LocalFiles",
+                "RPCStatus",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -117,7 +121,7 @@ let package = Package(
         .target(
             name: "AgentService",
             dependencies: [
-                "AgentCore", "AttestationAgentAPI", "DataEncoding", "ProtobufCSupport", "TTRPC",
+                "AgentCore", "AttestationAgentAPI", "DataEncoding", "Platform", "ProtobufCSupport", "TTRPC",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ]

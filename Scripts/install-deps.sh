@@ -27,6 +27,8 @@ if [ "${1:-}" = "--test" ]; then
   command -v veritysetup >/dev/null || need+=(cryptsetup-bin)
   command -v sfdisk >/dev/null || need+=(fdisk)
   command -v strings >/dev/null || need+=(binutils)
+  # The stand-in NVIDIA management library the GPU tests build.
+  command -v cc >/dev/null || need+=(gcc)
   # Tests/Guest/kata-launch, built offline from Debian's crates.
   command -v cargo >/dev/null || need+=(cargo)
   compgen -G "/usr/share/cargo/registry/toml-0.5*" >/dev/null || need+=(librust-toml-dev)

@@ -182,18 +182,33 @@ public actor AttestationAgent {
     /// with none, as upstream.
     public func additionalEvidence(runtimeData: [UInt8]) async throws(AgentError) -> [UInt8] {
         try admit(.getAdditionalEvidence)
+        return try await collectAdditionalEvidence(runtimeData: runtimeData, leavingOutFailures: false)
+    }
+
+    /// `leavingOutFailures`: a device that fails is left out, with a warning,
+    /// instead of failing the whole: GetToken goes on with the CPU's evidence
+    /// (and the other devices'), and the KBS's policy decides what it needs.
+    private func collectAdditionalEvidence(
+        runtimeData: [UInt8], leavingOutFailures: Bool
+    ) async throws(AgentError) -> [UInt8] {
         guard !additionalAttesters.isEmpty else { return [] }
         var members: [(String, JSON)] = []
         for attester in additionalAttesters {
             let bytes: [UInt8]
-            do { bytes = try await attester.evidence(reportData: runtimeData) } catch { throw AgentError(error) }
+            do { bytes = try await attester.evidence(reportData: runtimeData) } catch {
+                guard leavingOutFailures else { throw AgentError(error) }
+                logger.warning(
+                    "additional evidence left out of the token request",
+                    metadata: ["tee": "\(attester.tee.rawValue)", "reason": "\(error)"])
+                continue
+            }
             do {
                 members.append((attester.tee.rawValue, try JSON(parsing: String(decoding: bytes, as: UTF8.self))))
             } catch {
                 throw AgentError(.internal, "the \(attester.tee.rawValue) evidence is not JSON: \(error)", cause: error)
             }
         }
-        return Array(JSON.object(members).serialized().utf8)
+        return members.isEmpty ? [] : Array(JSON.object(members).serialized().utf8)
     }
 
     public enum RuntimeMeasurementOutcome: Sendable, Equatable { case ok, notSupported, notEnabled }
@@ -258,7 +273,7 @@ public actor AttestationAgent {
             config: config, tee: platform.tee, initData: initData?.text, timeLimit: timeLimit,
             evidence: { [self] reportData throws(AgentError) in try await self.evidence(runtimeData: reportData) },
             additionalEvidence: { [self] reportData throws(AgentError) in
-                try await self.additionalEvidence(runtimeData: reportData)
+                try await self.collectAdditionalEvidence(runtimeData: reportData, leavingOutFailures: true)
             })
         return try await provider.token(request)
     }

@@ -3,6 +3,7 @@ import AttestationAgentAPI
 import DataEncoding
 import Logging
 import NIOCore
+import Platform
 import ProtobufCSupport
 import TTRPC
 
@@ -29,17 +30,18 @@ public enum AgentServiceHandlers {
                 GetEvidenceResponse(evidence: try await agent.evidence(runtimeData: request.runtimeData))
             }
         case .getAdditionalEvidence:
-            return unary(method, logger) { (request: GetAdditionalEvidenceRequest, _) throws(AgentError) in
-                GetEvidenceResponse(evidence: try await agent.additionalEvidence(runtimeData: request.runtimeData))
+            return unary(method, logger) { (request: GetAdditionalEvidenceRequest, context) throws(AgentError) in
+                try await withCallerDeadline(context) { () throws(AgentError) in
+                    GetEvidenceResponse(evidence: try await agent.additionalEvidence(runtimeData: request.runtimeData))
+                }
             }
         case .getToken:
             return unary(method, logger) { (request: GetTokenRequest, context) throws(AgentError) in
                 // The remote calls get what is left of the caller's deadline.
-                let timeLimit = context.deadline.map {
-                    Duration.nanoseconds(
-                        max(0, Int64($0.uptimeNanoseconds) - Int64(NIODeadline.now().uptimeNanoseconds)))
+                let timeLimit = timeLeft(context)
+                return try await withCallerDeadline(context) { () throws(AgentError) in
+                    GetTokenResponse(token: try await agent.token(type: request.tokenType, timeLimit: timeLimit))
                 }
-                return GetTokenResponse(token: try await agent.token(type: request.tokenType, timeLimit: timeLimit))
             }
         case .extendRuntimeMeasurement:
             return unary(method, logger) { (request: ExtendRuntimeMeasurementRequest, _) throws(AgentError) in
@@ -81,6 +83,24 @@ public enum AgentServiceHandlers {
                     kbsCert: status.kbs?.cert ?? "")
             }
         }
+    }
+
+    /// What is left of the call's deadline, if it has one.
+    private static func timeLeft(_ context: TTRPCCallContext) -> Duration? {
+        context.deadline.map {
+            Duration.nanoseconds(max(0, Int64($0.uptimeNanoseconds) - Int64(NIODeadline.now().uptimeNanoseconds)))
+        }
+    }
+
+    /// Runs `body` with the call's deadline known to the platform (CallerDeadline).
+    private static func withCallerDeadline<T: Sendable>(
+        _ context: TTRPCCallContext, _ body: () async throws(AgentError) -> T
+    ) async throws(AgentError) -> T {
+        let instant = timeLeft(context).map { ContinuousClock.now + $0 }
+        let result: Result<T, AgentError> = await CallerDeadline.$instant.withValue(instant) {
+            do throws(AgentError) { return .success(try await body()) } catch { return .failure(error) }
+        }
+        return try result.get()
     }
 
     /// A method's bytes in and out: decode the request through protobuf-c,

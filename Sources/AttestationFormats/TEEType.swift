@@ -14,6 +14,8 @@ public enum TEEType: String, Sendable, CaseIterable {
     case azTdxVtpm = "az-tdx-vtpm"
     /// upstream's sample confidential device, an additional TEE only.
     case sampleDevice = "sampledevice"
+    /// NVIDIA GPUs in confidential-computing mode, an additional TEE only.
+    case nvidia
 
     /// Bytes of the hardware field that holds the initdata digest, as the
     /// initdata spec fixes them; nil where the platform has no such field.
@@ -23,7 +25,7 @@ public enum TEEType: String, Sendable, CaseIterable {
         case .snp: 32
         case .cca, .sgx: 64
         case .sample: 64
-        case .csv, .se, .tpm, .azSnpVtpm, .azTdxVtpm, .sampleDevice: nil
+        case .csv, .se, .tpm, .azSnpVtpm, .azTdxVtpm, .sampleDevice, .nvidia: nil
         }
     }
 

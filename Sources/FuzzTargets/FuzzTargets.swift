@@ -24,7 +24,7 @@ public enum FuzzTargets {
         ("inspect", inspect), ("snp-evidence", snpEvidence), ("snp-certs", snpCertificates),
         ("cca-token", ccaToken), ("hcl", hcl), ("ccel", ccel), ("wal", writeAheadRecord),
         ("frames", frames), ("connection", ConnectionTarget.run), ("envelope", envelope), ("messages", messages),
-        ("tpm-attest", tpmAttest), ("doctor-evidence", doctorEvidence),
+        ("tpm-attest", tpmAttest), ("doctor-evidence", doctorEvidence), ("nvidia-evidence", nvidiaEvidence),
     ]
 
     public static func named(_ name: String) -> Target? {
@@ -95,8 +95,21 @@ public enum FuzzTargets {
         _ = try? report.userData()
     }
 
-    /// A trimmed CCEL table is a prefix of the table, and trims to itself.
     static let tpmAttest: Target = { bytes in _ = try? TPMQuoteAttest(parsing: bytes) }
+
+    /// GPU evidence as aactl doctor reads it (the device list, each report's
+    /// request nonce, the GPU check): devices written back read back the
+    /// same, unless the base64 written happens to read as hex (the older
+    /// encoding trustee tries first, and so does this reader).
+    static let nvidiaEvidence: Target = { bytes in
+        _ = try? NvidiaEvidence.requestNonce(report: bytes)
+        _ = GPUDiagnosis.check(listed: true, answer: .evidence(bytes), reportData: [1, 2, 3], deviceNodePresent: false)
+        guard let json = try? JSON(parsing: text(bytes)), let devices = try? NvidiaEvidence.devices(json) else {
+            return
+        }
+        guard devices.allSatisfy({ Hex.decode(Base64.encode($0.report)) == nil }) else { return }
+        precondition((try? NvidiaEvidence.devices(NvidiaEvidence.json(devices))) == devices, "devices do not read back")
+    }
 
     /// aactl doctor's reading of evidence, as each TEE, and of the event log
     /// file: what it reads is trusted little more than the network.
@@ -108,6 +121,7 @@ public enum FuzzTargets {
             logFile: "/run/attestation-agent/eventlog", log: .success(bytes), writeAheadRecordPresent: false)
     }
 
+    /// A trimmed CCEL table is a prefix of the table, and trims to itself.
     static let ccel: Target = { bytes in
         if let rtmrs = try? CCEventLog.replayedRTMRs(bytes) {
             precondition(rtmrs.count == 4 && rtmrs.allSatisfy { $0.count == 48 }, "four SHA-384 RTMRs")

@@ -48,8 +48,31 @@ public enum PlatformDetection {
     }
 
     /// Attesters besides the primary TEE, as upstream detects them:
-    /// `ENABLE_SAMPLE_DEVICE` (set to anything) adds the sample device.
-    public static func additionalAttesters(environment: [String: String]) -> [any Attester] {
-        environment["ENABLE_SAMPLE_DEVICE"] != nil ? [SampleDevice()] : []
+    /// `ENABLE_SAMPLE_DEVICE` (set to anything) adds the sample device;
+    /// NVIDIA GPUs in confidential-computing mode add `nvidia`. kata's
+    /// `nvidia` variant (its guest init exports KATA_ATTESTER_VARIANT=nvidia,
+    /// which kata-agent passes on) says a GPU is expected: `nvidia` is then
+    /// added whatever the look finds, so that GetAdditionalEvidence says why
+    /// there is no GPU evidence instead of leaving it out.
+    public static func additionalAttesters(environment: [String: String], logger: Logger) async -> [any Attester] {
+        var attesters: [any Attester] = environment["ENABLE_SAMPLE_DEVICE"] != nil ? [SampleDevice()] : []
+        let expected = environment["KATA_ATTESTER_VARIANT"] == "nvidia"
+        switch await NvidiaGPUs.probe() {
+        case .ready(let gpus):
+            logger.info("NVIDIA GPUs attest", metadata: ["gpus": "\(gpus.map(\.name).joined(separator: ", "))"])
+            attesters.append(NvidiaGPUAttester())
+        case .noLibrary(let reason) where !expected:
+            logger.debug("no NVIDIA GPU attestation", metadata: ["reason": "\(reason)"])
+        case .noLibrary(let reason), .unavailable(let reason):
+            if expected {
+                logger.warning(
+                    "KATA_ATTESTER_VARIANT=nvidia, but no GPU can attest; GetAdditionalEvidence will say why",
+                    metadata: ["reason": "\(reason)"])
+                attesters.append(NvidiaGPUAttester())
+            } else {
+                logger.info("no NVIDIA GPU attestation", metadata: ["reason": "\(reason)"])
+            }
+        }
+        return attesters
     }
 }

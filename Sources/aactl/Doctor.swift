@@ -76,6 +76,7 @@ struct Doctor: AsyncParsableCommand {
         if let status = try? status.get(), ["InitDataVerified", "Configured", "Rejected"].contains(status.state) {
             checks += await evidenceChecks(status)
         }
+        if (try? status.get()) != nil, let gpu = await gpuCheck() { checks.append(gpu) }
         let logFile =
             getenv(EventLogDiagnosis.overrideVariable).map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 }
             ?? root + EventLogDiagnosis.defaultLogFile
@@ -117,6 +118,27 @@ struct Doctor: AsyncParsableCommand {
                     tee: status.tee, evidence: response.evidence, reportData: reportData,
                     digest: Hex.decode(status.initDataDigest) ?? [])
         }
+    }
+
+    /// GetAdditionalTees, and GetAdditionalEvidence over random report data
+    /// when it names `nvidia`.
+    func gpuCheck() async -> DoctorCheck? {
+        let tees = await connection.attempt(.getAdditionalTees, EmptyMessage(), as: GetAdditionalTeesResponse.self)
+        let listed = (try? tees.get())?.additionalTees.contains("nvidia") ?? false
+        var generator = SystemRandomNumberGenerator()
+        let reportData = (0..<48).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        var answer: GPUDiagnosis.Answer?
+        if listed {
+            switch await connection.attempt(
+                .getAdditionalEvidence, GetEvidenceRequest(runtimeData: reportData), as: GetEvidenceResponse.self)
+            {
+            case .success(let response): answer = .evidence(response.evidence)
+            case .failure(let failure): answer = .refused(message: failure.message)
+            }
+        }
+        return GPUDiagnosis.check(
+            listed: listed, answer: answer, reportData: reportData,
+            deviceNodePresent: access(root + "/dev/nvidiactl", F_OK) == 0)
     }
 
     /// GetToken through the agent, timed.

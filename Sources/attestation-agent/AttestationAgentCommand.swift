@@ -20,7 +20,7 @@ struct AttestationAgentCommand: AsyncParsableCommand {
             Proves that the initdata the host delivered hashes to the value the hardware \
             signs into every report before anything trusts it, then serves evidence and tokens.
             Environment: AA_PLATFORM_ROOT, AA_SAMPLE_INITDATA, AA_SAMPLE_EVIDENCE_DELAY_MS, \
-            AA_KBC_PARAMS, AA_TPM_TCTI, AA_TPM_DEVICE, AA_TPM_AK_HANDLE, AAEL_PATH, ENABLE_SAMPLE_DEVICE, RUST_LOG, \
+            AA_KBC_PARAMS, AA_TPM_TCTI, AA_TPM_DEVICE, AA_TPM_AK_HANDLE, AAEL_PATH, KATA_ATTESTER_VARIANT, ENABLE_SAMPLE_DEVICE, RUST_LOG, \
             NOTIFY_SOCKET.
             """
     )
@@ -132,7 +132,8 @@ struct AttestationAgentCommand: AsyncParsableCommand {
             throw Failure("\(error)")
         }
         let agent = AttestationAgent(
-            platform: platform, additionalAttesters: PlatformDetection.additionalAttesters(environment: environment),
+            platform: platform,
+            additionalAttesters: await PlatformDetection.additionalAttesters(environment: environment, logger: logger),
             tokenProviders: TokenProviders(["kbs": KBSTokenProvider(), "coco_as": CoCoASTokenProvider()]),
             awaitsInitData: awaitInitData,
             eventLogLocation: EventLogLocation(root: root, environment: environment), logger: logger)

@@ -264,3 +264,61 @@ import Testing
                 == ["event log file fail", "write-ahead record pass"])
     }
 }
+
+/// The GPU check: which cause a refusal names, and reports for the nonce asked.
+@Suite struct GPUDiagnosisTests {
+    /// An SPDM 1.1 request for `nonce`, as the report begins.
+    static func report(nonce: [UInt8]) -> [UInt8] {
+        [0x11, 0xE0, 0x01, 0xFF] + nonce + [0] + [UInt8](repeating: 7, count: 40)
+    }
+
+    static func evidence(_ reports: [[UInt8]], hex: Bool = false) -> [UInt8] {
+        let devices = reports.enumerated().map { index, report in
+            "{\"arch\":\"HOPPER\",\"uuid\":\"GPU-\(index)\",\"evidence\":\"\(hex ? Hex.encode(report) : Base64.encode(report))\",\"certificate\":\"\(Base64.encode(Array("PEM".utf8)))\"}"
+        }
+        return Array("{\"nvidia\":{\"device_evidence_list\":[\(devices.joined(separator: ","))]}}".utf8)
+    }
+
+    @Test func reportsForTheNonceAskedPass() {
+        let reportData = [UInt8](repeating: 0x42, count: 48)
+        let nonce = Array(reportData.prefix(32))
+        for hex in [false, true] {
+            let check = GPUDiagnosis.check(
+                listed: true, answer: .evidence(Self.evidence([Self.report(nonce: nonce)] * 2, hex: hex)),
+                reportData: reportData, deviceNodePresent: true)
+            #expect(check?.outcome == .pass, "\(check?.observed ?? "")")
+            #expect(check?.observed.contains("2 GPU report(s)") == true)
+        }
+        let other = GPUDiagnosis.check(
+            listed: true, answer: .evidence(Self.evidence([Self.report(nonce: [UInt8](repeating: 1, count: 32))])),
+            reportData: reportData, deviceNodePresent: false)
+        #expect(other?.outcome == .fail && other?.observed.contains("GPU-0") == true)
+    }
+
+    @Test func eachCauseHasItsFix() {
+        let causes: [(String, String)] = [
+            ("nvidia: NVIDIA's management library libnvidia-ml.so.1 cannot be loaded: x", "management library"),
+            ("nvidia: NVML finds no GPU", "pass the GPU through"),
+            ("nvidia: none of the 1 GPUs NVML finds has confidential computing (Hopper or later): GPU 0 (x)", "Hopper"),
+            ("nvidia: confidential computing is off on GPU 0 (x)", "nvidia_gpu_tools"),
+            ("nvidia: GPU 0 (x) has not answered the attestation report request", "does not answer"),
+            ("nvidia: GPU 0 (x): nvmlDeviceGetConfComputeGpuCertificate failed: NVML error 999", "NVML error"),
+        ]
+        for (message, fix) in causes {
+            let check = GPUDiagnosis.check(
+                listed: true, answer: .refused(message: message), reportData: [], deviceNodePresent: true)
+            #expect(check?.outcome == .fail)
+            #expect(check?.fix?.contains(fix) == true, "\(message): \(check?.fix ?? "")")
+        }
+    }
+
+    @Test func aGPUTheAgentDoesNotAttest() {
+        #expect(GPUDiagnosis.check(listed: false, answer: nil, reportData: [], deviceNodePresent: false) == nil)
+        let unseen = GPUDiagnosis.check(listed: false, answer: nil, reportData: [], deviceNodePresent: true)
+        #expect(unseen?.outcome == .warn && unseen?.fix?.contains("KATA_ATTESTER_VARIANT=nvidia") == true)
+    }
+}
+
+extension Array {
+    static func * (items: [Element], times: Int) -> [Element] { (0..<times).flatMap { _ in items } }
+}

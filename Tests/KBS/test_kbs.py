@@ -9,9 +9,10 @@ loopback, with Python's standard library only.
 Prints "listening PORT" once ready. /kbs/v0/auth answers a nonce and sets
 the kbs-session-id cookie; /kbs/v0/attest checks the session, the nonce and
 that the sample evidence's report data is the hash of the canonical JSON of
-the runtime data, that each additional evidence (only `sampledevice` is
-known) carries the hash of the canonical JSON of {tee-pubkey, nonce} as
-trustee's KBS verifies it (az-snp-vtpm and az-tdx-vtpm evidence: checked by
+the runtime data, that each additional evidence (`sampledevice`, and
+`nvidia` with --nvidia-root, by Tests/Oracles/nvidia_evidence.py) carries
+the hash of the canonical JSON of {tee-pubkey, nonce} as trustee's KBS
+verifies it (az-snp-vtpm and az-tdx-vtpm evidence: checked by
 Tests/Oracles/azure_vtpm.py, tpm evidence by Tests/Oracles/tpm_evidence.py,
 with that hash as report data), then returns an HS256 JWT signed with a key
 written to KEY. --fail-first N answers the first N attestations with 401, as
@@ -36,6 +37,7 @@ import tomllib
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Oracles"))
 import azure_vtpm  # noqa: E402
+import nvidia_evidence  # noqa: E402
 import tpm_evidence  # noqa: E402
 
 AZURE_TEES = ("az-snp-vtpm", "az-tdx-vtpm")
@@ -148,9 +150,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             runtime_only = {"tee-pubkey": runtime.get("tee-pubkey"), "nonce": session["nonce"]}
             expected_device = hashlib.new(algorithm, canonical(runtime_only)).digest()
             for tee, device in json.loads(additional).items():
-                if tee != "sampledevice" or device.get("svn") != "2":
+                if tee == "nvidia" and self.server.options.nvidia_root:
+                    try:
+                        nvidia_evidence.check(device, expected_device, self.server.nvidia_root)
+                    except (nvidia_evidence.Broken, KeyError, ValueError, struct.error) as error:
+                        return self.refuse(f"nvidia evidence: {error}")
+                elif tee != "sampledevice" or device.get("svn") != "2":
                     return self.refuse(f"unknown additional evidence {tee}")
-                if base64.b64decode(device.get("report_data", "")) != expected_device:
+                elif base64.b64decode(device.get("report_data", "")) != expected_device:
                     return self.refuse(f"the {tee} evidence's report data is not the hash of the runtime data")
                 verified.append(tee)
         with LOCK:
@@ -187,11 +194,14 @@ def main():
     parser.add_argument("--fail-first", type=int, default=0)
     parser.add_argument("--lone-surrogate", action="store_true")
     parser.add_argument("--protocol", default="0.4.0", help="the KBS protocol version accepted")
+    parser.add_argument("--nvidia-root", help="accept nvidia evidence whose chain ends at this root (PEM)")
     options = parser.parse_args()
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.options = options
     server.attestations = 0
     server.key = secrets.token_bytes(32)
+    if options.nvidia_root:
+        server.nvidia_root = nvidia_evidence.root_fingerprint(options.nvidia_root)
     with open(options.key_out, "wb") as f:
         f.write(server.key)
     if options.tls:
