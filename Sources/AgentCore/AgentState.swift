@@ -27,6 +27,9 @@ public enum BindingOutcome: String, Sendable, Equatable {
     /// No initdata was given and the init-data PCR already held a value the
     /// agent did not put there (the boot chain's): nothing is bound.
     case unbound
+    /// The field was all zero and `--initdata-rtmr` anchored the digest by an
+    /// InitData event, the first of the event log, in TDX's RTMR3.
+    case rtmr3
     /// The digest did not match the field.
     case mismatch
 }

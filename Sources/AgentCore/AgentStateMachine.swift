@@ -12,6 +12,11 @@ public struct AgentStateMachine: Sendable, Equatable {
     /// `--await-initdata`: stay in Booting at launch until a bind call, on
     /// every platform; on a TPM that first bind extends the PCR.
     public let awaitsInitData: Bool
+    /// `--initdata-rtmr`: where the hardware field is all zero (a TD whose
+    /// MRCONFIGID the host could not set), a digest is anchored by an InitData
+    /// event that opens the event log (RTMR3) instead of being rejected; until
+    /// then no runtime measurement may come before it.
+    public let initDataInEventLog: Bool
     public private(set) var state: AgentState = .booting
     public private(set) var binding: BindingOutcome = .pending
     /// The digest bound (as offered, before fitting), nil until one is.
@@ -26,9 +31,10 @@ public struct AgentStateMachine: Sendable, Equatable {
     /// A PCR extension is under way; other binds must wait for its outcome.
     public private(set) var measuring = false
 
-    public init(anchor: InitDataAnchor, awaitsInitData: Bool = false) {
+    public init(anchor: InitDataAnchor, awaitsInitData: Bool = false, initDataInEventLog: Bool = false) {
         self.anchor = anchor
         self.awaitsInitData = awaitsInitData
+        self.initDataInEventLog = initDataInEventLog
     }
 
     /// What an init-data PCR holds once `digest` was measured into it from
@@ -44,6 +50,9 @@ public struct AgentStateMachine: Sendable, Equatable {
         case accepted(warning: String?)
         /// Extend the PCR with this fitted digest, then call `measured` or `measurementFailed`.
         case measure([UInt8])
+        /// Open the event log with an InitData event for this digest, then
+        /// call `anchoredInEventLog`, `anchorRefused` or `measurementFailed`.
+        case anchorInEventLog([UInt8])
         case refused(AgentError)
     }
 
@@ -170,6 +179,10 @@ public struct AgentStateMachine: Sendable, Equatable {
                 return .refused(AgentError(.internal, "the hardware init-data field could not be read"))
             }
             let fitted = InitDataDigest.fitted(digest, to: size)
+            if fitted != field, initDataInEventLog, !alreadyBound, !digest.isEmpty, field.allSatisfy({ $0 == 0 }) {
+                measuring = true
+                return .anchorInEventLog(digest)
+            }
             guard fitted == field else {
                 state = .rejected
                 binding = .mismatch
@@ -257,6 +270,36 @@ public struct AgentStateMachine: Sendable, Equatable {
                     "initdata digest \(Hex.encode(fitted)) measured into PCR \(index) gives \(Hex.encode(measuredValue)), but PCR \(index) holds \(Hex.encode(field)); initdata is rejected for good. \(cause)"
                 ))
         }
+    }
+
+    /// Whether a runtime measurement may be recorded now: not while initdata
+    /// is still to open the event log (`--initdata-rtmr`, Booting), so that
+    /// the InitData event comes first.
+    public func admitRuntimeMeasurement() -> Result<Void, AgentError> {
+        guard initDataInEventLog, state == .booting || measuring else { return .success(()) }
+        return .failure(
+            AgentError(
+                .failedPrecondition,
+                "initdata is anchored by the first event of the event log (--initdata-rtmr): runtime measurements wait until it is bound"
+            ))
+    }
+
+    /// The InitData event asked for by `bind` opens the event log (now, or
+    /// already before a restart).
+    public mutating func anchoredInEventLog(digest: [UInt8]) {
+        measuring = false
+        verify(.rtmr3, digest: digest)
+    }
+
+    /// The event log cannot be opened with this digest's InitData event
+    /// (another document's is there, or something came before it): Rejected.
+    public mutating func anchorRefused(digest: [UInt8], _ reason: String) -> AgentError {
+        measuring = false
+        state = .rejected
+        binding = .mismatch
+        rejectedDigest = digest
+        return AgentError(
+            .permissionDenied, "initdata cannot be anchored in RTMR3: \(reason); initdata is rejected for good")
     }
 
     /// The PCR extension asked for by `bind` succeeded.

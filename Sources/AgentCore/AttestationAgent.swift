@@ -26,15 +26,19 @@ public actor AttestationAgent {
     /// Why runtime measurements were refused, each logged once.
     private var warnedRuntimeMeasurementCauses: Set<String> = []
 
-    /// `awaitsInitData` (`--await-initdata`): Booting at launch until a bind call.
+    /// `awaitsInitData` (`--await-initdata`): Booting at launch until a bind
+    /// call. `initDataInEventLog` (`--initdata-rtmr`): a digest the all-zero
+    /// hardware field cannot hold is anchored by the event log's InitData event.
     public init(
         platform: any TEEPlatform, additionalAttesters: [any Attester] = [],
         tokenProviders: TokenProviders = TokenProviders(), awaitsInitData: Bool = false,
+        initDataInEventLog: Bool = false,
         eventLogLocation: EventLogLocation = EventLogLocation(file: EventLogLocation.defaultFile), logger: Logger
     ) {
         self.platform = platform
         self.additionalAttesters = additionalAttesters
-        self.machine = AgentStateMachine(anchor: platform.initDataAnchor, awaitsInitData: awaitsInitData)
+        self.machine = AgentStateMachine(
+            anchor: platform.initDataAnchor, awaitsInitData: awaitsInitData, initDataInEventLog: initDataInEventLog)
         self.tokenProviders = tokenProviders
         self.eventLogLocation = eventLogLocation
         self.logger = logger
@@ -148,11 +152,90 @@ public actor AttestationAgent {
             }
             machine.measured(digest: digest)
             logger.info("initdata measured into the PCR", metadata: ["digest": "\(Hex.encode(fitted))"])
+        case .anchorInEventLog(let digest):
+            try await anchorInEventLog(digest)
         case .refused(let error):
             if machine.binding == .mismatch && error.code == .permissionDenied {
                 logger.error("initdata rejected: \(error.message)")
             }
             throw error
+        }
+        if machine.initDataInEventLog, machine.binding == .matched || machine.binding == .absent {
+            logger.warning("--initdata-rtmr is ignored: the hardware field binds initdata here")
+        }
+    }
+
+    /// `--initdata-rtmr` with an all-zero MRCONFIGID: opens the event log with
+    /// the document's InitData event on RTMR3, once per boot (a restart finds
+    /// it there and extends nothing), with runtime measurements held off
+    /// meanwhile (the measurement gate, taken exclusively).
+    private func anchorInEventLog(_ digest: [UInt8]) async throws(AgentError) {
+        let pcr = InitDataLogAnchor.pcr
+        guard let algorithm = platform.eventLogAlgorithm,
+            platform.eventLogRegister(forPCR: pcr) == UInt64(InitDataEvent.register),
+            platform.runtimeRegisterUnavailable(forPCR: pcr) == nil
+        else {
+            machine.measurementFailed()
+            let reason =
+                platform.runtimeRegisterUnavailable(forPCR: pcr) ?? "\(platform.tee.rawValue) has no RTMR3"
+            throw AgentError(.unavailable, "initdata cannot be anchored in RTMR3 here: \(reason)")
+        }
+        let document = initData.flatMap { $0.digest == digest ? $0.algorithm.rawValue : nil }
+        let event: RuntimeEvent
+        do {
+            event = try RuntimeEvent(
+                domain: InitDataEvent.domain, operation: InitDataEvent.operation,
+                content: InitDataEvent.content(digest: digest, algorithm: document))
+        } catch {
+            machine.measurementFailed()
+            throw error
+        }
+        let platform = platform
+        let decision: Result<InitDataLogAnchor.Decision, AgentError>
+        do throws(AgentError) {
+            decision = .success(
+                try await measurementGate.run(exclusive: true) { () throws(AgentError) in
+                    let log = try await self.openEventLog(algorithm: algorithm, initPCR: pcr)
+                    let entries: [AAEventLog.Entry]
+                    do {
+                        entries = try AAEventLog.entries(LocalFile.exists(log.path) ? LocalFile.read(log.path) : [])
+                    } catch {
+                        throw AgentError(
+                            .unavailable, "the event log \(log.path) does not read: \(error)", cause: error)
+                    }
+                    let live: [UInt8]
+                    let firmware: [UInt8]
+                    do throws(PlatformError) {
+                        live = try await platform.readRuntimeMeasurement(index: pcr)
+                        firmware = try platform.firmwareRuntimeMeasurement(forPCR: pcr)
+                    } catch {
+                        throw AgentError(error, context: "RTMR3")
+                    }
+                    let decision = InitDataLogAnchor.decide(
+                        entries: entries, text: event.text, live: live,
+                        replayed: InitDataLogAnchor.replay(
+                            from: firmware, entries: entries, register: InitDataEvent.register, algorithm: algorithm))
+                    if decision == .record { try await log.record(event, pcr: pcr, platform: platform) }
+                    return decision
+                })
+        } catch {
+            decision = .failure(error)
+        }
+        switch decision {
+        case .failure(let error):
+            machine.measurementFailed()
+            throw error
+        case .success(.refuse(let reason)):
+            let error = machine.anchorRefused(digest: digest, reason)
+            logger.error("initdata rejected: \(error.message)")
+            throw error
+        case .success(let outcome):
+            machine.anchoredInEventLog(digest: digest)
+            logger.info(
+                outcome == .alreadyAnchored
+                    ? "initdata already anchored in RTMR3 by the event log's InitData event (the agent restarted): not extended again"
+                    : "initdata anchored in RTMR3 by the event log's first event",
+                metadata: ["event": "\(event.text)"])
         }
     }
 
@@ -223,6 +306,7 @@ public actor AttestationAgent {
         registerIndex: UInt64?
     ) async throws(AgentError) -> RuntimeMeasurementOutcome {
         try admit(.extendRuntimeMeasurement)
+        if case .failure(let error) = machine.admitRuntimeMeasurement() { throw error }
         let settings = (config ?? AgentConfig()).eventLog
         guard settings.enabled else { return .notEnabled }
         let event = try RuntimeEvent(domain: domain, operation: operation, content: content)

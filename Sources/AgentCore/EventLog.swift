@@ -34,7 +34,6 @@ public struct RuntimeEvent: Sendable, Equatable {
 /// a crash between the extension and the append recoverable.
 public struct EventLog: Sendable {
     static let eventTagType: UInt32 = 0x6
-    static let aaelTag: UInt32 = 0x4141_454C
 
     public let path: String
     public let walPath: String
@@ -50,8 +49,7 @@ public struct EventLog: Sendable {
     public static func entry(
         _ event: RuntimeEvent, register: UInt32, algorithm: EventLogAlgorithm
     ) -> (bytes: [UInt8], digest: [UInt8]) {
-        let text = Array(event.text.utf8)
-        let tagged = le(aaelTag) + le(UInt32(text.count)) + text
+        let tagged = AAEventLog.tagged(event.text)
         let digest = algorithm.digest(tagged)
         let bytes =
             le(register) + le(eventTagType) + le(UInt32(1)) + le(algorithm.tcgID) + digest + le(UInt32(tagged.count))

@@ -3,6 +3,17 @@
 /// (SHA-256 on a TPM, SHA-384 on TDX) and, as an EV_EVENT_TAG, the tag
 /// `AAEL` and the event's text `domain operation content`.
 public enum AAEventLog {
+    static let tag: UInt32 = 0x4141_454C
+
+    /// The event data of an entry, and what its digest is over: the tag
+    /// `AAEL`, the text's length, the text (`domain operation content`).
+    public static func tagged(_ text: String) -> [UInt8] {
+        let bytes = Array(text.utf8)
+        return le(tag) + le(UInt32(bytes.count)) + bytes
+    }
+
+    static func le(_ value: UInt32) -> [UInt8] { withUnsafeBytes(of: value.littleEndian, Array.init) }
+
     public struct Entry: Sendable, Equatable {
         public let register: UInt32
         public let digest: [UInt8]
@@ -27,7 +38,7 @@ public enum AAEventLog {
             let digest = try r.field("digest", at: at + 14, length: size)
             let eventSize = Int(try r.uint32("event size", at: at + 14 + size))
             let event = try r.field("event", at: at + 18 + size, length: eventSize)
-            guard eventSize >= 8, try r.uint32("tag", at: at + 18 + size) == 0x4141_454C else {
+            guard eventSize >= 8, try r.uint32("tag", at: at + 18 + size) == tag else {
                 throw ReportParseError("the event log's entry at byte \(at) is not an AAEL event")
             }
             entries.append(

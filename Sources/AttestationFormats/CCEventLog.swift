@@ -39,7 +39,7 @@ public enum CCEventLog {
     /// than the firmware uses, and the rest (0xFF or zero bytes) would end
     /// the log before the AAEL entries.
     public static func trimmed(_ table: [UInt8]) throws(ReportParseError) -> [UInt8] {
-        Array(table[..<(try walk(table, what: "CCEL") { _, _ in })])
+        Array(table[..<(try walk(table, what: "CCEL") { _ in })])
     }
 
     /// RTMR 0-3 as a verifier replays them from a `cc_eventlog`: from zero,
@@ -48,25 +48,47 @@ public enum CCEventLog {
     public static func replayedRTMRs(_ log: [UInt8]) throws(ReportParseError) -> [[UInt8]] {
         var rtmrs = [[UInt8]](repeating: [UInt8](repeating: 0, count: 48), count: 4)
         var outOfRange: UInt32?
-        _ = try walk(log, what: "the event log") { index, digests in
-            guard let digest = digests[sha384] else { return }
-            guard (1...4).contains(index) else {
-                outOfRange = index
+        _ = try walk(log, what: "the event log") { event in
+            guard let digest = event.digests[sha384] else { return }
+            guard (1...4).contains(event.register) else {
+                outOfRange = event.register
                 return
             }
-            rtmrs[Int(index) - 1] = Array(SHA384.hash(data: rtmrs[Int(index) - 1] + digest))
+            rtmrs[Int(event.register) - 1] = Array(SHA384.hash(data: rtmrs[Int(event.register) - 1] + digest))
         }
         if let outOfRange { throw ReportParseError("the event log names MR index \(outOfRange); TDX has 1 to 4") }
         return rtmrs
     }
 
-    static let sha384: UInt16 = 0x000C
+    /// The AAEL events of a `cc_eventlog`, in order: each one's measurement
+    /// register and text (`domain operation content`).
+    public static func aaelEvents(_ log: [UInt8]) throws(ReportParseError) -> [(register: UInt32, text: String)] {
+        var events: [(register: UInt32, text: String)] = []
+        _ = try walk(log, what: "the event log") { event in
+            let data = Array(event.data)
+            guard event.type == eventTag, data.count >= 8, data.prefix(4).elementsEqual(AAEventLog.tagged("").prefix(4))
+            else { return }
+            let size = Int(data[4]) | Int(data[5]) << 8 | Int(data[6]) << 16 | Int(data[7]) << 24
+            events.append((event.register, String(decoding: data.dropFirst(8).prefix(size), as: UTF8.self)))
+        }
+        return events
+    }
 
-    /// Visits each event after the spec ID event (its MR index and digests by
-    /// algorithm) up to the end marker (eight 0xFF or zero bytes) or the end;
-    /// returns where the events end.
+    static let sha384: UInt16 = 0x000C
+    static let eventTag: UInt32 = 0x6
+
+    /// One event after the spec ID event.
+    struct Event {
+        let register: UInt32
+        let type: UInt32
+        let digests: [UInt16: [UInt8]]
+        let data: ArraySlice<UInt8>
+    }
+
+    /// Visits each event after the spec ID event up to the end marker (eight
+    /// 0xFF or zero bytes) or the end; returns where the events end.
     static func walk(
-        _ table: [UInt8], what: String, _ visit: (UInt32, [UInt16: [UInt8]]) -> Void
+        _ table: [UInt8], what: String, _ visit: (Event) -> Void
     ) throws(ReportParseError) -> Int {
         let r = ReportBytes(table, what: what)
         // The first event has a SHA-1 digest slot; as EV_NO_ACTION it is the spec ID event.
@@ -108,7 +130,9 @@ public enum CCEventLog {
             guard offset <= table.count else {
                 throw ReportParseError("\(what): the event at byte \(cursor) runs past the end")
             }
-            if eventType != noAction { visit(index, digests) }
+            if eventType != noAction {
+                visit(Event(register: index, type: eventType, digests: digests, data: table[(cursor + 4)..<offset]))
+            }
         }
         return min(offset, table.count)
     }

@@ -63,6 +63,15 @@ public enum AgentDiagnosis {
                     "\(status.tee) has no init-data field: nothing in the hardware vouches for initdata",
                     fix: "run on a TEE with one (TDX, SNP, CCA, a vTPM) where initdata must be trusted"))
         }
+        if status.binding == "rtmr3" {
+            checks.append(
+                .warn(
+                    "initdata anchor",
+                    "RTMR3: MRCONFIGID is zero, and the event log opens with the InitData event of digest \(status.initDataDigest) (--initdata-rtmr); trustee does not check that itself",
+                    fix:
+                        "make the KBS policy require the first AAEL event on RTMR3 to be the one aactl initdata rtmr-event FILE prints for the expected document"
+                ))
+        }
         if status.binding == "unbound" {
             checks.append(
                 .warn(

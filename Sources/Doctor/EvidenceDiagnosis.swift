@@ -17,9 +17,13 @@ public enum EvidenceDiagnosis {
         var rtmrs: (quoted: [[UInt8]], log: [UInt8]?)?
     }
 
-    /// `digest` is the bound initdata digest (empty when none was bound).
-    public static func check(tee: String, evidence: [UInt8], reportData: [UInt8], digest: [UInt8]) -> [DoctorCheck] {
-        let contents: Contents
+    /// `digest` is the bound initdata digest (empty when none was bound);
+    /// `anchoredInRTMR3` when the agent bound it by the event log's InitData
+    /// event (GetStatus's binding `rtmr3`) rather than by the field.
+    public static func check(
+        tee: String, evidence: [UInt8], reportData: [UInt8], digest: [UInt8], anchoredInRTMR3: Bool = false
+    ) -> [DoctorCheck] {
+        var contents: Contents
         do { contents = try read(tee: tee, evidence: evidence, reportData: reportData, digest: digest) } catch {
             return [
                 .fail(
@@ -35,6 +39,10 @@ public enum EvidenceDiagnosis {
                     "evidence report data",
                     "asked for \(Hex.encode(contents.expectedReportData)), the evidence carries \(Hex.encode(contents.reportData))",
                     fix: "this agent does not bind report data on \(tee) as trustee expects: report it"))
+        if anchoredInRTMR3, let rtmrs = contents.rtmrs {
+            contents.field = nil
+            checks.append(initDataEvent(log: rtmrs.log, digest: digest))
+        }
         if let field = contents.field, !digest.isEmpty {
             checks.append(
                 field.seen == field.expected
@@ -68,6 +76,26 @@ public enum EvidenceDiagnosis {
                 ? "provision the machine's attestation key at the handle named (tpm2_createek -c ek.ctx; tpm2_createak -C ek.ctx -c ak.ctx -G rsa -g sha256 -s rsassa; tpm2_evictcontrol -C o -c ak.ctx HANDLE) before the agent quotes, or set AA_TPM_AK_HANDLE in the agent's environment to the handle of the key the machine has"
                 : "Azure's paravisor provisions this key: if this is an Azure confidential VM, remove a wrong AA_TPM_AK_HANDLE from the agent's environment; else the agent took an ordinary vTPM for Azure's"
         )
+    }
+
+    /// With the RTMR3 anchor: the first AAEL event on RTMR3 is the InitData
+    /// event of the bound digest.
+    static func initDataEvent(log: [UInt8]?, digest: [UInt8]) -> DoctorCheck {
+        let name = "evidence init-data"
+        let events = log.flatMap { try? CCEventLog.aaelEvents($0) } ?? []
+        let first = events.first { $0.register == InitDataEvent.register }
+        guard let first, InitDataEvent.isInitData(first.text) else {
+            return .fail(
+                name,
+                "the first AAEL event on RTMR3 is \(first.map { "'\($0.text)'" } ?? "missing"), not an InitData event",
+                fix: "the agent bound initdata by an event the evidence does not show first: start a new VM")
+        }
+        guard first.text.hasSuffix(":" + Hex.encode(digest)) else {
+            return .fail(
+                name, "the InitData event is '\(first.text)', the bound digest is \(Hex.encode(digest))",
+                fix: "the log and the agent disagree on initdata: start a new VM")
+        }
+        return .pass(name, "the first AAEL event on RTMR3 anchors the bound digest: '\(first.text)'")
     }
 
     static func replay(_ quoted: [[UInt8]], log: [UInt8]?) -> DoctorCheck {

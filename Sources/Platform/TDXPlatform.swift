@@ -88,6 +88,18 @@ public struct TDXPlatform: TEEPlatform {
         }
     }
 
+    /// The RTMR as the firmware's CCEL table replays it (zero without one).
+    public func firmwareRuntimeMeasurement(forPCR index: UInt64) throws(PlatformError) -> [UInt8] {
+        let rtmr = Int(eventLogRegister(forPCR: index)) - 1
+        guard files.exists(Self.ccEventLog) else { return [UInt8](repeating: 0, count: 48) }
+        do {
+            return try CCEventLog.replayedRTMRs(try CCEventLog.trimmed(try files.read(Self.ccEventLog)))[rtmr]
+        } catch {
+            throw PlatformError(
+                .deviceFailure, "the firmware's event log \(Self.ccEventLog) does not replay: \(error)", cause: error)
+        }
+    }
+
     /// RTMRs are extended through sysfs, which Linux has from 6.16 on.
     public func runtimeRegisterUnavailable(forPCR index: UInt64) -> String? {
         let path = rtmrPath(forPCR: index)

@@ -43,6 +43,9 @@ public protocol TEEPlatform: Attester {
     var eventLogAlgorithm: EventLogAlgorithm? { get }
     /// The register number an event log entry for PCR `index` names.
     func eventLogRegister(forPCR index: UInt64) -> UInt64
+    /// The register PCR `index` maps to as the firmware's own event log
+    /// leaves it (all zero without one): where the agent's entries replay from.
+    func firmwareRuntimeMeasurement(forPCR index: UInt64) throws(PlatformError) -> [UInt8]
     /// True when an evidence call must end before the next begins (the
     /// report data goes through a shared place, such as Azure's NV index).
     var evidenceCallsExclusive: Bool { get }
@@ -54,6 +57,9 @@ extension TEEPlatform {
         eventLogAlgorithm == nil ? "\(tee.rawValue) has no runtime measurement registers" : nil
     }
     public func eventLogRegister(forPCR index: UInt64) -> UInt64 { index }
+    public func firmwareRuntimeMeasurement(forPCR index: UInt64) throws(PlatformError) -> [UInt8] {
+        [UInt8](repeating: 0, count: eventLogAlgorithm?.size ?? 0)
+    }
     public var evidenceCallsExclusive: Bool { false }
     public func readRuntimeMeasurement(index: UInt64) async throws(PlatformError) -> [UInt8] {
         throw PlatformError(.unsupported, "\(tee.rawValue) has no runtime measurement registers")

@@ -301,7 +301,41 @@ struct Inspect: AsyncParsableCommand {
 
 struct InitData: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "initdata", abstract: "Works with initdata documents.", subcommands: [Digest.self])
+        commandName: "initdata", abstract: "Works with initdata documents.", subcommands: [Digest.self, RTMREvent.self])
+
+    static func document(_ file: String) throws -> InitDataDocument {
+        do {
+            return try InitDataDocument(text: try LocalFile.readText(file))
+        } catch let error as InitDataError {
+            printError("\(file): \(error)")
+            throw ExitCode(1)
+        } catch {
+            printError("cannot read \(error)")
+            throw ExitCode(1)
+        }
+    }
+
+    struct RTMREvent: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "rtmr-event",
+            abstract:
+                "Prints the AAEL event that anchors this document in TDX's RTMR3 (attestation-agent --initdata-rtmr), for a verifier's policy.",
+            discussion:
+                "A verifier replays the evidence's cc_eventlog to the quoted RTMR3 (trustee does) and requires the first AAEL event on CC measurement register 4 to be this text; trustee does not check that itself."
+        )
+        @Argument(help: "The initdata TOML document.") var file: String
+
+        func run() async throws {
+            let document = try InitData.document(file)
+            let text = InitDataEvent.text(digest: document.digest, algorithm: document.algorithm.rawValue)
+            printJSON(
+                .object([
+                    ("event", .string(text)), ("cc_mr_index", .unsigned(UInt64(InitDataEvent.register))),
+                    ("rtmr", .unsigned(UInt64(InitDataEvent.register - 1))),
+                    ("digest_sha384", .string(Hex.encode(EventLogAlgorithm.sha384.digest(AAEventLog.tagged(text))))),
+                ]))
+        }
+    }
 
     struct Digest: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -318,16 +352,7 @@ struct InitData: AsyncParsableCommand {
             guard let type = TEEType(rawValue: tee), let size = type.hostDigestSize else {
                 throw ValidationError("--tee must be one of \(Self.tees.map(\.rawValue).joined(separator: ", "))")
             }
-            let document: InitDataDocument
-            do {
-                document = try InitDataDocument(text: try LocalFile.readText(file))
-            } catch let error as InitDataError {
-                printError("\(file): \(error)")
-                throw ExitCode(1)
-            } catch {
-                printError("cannot read \(error)")
-                throw ExitCode(1)
-            }
+            let document = try InitData.document(file)
             let value = InitDataDigest.fitted(document.digest, to: size)
             print(base64 ? Base64.encode(value) : Hex.encode(value))
         }

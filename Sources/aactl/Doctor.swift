@@ -116,7 +116,7 @@ struct Doctor: AsyncParsableCommand {
             return (key.map { [$0] } ?? [])
                 + EvidenceDiagnosis.check(
                     tee: status.tee, evidence: response.evidence, reportData: reportData,
-                    digest: Hex.decode(status.initDataDigest) ?? [])
+                    digest: Hex.decode(status.initDataDigest) ?? [], anchoredInRTMR3: status.binding == "rtmr3")
         }
     }
 

@@ -68,6 +68,13 @@ struct AttestationAgentCommand: AsyncParsableCommand {
     )
     var awaitInitData = false
 
+    @Flag(
+        name: [.customLong("initdata-rtmr"), .customLong("initdata_rtmr")],
+        help:
+            "TDX whose MRCONFIGID the host could not set (all zero): anchor the initdata digest in RTMR3 by an InitData event that opens the event log, once per boot, instead of refusing it. Not checked by trustee itself: a KBS policy must."
+    )
+    var initDataRTMR = false
+
     @Flag(name: [.customShort("V"), .customLong("version")], help: "Print the version and exit.")
     var version = false
 
@@ -131,11 +138,14 @@ struct AttestationAgentCommand: AsyncParsableCommand {
         } catch {
             throw Failure("\(error)")
         }
+        if initDataRTMR && platform.tee != .tdx {
+            logger.warning("--initdata-rtmr applies to TDX only: ignored on \(platform.tee.rawValue)")
+        }
         let agent = AttestationAgent(
             platform: platform,
             additionalAttesters: await PlatformDetection.additionalAttesters(environment: environment, logger: logger),
             tokenProviders: TokenProviders(["kbs": KBSTokenProvider(), "coco_as": CoCoASTokenProvider()]),
-            awaitsInitData: awaitInitData,
+            awaitsInitData: awaitInitData, initDataInEventLog: initDataRTMR && platform.tee == .tdx,
             eventLogLocation: EventLogLocation(root: root, environment: environment), logger: logger)
         do {
             try await plan.apply(to: agent)

@@ -306,6 +306,39 @@ import Testing
         #expect(machine.bind(digest: [7], field: Self.zeroPCR) == .measure([7] + [UInt8](repeating: 0, count: 31)))
     }
 
+    // MARK: --initdata-rtmr
+
+    /// A zero MRCONFIGID with the flag: the digest opens the event log; a set
+    /// one is compared as always; measurements wait in Booting.
+    @Test func initDataInEventLogWhereTheFieldIsZero() {
+        let zero = [UInt8](repeating: 0, count: 48)
+        var machine = AgentStateMachine(anchor: Self.tdx, awaitsInitData: true, initDataInEventLog: true)
+        guard case .failure(let waiting) = machine.admitRuntimeMeasurement() else {
+            Issue.record("a runtime measurement before the InitData event")
+            return
+        }
+        #expect(waiting.code == .failedPrecondition)
+        #expect(machine.bind(digest: [7, 7], field: zero) == .anchorInEventLog([7, 7]))
+        #expect(machine.measuring)
+        machine.anchoredInEventLog(digest: [7, 7])
+        #expect(machine.binding == .rtmr3 && machine.state == .initDataVerified)
+        #expect(machine.bind(digest: [7, 7], field: zero) == .accepted(warning: nil), "the same again")
+        guard case .refused(let error) = machine.bind(digest: [8], field: zero) else {
+            Issue.record("a second document anchored")
+            return
+        }
+        #expect(error.code == .permissionDenied)
+        if case .failure = machine.admitRuntimeMeasurement() { Issue.record("measurements still held after binding") }
+
+        var set = AgentStateMachine(anchor: Self.tdx, initDataInEventLog: true)
+        #expect(set.bind(digest: Self.field, field: Self.field) == .accepted(warning: nil))
+        #expect(set.binding == .matched)
+        var refused = AgentStateMachine(anchor: Self.tdx, awaitsInitData: true, initDataInEventLog: true)
+        _ = refused.bind(digest: [7], field: zero)
+        let reason = refused.anchorRefused(digest: [7], "another document's event is there")
+        #expect(reason.code == .permissionDenied && refused.state == .rejected)
+    }
+
     // MARK: Launch configuration
 
     @Test func launchConfigTakesEffectOnceVerified() {

@@ -75,9 +75,10 @@ struct FakeKernelTests {
         return (path, digest)
     }
 
-    /// Launches the agent with kata's initdata flag on a fake kernel.
+    /// Launches the agent with kata's initdata flag (and `flags`) on a fake kernel.
     static func launch(
-        tee: String, algorithm: String, field: (([UInt8]) -> [UInt8])? = nil, ccel: Bool = false
+        tee: String, algorithm: String, field: (([UInt8]) -> [UInt8])? = nil, ccel: Bool = false,
+        flags: [String] = []
     )
         async throws -> (agent: AgentProcess, kernel: FuseKernel, client: TTRPCClient)
     {
@@ -90,6 +91,7 @@ struct FakeKernelTests {
             },
             listeners: { directory in
                 ["--attestation_sock", "unix://\(directory)/aa.sock", "--initdata-toml", directory + "/initdata.toml"]
+                    + flags
             })
         let client = try await agent.waitUntilListening()
         return (agent, kernel!, client)
@@ -171,6 +173,77 @@ struct FakeKernelTests {
         #expect(try Self.doctor(agent).stdout.contains("WARN write-ahead record"))
         await client.close()
         withExtendedLifetime((agent, kernel)) {}
+    }
+
+    /// `--initdata-rtmr` on a TD whose MRCONFIGID the host could not set: the
+    /// InitData event opens the event log on RTMR3, once per boot; the
+    /// independent replayer finds it first, then the image pulls, and RTMR3
+    /// replays. A restart extends nothing, another document or an RTMR3
+    /// extended outside the log is refused, and a set MRCONFIGID wins.
+    @Test func initDataAnchoredInRTMR3WithoutMRCONFIGID() async throws {
+        let zero: ([UInt8]) -> [UInt8] = { _ in [UInt8](repeating: 0, count: 48) }
+        let (agent, kernel, client) = try await Self.launch(
+            tee: "tdx", algorithm: "sha384", field: zero, ccel: true, flags: ["--initdata-rtmr"])
+        let document = try String(contentsOfFile: agent.directory + "/initdata.toml", encoding: .utf8)
+        let digest = Array(SHA384.hash(data: Data(document.utf8)))
+        let initData = "github.com/confidential-containers InitData sha384:\(digest.hex)"
+        let status = try await client.status()
+        #expect(status.state == "Configured")
+        #expect(status.binding == "rtmr3")
+        #expect(status.initDataDigest == digest.hex)
+        for image in ["image-a", "image-b", "image-c"] { #expect(try await Self.extend(client, image) == .ok) }
+        let path = agent.directory + "/evidence.json"
+        try Data(try await Self.evidence(client, [7])).write(to: URL(fileURLWithPath: path))
+        let pulls = ["image-a", "image-b", "image-c"].map {
+            "github.com/confidential-containers PullImage \(Self.cdhContent($0))"
+        }
+        let replay = try Self.oracle("tdx_eventlog.py", [path, initData] + pulls)
+        #expect(replay.status == 0, "InitData first, then the pulls, and the RTMRs replay: \(replay.stdout)")
+        let doctor = try Self.doctor(agent)
+        #expect(doctor.stdout.contains("WARN initdata anchor: RTMR3"), "\(doctor.stdout)")
+        #expect(
+            doctor.stdout.contains("PASS evidence init-data: the first AAEL event on RTMR3 anchors the bound digest"),
+            "\(doctor.stdout)")
+        await client.close()
+
+        // The same machine and its log, for the restarts below.
+        let rtmr3Path = agent.directory + "/root/sys/devices/virtual/misc/tdx_guest/measurements/rtmr3:sha384"
+        let rtmr3 = try Data(contentsOf: URL(fileURLWithPath: rtmr3Path))
+        agent.signal(SIGKILL)
+        _ = await agent.waitForExit()
+        func restart(_ initdata: String) throws -> AgentProcess {
+            try AgentProcess(
+                ["--initdata-toml", initdata, "--initdata-rtmr"],
+                environment: ["AA_PLATFORM_ROOT": agent.directory + "/root"])
+        }
+        let again = try restart(agent.directory + "/initdata.toml")
+        let againClient = try await again.waitUntilListening()
+        #expect(try await againClient.status().binding == "rtmr3")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: rtmr3Path)) == rtmr3, "a restart extends nothing")
+        await againClient.close()
+        again.signal(SIGTERM)
+        _ = await again.waitForExit()
+
+        let otherPath = agent.directory + "/other.toml"
+        try (document + "# another\n").write(toFile: otherPath, atomically: true, encoding: .utf8)
+        let other = try restart(otherPath)
+        #expect(await other.waitForExit() == 1)
+        #expect(other.stderr.contains(initData) && other.stderr.contains("InitData sha384:"), "\(other.stderr)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: rtmr3Path)) == rtmr3)
+
+        try Data(repeating: 0x5A, count: 48).write(to: URL(fileURLWithPath: rtmr3Path))
+        let tampered = try restart(agent.directory + "/initdata.toml")
+        #expect(await tampered.waitForExit() == 1)
+        #expect(tampered.stderr.contains("outside the agent's event log"), "\(tampered.stderr)")
+        withExtendedLifetime(kernel) {}
+
+        // A set MRCONFIGID binds: the flag is ignored, with a warning.
+        let (set, setKernel, setClient) = try await Self.launch(
+            tee: "tdx", algorithm: "sha384", ccel: true, flags: ["--initdata-rtmr"])
+        #expect(try await setClient.status().binding == "matched")
+        #expect(set.stderr.contains("--initdata-rtmr is ignored"), "\(set.stderr)")
+        await setClient.close()
+        withExtendedLifetime(setKernel) {}
     }
 
     @Test func snpEvidenceIsWhatTheSevCrateReads() async throws {

@@ -250,7 +250,8 @@ struct  AttestationAgent__GetStatusResponse
   /*
    * How initdata was bound: pending, matched, absent, unsupported,
    * recorded, measured, unbound (no initdata, and PCR 8 already held the
-   * boot chain's value) or mismatch.
+   * boot chain's value), rtmr3 (--initdata-rtmr: the event log's InitData
+   * event on RTMR3) or mismatch.
    */
   char *binding;
   /*
