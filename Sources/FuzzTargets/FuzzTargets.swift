@@ -117,6 +117,8 @@ public enum FuzzTargets {
         for tee in ["sample", "tdx", "snp", "cca", "tpm", "az-snp-vtpm"] {
             _ = EvidenceDiagnosis.check(tee: tee, evidence: bytes, reportData: [1, 2, 3], digest: [4, 5, 6])
         }
+        _ = EvidenceDiagnosis.check(
+            tee: "tdx", evidence: bytes, reportData: [1, 2, 3], digest: [4, 5, 6], anchoredInRTMR3: true)
         _ = EventLogDiagnosis.check(
             logFile: "/run/attestation-agent/eventlog", log: .success(bytes), writeAheadRecordPresent: false)
     }
@@ -126,6 +128,7 @@ public enum FuzzTargets {
         if let rtmrs = try? CCEventLog.replayedRTMRs(bytes) {
             precondition(rtmrs.count == 4 && rtmrs.allSatisfy { $0.count == 48 }, "four SHA-384 RTMRs")
         }
+        _ = try? CCEventLog.aaelEvents(bytes)
         guard let trimmed = try? CCEventLog.trimmed(bytes) else { return }
         precondition(bytes.starts(with: trimmed), "the trimmed table is not a prefix")
         _ = try? CCEventLog.assemble(ccel: bytes, aael: bytes, algorithm: .sha384)

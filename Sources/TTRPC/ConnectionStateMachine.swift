@@ -25,15 +25,11 @@ struct TTRPCConnectionStateMachine {
         case ignore(TTRPCFrame)
     }
 
-    /// Calls of one connection that run at once; more wait (see above).
-    static let maxCallsInFlight = 64
-
     let services: TTRPCServiceSet
     let filter: TTRPCMethodFilter
     let listenerName: String
-    /// Calls past this many in flight are refused with RESOURCE_EXHAUSTED
-    /// (a limit for servers configured below `maxCallsInFlight`).
-    let maxConcurrentStreams: Int
+    /// Calls of one connection that run at once; frames past them wait (see above).
+    let maxCallsInFlight: Int
 
     private(set) var lastStreamID: UInt32 = 0
     private(set) var active: Set<UInt32> = []
@@ -42,14 +38,14 @@ struct TTRPCConnectionStateMachine {
     /// A read was asked for while reading was paused; it goes on later.
     private var readHeldBack = false
 
-    init(services: TTRPCServiceSet, filter: TTRPCMethodFilter, listenerName: String, maxConcurrentStreams: Int) {
+    init(services: TTRPCServiceSet, filter: TTRPCMethodFilter, listenerName: String, maxCallsInFlight: Int) {
         self.services = services
         self.filter = filter
         self.listenerName = listenerName
-        self.maxConcurrentStreams = maxConcurrentStreams
+        self.maxCallsInFlight = max(1, maxCallsInFlight)
     }
 
-    private var atCallLimit: Bool { active.count >= Self.maxCallsInFlight }
+    private var atCallLimit: Bool { active.count >= maxCallsInFlight }
 
     // MARK: Events
 
@@ -182,13 +178,6 @@ struct TTRPCConnectionStateMachine {
                 error: TTRPCError(
                     .permissionDenied,
                     "method \(request.method) is not allowed on listener \(listenerName)"))
-        }
-        guard active.count < maxConcurrentStreams else {
-            return .reject(
-                streamID: streamID,
-                error: TTRPCError(
-                    .resourceExhausted,
-                    "too many calls in flight on this connection (limit \(maxConcurrentStreams))"))
         }
         active.insert(streamID)
         return .start(streamID: streamID, request: request, method: method)

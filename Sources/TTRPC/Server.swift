@@ -48,8 +48,9 @@ public enum TTRPCServerLifecycle: Sendable, Equatable {
 /// one service set. `shutdown` stops accepting, lets calls in flight finish,
 /// closes connections and removes the socket files it created.
 public final class TTRPCServer: Sendable {
-    /// Calls in flight on one connection before new ones get RESOURCE_EXHAUSTED.
-    public static let defaultMaxConcurrentStreams = 1024
+    /// Calls one connection runs at once; frames past them wait, in order,
+    /// and no more is read from that connection until one ends.
+    public static let defaultMaxCallsInFlight = 64
     /// How long a frame may take to arrive once its first byte has: a client
     /// that starts a frame and stalls is disconnected, not waited for.
     public static let defaultFrameTimeout = TimeAmount.seconds(10)
@@ -57,14 +58,14 @@ public final class TTRPCServer: Sendable {
     private struct State {
         var lifecycle = TTRPCServerLifecycle.notStarted
         var listeners: [(channel: Channel, address: SocketURI)] = []
-        var connections: [ObjectIdentifier: Channel] = [:]
+        var connections: [ObjectIdentifier: (channel: Channel, listener: String, activity: ConnectionActivity)] = [:]
         var connectionsPerListener: [String: Int] = [:]
     }
 
     private let services: TTRPCServiceSet
     private let group: EventLoopGroup
     private let logger: Logger
-    private let maxConcurrentStreams: Int
+    private let maxCallsInFlight: Int
     private let frameTimeout: TimeAmount
     private let tracker = CallTracker()
     private let memoryRelease: FreeMemoryRelease
@@ -72,13 +73,13 @@ public final class TTRPCServer: Sendable {
 
     public init(
         services: TTRPCServiceSet, group: EventLoopGroup, logger: Logger,
-        maxConcurrentStreams: Int = TTRPCServer.defaultMaxConcurrentStreams,
+        maxCallsInFlight: Int = TTRPCServer.defaultMaxCallsInFlight,
         frameTimeout: TimeAmount = TTRPCServer.defaultFrameTimeout
     ) {
         self.services = services
         self.group = group
         self.logger = logger
-        self.maxConcurrentStreams = maxConcurrentStreams
+        self.maxCallsInFlight = maxCallsInFlight
         self.frameTimeout = frameTimeout
         self.memoryRelease = FreeMemoryRelease(callsInFlight: { [tracker] in tracker.inFlight })
     }
@@ -140,26 +141,52 @@ public final class TTRPCServer: Sendable {
             ])
     }
 
+    /// Takes a new connection. At the listener's limit the connection idle
+    /// longest makes room (one that never made a call first), so that idle
+    /// connections cannot lock the agent's real callers out; only when every
+    /// connection is running a call is the newcomer refused.
     private func configure(child channel: Channel, config: TTRPCListenerConfig) throws {
         let id = ObjectIdentifier(channel)
         let listener = config.address.description
-        let refusal: String? = state.withLockedValue { state in
-            guard state.lifecycle == .running else { return "the server is \(state.lifecycle)" }
-            guard state.connectionsPerListener[listener, default: 0] < config.maxConnections else {
-                return "the listener holds its limit of \(config.maxConnections) connections"
+        let activity = ConnectionActivity()
+        let admission: Result<Channel?, TTRPCTransportError> = state.withLockedValue { state in
+            guard state.lifecycle == .running else {
+                return .failure(TTRPCTransportError("\(listener): the server is \(state.lifecycle)"))
+            }
+            var evicted: Channel?
+            if state.connectionsPerListener[listener, default: 0] >= config.maxConnections {
+                let ours = state.connections.filter { $0.value.listener == listener }
+                guard let victim = ConnectionActivity.evictee(ours.map { ($0.key, $0.value.activity) }) else {
+                    return .failure(
+                        TTRPCTransportError(
+                            "\(listener): the listener holds its limit of \(config.maxConnections) connections, each running a call"
+                        ))
+                }
+                evicted = state.connections.removeValue(forKey: victim)?.channel
+                state.connectionsPerListener[listener, default: 1] -= 1
             }
             state.connectionsPerListener[listener, default: 0] += 1
-            state.connections[id] = channel
-            return nil
+            state.connections[id] = (channel, listener, activity)
+            return .success(evicted)
         }
-        if let refusal {
+        switch admission {
+        case .failure(let refusal):
             logger.warning("refusing a connection", metadata: ["listener": "\(listener)", "reason": "\(refusal)"])
-            throw TTRPCTransportError("\(listener): \(refusal)")
+            throw refusal
+        case .success(let evicted?):
+            logger.warning(
+                "closing the connection idle longest to take a new one",
+                metadata: ["listener": "\(listener)", "limit": "\(config.maxConnections)"])
+            evicted.close(promise: nil)
+        case .success(nil):
+            break
         }
         channel.closeFuture.whenComplete { [state, memoryRelease, eventLoop = channel.eventLoop] _ in
             state.withLockedValue { state in
-                state.connections.removeValue(forKey: id)
-                state.connectionsPerListener[listener, default: 1] -= 1
+                // An evicted connection was already taken out of the count.
+                if state.connections.removeValue(forKey: id) != nil {
+                    state.connectionsPerListener[listener, default: 1] -= 1
+                }
             }
             // What a closed connection buffered is freed now; its pages go
             // back to the system once the server is quiet.
@@ -167,7 +194,7 @@ public final class TTRPCServer: Sendable {
         }
         let handler = TTRPCServerConnectionHandler(
             services: services, filter: config.filter, listenerName: listener,
-            tracker: tracker, maxConcurrentStreams: maxConcurrentStreams, logger: logger)
+            tracker: tracker, activity: activity, maxCallsInFlight: maxCallsInFlight, logger: logger)
         try channel.pipeline.syncOperations.addHandlers([
             TTRPCFrameReader(frameTimeout: frameTimeout),
             MessageToByteHandler(TTRPCFrameEncoder()),
@@ -210,7 +237,7 @@ public final class TTRPCServer: Sendable {
         if remaining > 0 {
             logger.warning("closing connections with calls still in flight", metadata: ["calls": "\(remaining)"])
         }
-        let connections = state.withLockedValue { Array($0.connections.values) }
+        let connections = state.withLockedValue { $0.connections.values.map(\.channel) }
         for connection in connections { try? await connection.close() }
         state.withLockedValue { $0.lifecycle = .stopped }
     }

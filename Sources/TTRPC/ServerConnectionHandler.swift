@@ -25,6 +25,7 @@ final class TTRPCServerConnectionHandler: ChannelDuplexHandler {
 
     private var rules: TTRPCConnectionStateMachine
     private let tracker: CallTracker
+    private let activity: ConnectionActivity
     private let logger: Logger
     private var running: [UInt32: RunningCall] = [:]
     private var context: ChannelHandlerContext?
@@ -32,12 +33,13 @@ final class TTRPCServerConnectionHandler: ChannelDuplexHandler {
 
     init(
         services: TTRPCServiceSet, filter: TTRPCMethodFilter, listenerName: String,
-        tracker: CallTracker, maxConcurrentStreams: Int, logger: Logger
+        tracker: CallTracker, activity: ConnectionActivity = ConnectionActivity(), maxCallsInFlight: Int,
+        logger: Logger
     ) {
         self.rules = TTRPCConnectionStateMachine(
-            services: services, filter: filter, listenerName: listenerName,
-            maxConcurrentStreams: maxConcurrentStreams)
+            services: services, filter: filter, listenerName: listenerName, maxCallsInFlight: maxCallsInFlight)
         self.tracker = tracker
+        self.activity = activity
         self.logger = logger
     }
 
@@ -66,6 +68,7 @@ final class TTRPCServerConnectionHandler: ChannelDuplexHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        activity.touched()
         perform(rules.received(unwrapInboundIn(data)))
     }
 
@@ -90,6 +93,7 @@ final class TTRPCServerConnectionHandler: ChannelDuplexHandler {
                     call.deadlineTimer?.cancel()
                     call.task.cancel()
                     tracker.end()
+                    activity.callEnded()
                 }
                 send(streamID, response)
             case .reject(let streamID, let error):
@@ -111,6 +115,7 @@ final class TTRPCServerConnectionHandler: ChannelDuplexHandler {
         let payload = request.payload
         let loopBoundSelf = NIOLoopBound(self, eventLoop: eventLoop)
         tracker.begin()
+        activity.callStarted()
         let handler = method.handler
         let preferred: (any TaskExecutor)? = method.placement == .eventLoop ? executor : nil
         let task = Task(executorPreference: preferred) {
@@ -149,6 +154,7 @@ final class TTRPCServerConnectionHandler: ChannelDuplexHandler {
             call.deadlineTimer?.cancel()
             call.task.cancel()
             tracker.end()
+            activity.callEnded()
         }
         running.removeAll()
     }

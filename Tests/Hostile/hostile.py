@@ -391,6 +391,32 @@ def attack_idle_connections(agent, stop, report):
     report.put([])
 
 
+def attack_idle_then_newcomer(agent, stop, report):
+    """200 idle connections hold the Unix socket's 128 places; a new client
+    (kata-agent, the confidential-data-hub) must still be served: the agent
+    closes the connection idle longest to take it."""
+    socks = []
+    for _ in range(200):
+        try:
+            socks.append(connect(agent.open_path))
+        except OSError:
+            pass
+    problems = []
+    try:
+        newcomer = connect(agent.open_path, timeout=10)
+        newcomer.sendall(frame(1, REQUEST, request_envelope("GetTeeType")))
+        _, _, data = read_frame(newcomer)
+        if status_code(data) != 0:
+            problems.append(f"a new client's GetTeeType answered {CODES.get(status_code(data))}")
+        newcomer.close()
+    except (ConnectionError, OSError) as error:
+        problems.append(f"a new client after 200 idle connections: {error}")
+    stop.wait()
+    for sock in socks:
+        sock.close()
+    report.put(problems)
+
+
 def attack_connect_close(agent, stop, report):
     for _ in range(10_000):
         if stop.is_set():
@@ -465,6 +491,7 @@ CASES = [
     ("random garbage", attack_garbage),
     ("one byte a second", attack_one_byte_a_second),
     ("1,000 idle connections", attack_idle_connections),
+    ("200 idle connections, then a new client", attack_idle_then_newcomer),
     ("10,000 connect/close", attack_connect_close),
     ("8 clients that never read", attack_never_reads),
     ("10,000 pipelined requests", attack_pipelined),

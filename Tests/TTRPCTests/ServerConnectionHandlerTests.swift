@@ -9,13 +9,13 @@ import Testing
 @Suite struct ServerConnectionHandlerTests {
     private let channels = EmbeddedChannels()
 
-    private func channel(filter: TTRPCMethodFilter = .allowAll, maxStreams: Int = 8) throws -> EmbeddedChannel {
+    private func channel(filter: TTRPCMethodFilter = .allowAll, maxCalls: Int = 8) throws -> EmbeddedChannel {
         var services = TTRPCServiceSet()
         services.register(service: "svc", method: "Echo") { _, payload in payload }
         services.register(service: "svc", method: "Secret") { _, payload in payload }
         let handler = TTRPCServerConnectionHandler(
             services: services, filter: filter, listenerName: "test", tracker: CallTracker(),
-            maxConcurrentStreams: maxStreams, logger: Logger(label: "test"))
+            maxCallsInFlight: maxCalls, logger: Logger(label: "test"))
         let channel = channels.make()
         try channel.pipeline.syncOperations.addHandler(handler)
         return channel

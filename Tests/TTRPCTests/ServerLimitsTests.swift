@@ -88,6 +88,10 @@ import Glibc
         let path = "/tmp/ttrpc-limits-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sock"
         var services = TTRPCServiceSet()
         services.register(service: "svc", method: "Echo") { _, payload in payload }
+        services.register(service: "svc", method: "Hold") { _, payload in
+            try await Task.sleep(for: .seconds(30))
+            return payload
+        }
         let server = TTRPCServer(
             services: services, group: MultiThreadedEventLoopGroup.singleton,
             logger: Logger(label: "test"), frameTimeout: frameTimeout)
@@ -111,17 +115,52 @@ import Glibc
         }
     }
 
-    /// Of four connections to a listener that holds three, one is closed on
-    /// accept and three are served (which one is refused depends on which
-    /// event loop sets its connection up first).
-    @Test func aListenerHoldsItsConnectionLimit() async throws {
+    /// At its limit a listener closes the connection idle longest to take a
+    /// new one, so that idle connections cannot lock the real callers out.
+    @Test func idleConnectionsMakeRoomForANewOne() async throws {
         try await withServer(maxConnections: 3) { path in
-            let sockets = try (0..<4).map { _ in try RawSocket(path) }
-            for socket in sockets { socket.send(RawSocket.echo(1)) }
-            var outcomes: [RawSocket.Outcome] = []
-            for socket in sockets { outcomes.append(await socket.outcome(answers: 1)) }
-            #expect(outcomes.filter { $0 == .answered }.count == 3, "\(outcomes)")
-            #expect(outcomes.filter { $0 == .closed }.count == 1, "\(outcomes)")
+            var idle: [RawSocket] = []
+            for _ in 0..<3 {
+                idle.append(try RawSocket(path))
+                try await Task.sleep(for: .milliseconds(20))  // an order of idleness
+            }
+            let client = try await TTRPCClient.connect(to: .unix(path: path))
+            #expect(try await client.call(service: "svc", method: "Echo", payload: [5]) == [5])
+            #expect(await idle[0].closedByServer(), "the one idle longest made room")
+            idle[2].send(RawSocket.echo(1))
+            #expect(await idle[2].outcome(answers: 1) == .answered, "the others are still served")
+            await client.close()
+        }
+    }
+
+    /// A connection that has made calls (the confidential-data-hub's, held
+    /// for the pod's life) is kept over one that never did, even if older.
+    @Test func aConnectionThatCalledOutlivesIdleOnes() async throws {
+        try await withServer(maxConnections: 2) { path in
+            let caller = try await TTRPCClient.connect(to: .unix(path: path))
+            #expect(try await caller.call(service: "svc", method: "Echo", payload: [1]) == [1])
+            let silent = try RawSocket(path)
+            try await Task.sleep(for: .milliseconds(20))
+            let newcomer = try await TTRPCClient.connect(to: .unix(path: path))
+            #expect(try await newcomer.call(service: "svc", method: "Echo", payload: [2]) == [2])
+            #expect(await silent.closedByServer())
+            #expect(try await caller.call(service: "svc", method: "Echo", payload: [3]) == [3])
+            await caller.close()
+            await newcomer.close()
+        }
+    }
+
+    /// Only when every connection is running a call is the newcomer refused.
+    @Test func whenEveryConnectionIsBusyTheNewcomerIsRefused() async throws {
+        try await withServer(maxConnections: 2) { path in
+            let busy = try (0..<2).map { _ in try RawSocket(path) }
+            let hold = TTRPCRequest(service: "svc", method: "Hold", payload: [1]).protobufBytes()
+            func be(_ value: UInt32) -> [UInt8] { withUnsafeBytes(of: value.bigEndian, Array.init) }
+            for socket in busy { socket.send(be(UInt32(hold.count)) + be(1) + [1, 0] + hold) }
+            try await Task.sleep(for: .milliseconds(300))
+            let refused = try RawSocket(path)
+            refused.send(RawSocket.echo(1))
+            #expect(await refused.outcome(answers: 1) == .closed)
         }
     }
 }
