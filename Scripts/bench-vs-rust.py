@@ -6,8 +6,11 @@
 Both servers answer the sample TEE; one load generator drives both (PEER's
 `load` mode: the Rust ttrpc client kata's crates use, calls back to back on
 each connection). Rounds alternate between the servers and the medians are
-compared, so that a noisy neighbour hits both alike. Prints a table of
-figures and ratios (agent / Rust); asserts nothing.
+compared, so that a noisy neighbour hits both alike. Then each server runs
+under valgrind's callgrind for instructions and heap allocations per call
+(Scripts/callgrind_counts.py), figures that repeat on a noisy machine where
+calls per second do not. Prints a table of figures and ratios (agent /
+Rust); asserts nothing.
 """
 import argparse
 import os
@@ -18,6 +21,8 @@ import statistics
 import subprocess
 import tempfile
 import time
+
+import callgrind_counts
 
 
 def rss_kib(pid):
@@ -79,6 +84,10 @@ def stripped_size(binary, directory):
     return os.path.getsize(copy)
 
 
+# The calls counted under callgrind.
+COUNTED = ("GetTeeType", "GetStatus", "GetEvidence")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("agent_bin_dir")
@@ -109,12 +118,19 @@ def main():
                 results[s.name]["after"].append(rss_kib(s.process.pid))
                 s.stop()
         sizes = {"agent": stripped_size(agent_binary, directory), "rust": stripped_size(args.peer, directory)}
+        counted = {}
+        for s in servers:
+            path = os.path.join(directory, s.name + "-callgrind.sock")
+            counted[s.name] = callgrind_counts.count(args.peer, s.argv_for(path), COUNTED, path, directory)
 
     def median(name, key, field=None):
         values = results[name][key]
         return statistics.median(v[field] for v in values) if field else statistics.median(values)
 
     rows = []
+    for method in COUNTED:
+        rows.append((f"{method}: instructions per call", counted["agent"][method][0], counted["rust"][method][0]))
+        rows.append((f"{method}: heap allocations per call", counted["agent"][method][1], counted["rust"][method][1]))
     for method, connections in loads:
         for field, label, better in (("rate", "calls/s", "higher"), ("p50", "p50 latency (us)", "lower")):
             rows.append((f"{method}, {connections} connection{'s' if connections > 1 else ''}: {label}",
@@ -125,7 +141,8 @@ def main():
         ("exec to accepting (ms)", median("agent", "start"), median("rust", "start")),
         ("binary, stripped (MiB)", sizes["agent"] / 1048576, sizes["rust"] / 1048576),
     ]
-    print(f"{args.rounds} rounds, {args.seconds:g} s per load, medians; one load generator (Rust ttrpc client)")
+    print(f"{args.rounds} rounds, {args.seconds:g} s per load, medians; one load generator (Rust ttrpc client); "
+          f"instructions and allocations: callgrind, {callgrind_counts.CALLS} calls after {callgrind_counts.WARM_UP}")
     print(f"| measure | this agent | Rust ttrpc 0.5.2 | agent / Rust |")
     print(f"| --- | --- | --- | --- |")
     for label, agent, rust in rows:

@@ -5,6 +5,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x /opt/swift/usr/bin/swift ] && export PATH="/opt/swift/usr/bin:$PATH"
+# valgrind's callgrind counts instructions and allocations per call.
+if ! command -v valgrind >/dev/null; then
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq valgrind >/dev/null
+fi
 bin=$(Scripts/build-release.sh)
 for exe in attestation-agent aactl; do
   awk -v n="$(stat -c %s "$bin/$exe")" -v e="$exe" 'BEGIN { printf "%s: %.1f MiB stripped\n", e, n / 1048576 }'

@@ -4,16 +4,32 @@ import DataEncoding
 import LocalFiles
 import Logging
 import Platform
+import Synchronization
 
 /// The agent's core: owns the state machine, the platform, the configuration
 /// and the initdata document. Each method under "Calls" is one call of the
 /// service and asks the state machine's gate (`admit`) first; the machine
 /// decides, this actor does the I/O it asks for.
+///
+/// The actor changes the machine; every change is published at once, and the
+/// gate and the calls that only read state (GetTeeType, GetAdditionalTees,
+/// GetStatus, and the evidence calls whose gate reads none) go by what was
+/// published, without waiting for the actor.
 public actor AttestationAgent {
     public nonisolated let platform: any TEEPlatform
     public nonisolated let additionalAttesters: [any Attester]
-    private var machine: AgentStateMachine
-    private var config: AgentConfig?
+    private var machine: AgentStateMachine {
+        didSet { published.withLock { $0.machine = machine } }
+    }
+    private var config: AgentConfig? {
+        didSet { published.withLock { $0.kbs = config?.kbs } }
+    }
+    /// The machine and the KBS as the actor last left them.
+    private struct Published: Sendable {
+        var machine: AgentStateMachine
+        var kbs: AgentConfig.KBS?
+    }
+    private nonisolated let published: Mutex<Published>
     private var initData: InitDataDocument?
     private let tokenProviders: TokenProviders
     private let logger: Logger
@@ -37,8 +53,10 @@ public actor AttestationAgent {
     ) {
         self.platform = platform
         self.additionalAttesters = additionalAttesters
-        self.machine = AgentStateMachine(
+        let machine = AgentStateMachine(
             anchor: platform.initDataAnchor, awaitsInitData: awaitsInitData, initDataInEventLog: initDataInEventLog)
+        self.machine = machine
+        self.published = Mutex(Published(machine: machine, kbs: nil))
         self.tokenProviders = tokenProviders
         self.eventLogLocation = eventLogLocation
         self.logger = logger
@@ -60,12 +78,13 @@ public actor AttestationAgent {
 
     /// Where the agent is now, for the launcher's log and for tests; the
     /// GetStatus call is `statusReport()`.
-    public var status: Status {
-        Status(
+    public nonisolated var status: Status {
+        let (machine, kbs) = published.withLock { ($0.machine, $0.kbs) }
+        return Status(
             state: machine.state, binding: machine.binding, tee: platform.tee,
             configSource: machine.configSource, boundDigest: machine.boundDigest,
             rejectedDigest: machine.rejectedDigest, rejectedField: machine.rejectedField,
-            kbs: config?.kbs)
+            kbs: kbs)
     }
 
     // MARK: Launch
@@ -111,17 +130,17 @@ public actor AttestationAgent {
 
     // MARK: Calls
 
-    public func teeType() throws(AgentError) -> TEEType {
+    public nonisolated func teeType() throws(AgentError) -> TEEType {
         try admit(.getTeeType)
         return platform.tee
     }
 
-    public func additionalTees() throws(AgentError) -> [TEEType] {
+    public nonisolated func additionalTees() throws(AgentError) -> [TEEType] {
         try admit(.getAdditionalTees)
         return additionalAttesters.map(\.tee)
     }
 
-    public func statusReport() throws(AgentError) -> Status {
+    public nonisolated func statusReport() throws(AgentError) -> Status {
         try admit(.getStatus)
         return status
     }
@@ -248,7 +267,7 @@ public actor AttestationAgent {
         logger.info("configured by UpdateConfiguration", metadata: ["kbs": "\(parsed.kbs?.url ?? "none")"])
     }
 
-    public func evidence(runtimeData: [UInt8]) async throws(AgentError) -> [UInt8] {
+    public nonisolated func evidence(runtimeData: [UInt8]) async throws(AgentError) -> [UInt8] {
         try admit(.getEvidence)
         let platform = platform
         return try await measurementGate.run(exclusive: platform.evidenceCallsExclusive) { () throws(AgentError) in
@@ -263,7 +282,7 @@ public actor AttestationAgent {
     /// The additional attesters' evidence as one JSON object keyed by TEE
     /// name (what trustee's KBS reads as `additional_evidence`); empty bytes
     /// with none, as upstream.
-    public func additionalEvidence(runtimeData: [UInt8]) async throws(AgentError) -> [UInt8] {
+    public nonisolated func additionalEvidence(runtimeData: [UInt8]) async throws(AgentError) -> [UInt8] {
         try admit(.getAdditionalEvidence)
         return try await collectAdditionalEvidence(runtimeData: runtimeData, leavingOutFailures: false)
     }
@@ -271,7 +290,7 @@ public actor AttestationAgent {
     /// `leavingOutFailures`: a device that fails is left out, with a warning,
     /// instead of failing the whole: GetToken goes on with the CPU's evidence
     /// (and the other devices'), and the KBS's policy decides what it needs.
-    private func collectAdditionalEvidence(
+    private nonisolated func collectAdditionalEvidence(
         runtimeData: [UInt8], leavingOutFailures: Bool
     ) async throws(AgentError) -> [UInt8] {
         guard !additionalAttesters.isEmpty else { return [] }
@@ -291,7 +310,7 @@ public actor AttestationAgent {
                 throw AgentError(.internal, "the \(attester.tee.rawValue) evidence is not JSON: \(error)", cause: error)
             }
         }
-        return members.isEmpty ? [] : Array(JSON.object(members).serialized().utf8)
+        return members.isEmpty ? [] : JSON.object(members).serializedBytes()
     }
 
     public enum RuntimeMeasurementOutcome: Sendable, Equatable { case ok, notSupported, notEnabled }
@@ -364,9 +383,21 @@ public actor AttestationAgent {
 
     // MARK: Helpers
 
-    /// The one gate: the state table of docs/design.md, as the state machine holds it.
-    private func admit(_ method: AttestationAgentMethod) throws(AgentError) {
-        if case .failure(let error) = machine.admit(method) { throw error }
+    /// The one gate: the state table of docs/design.md, as the state machine
+    /// last published holds it (inside the actor, the machine itself).
+    private nonisolated func admit(_ method: AttestationAgentMethod) throws(AgentError) {
+        if case .failure(let error) = admission(method) { throw error }
+    }
+
+    /// What the gate says of `method` now.
+    nonisolated func admission(_ method: AttestationAgentMethod) -> Result<Void, AgentError> {
+        published.withLock { $0.machine.admit(method) }
+    }
+
+    /// What the actor's own machine says of `method`: the published one must
+    /// agree whenever the actor is between calls (the gate property test checks).
+    func isolatedAdmission(_ method: AttestationAgentMethod) -> Result<Void, AgentError> {
+        machine.admit(method)
     }
 
     private func readField() async throws(AgentError) -> [UInt8] {

@@ -14,74 +14,92 @@ public enum AgentServiceHandlers {
         // Every method of the table, each by the switch below (a method
         // added to the table and not here does not compile).
         for method in AttestationAgentMethod.allCases {
-            services.register(
-                service: AttestationAgentMethod.service, method: method.rawValue,
-                placement: method.descriptor.answersFromMemory ? .eventLoop : .concurrentPool,
-                handler: handler(for: method, agent: agent, logger: logger))
+            switch handler(for: method, agent: agent, logger: logger) {
+            case .immediate(let handler):
+                services.registerImmediate(
+                    service: AttestationAgentMethod.service, method: method.rawValue, handler: handler)
+            case .task(let handler):
+                services.register(service: AttestationAgentMethod.service, method: method.rawValue, handler: handler)
+            }
         }
     }
 
-    static func handler(
-        for method: AttestationAgentMethod, agent: AttestationAgent, logger: Logger
-    ) -> TTRPCMethodHandler {
+    /// A method's handler: answered at once from the agent's published state
+    /// (the methods the table marks `answersFromMemory`), or a task.
+    enum Handler {
+        case immediate(TTRPCImmediateHandler)
+        case task(TTRPCMethodHandler)
+    }
+
+    static func handler(for method: AttestationAgentMethod, agent: AttestationAgent, logger: Logger) -> Handler {
         switch method {
         case .getEvidence:
-            return unary(method, logger) { (request: GetEvidenceRequest, _) throws(AgentError) in
-                GetEvidenceResponse(evidence: try await agent.evidence(runtimeData: request.runtimeData))
-            }
+            return .task(
+                unary(method, logger) { (request: GetEvidenceRequest, _) throws(AgentError) in
+                    GetEvidenceResponse(evidence: try await agent.evidence(runtimeData: request.runtimeData))
+                })
         case .getAdditionalEvidence:
-            return unary(method, logger) { (request: GetAdditionalEvidenceRequest, context) throws(AgentError) in
-                try await withCallerDeadline(context) { () throws(AgentError) in
-                    GetEvidenceResponse(evidence: try await agent.additionalEvidence(runtimeData: request.runtimeData))
-                }
-            }
+            return .task(
+                unary(method, logger) { (request: GetAdditionalEvidenceRequest, context) throws(AgentError) in
+                    try await withCallerDeadline(context) { () throws(AgentError) in
+                        GetEvidenceResponse(
+                            evidence: try await agent.additionalEvidence(runtimeData: request.runtimeData))
+                    }
+                })
         case .getToken:
-            return unary(method, logger) { (request: GetTokenRequest, context) throws(AgentError) in
-                // The remote calls get what is left of the caller's deadline.
-                let timeLimit = timeLeft(context)
-                return try await withCallerDeadline(context) { () throws(AgentError) in
-                    GetTokenResponse(token: try await agent.token(type: request.tokenType, timeLimit: timeLimit))
-                }
-            }
+            return .task(
+                unary(method, logger) { (request: GetTokenRequest, context) throws(AgentError) in
+                    // The remote calls get what is left of the caller's deadline.
+                    let timeLimit = timeLeft(context)
+                    return try await withCallerDeadline(context) { () throws(AgentError) in
+                        GetTokenResponse(token: try await agent.token(type: request.tokenType, timeLimit: timeLimit))
+                    }
+                })
         case .extendRuntimeMeasurement:
-            return unary(method, logger) { (request: ExtendRuntimeMeasurementRequest, _) throws(AgentError) in
-                let outcome = try await agent.extendRuntimeMeasurement(
-                    domain: request.domain, operation: request.operation, content: request.content,
-                    registerIndex: request.registerIndex)
-                switch outcome {
-                case .ok: return ExtendRuntimeMeasurementResponse(result: .ok)
-                case .notSupported: return ExtendRuntimeMeasurementResponse(result: .notSupported)
-                case .notEnabled: return ExtendRuntimeMeasurementResponse(result: .notEnabled)
-                }
-            }
+            return .task(
+                unary(method, logger) { (request: ExtendRuntimeMeasurementRequest, _) throws(AgentError) in
+                    let outcome = try await agent.extendRuntimeMeasurement(
+                        domain: request.domain, operation: request.operation, content: request.content,
+                        registerIndex: request.registerIndex)
+                    switch outcome {
+                    case .ok: return ExtendRuntimeMeasurementResponse(result: .ok)
+                    case .notSupported: return ExtendRuntimeMeasurementResponse(result: .notSupported)
+                    case .notEnabled: return ExtendRuntimeMeasurementResponse(result: .notEnabled)
+                    }
+                })
         case .bindInitData, .checkInitData:
-            return unary(method, logger) { (request: InitDataDigestRequest, _) throws(AgentError) in
-                try await agent.bindInitData(digest: request.digest)
-                return EmptyMessage()
-            }
+            return .task(
+                unary(method, logger) { (request: InitDataDigestRequest, _) throws(AgentError) in
+                    try await agent.bindInitData(digest: request.digest)
+                    return EmptyMessage()
+                })
         case .updateConfiguration:
-            return unary(method, logger) { (request: UpdateConfigurationRequest, _) throws(AgentError) in
-                try await agent.updateConfiguration(request.config)
-                return EmptyMessage()
-            }
+            return .task(
+                unary(method, logger) { (request: UpdateConfigurationRequest, _) throws(AgentError) in
+                    try await agent.updateConfiguration(request.config)
+                    return EmptyMessage()
+                })
         case .getTeeType:
-            return unary(method, logger) { (_: EmptyMessage, _) throws(AgentError) in
-                GetTeeTypeResponse(tee: try await agent.teeType().rawValue)
-            }
+            return .immediate(
+                immediate(method, logger) { (_: EmptyMessage) throws(AgentError) in
+                    GetTeeTypeResponse(tee: try agent.teeType().rawValue)
+                })
         case .getAdditionalTees:
-            return unary(method, logger) { (_: EmptyMessage, _) throws(AgentError) in
-                GetAdditionalTeesResponse(additionalTees: try await agent.additionalTees().map(\.rawValue))
-            }
+            return .immediate(
+                immediate(method, logger) { (_: EmptyMessage) throws(AgentError) in
+                    GetAdditionalTeesResponse(additionalTees: try agent.additionalTees().map(\.rawValue))
+                })
         case .getStatus:
-            return unary(method, logger) { (_: EmptyMessage, _) throws(AgentError) in
-                let status = try await agent.statusReport()
-                return GetStatusResponse(
-                    state: status.state.rawValue, binding: status.binding.rawValue,
-                    tee: status.tee.rawValue, configSource: status.configSource.rawValue,
-                    initDataDigest: (status.rejectedDigest ?? status.boundDigest).map(Hex.encode) ?? "",
-                    initDataField: status.rejectedField.map(Hex.encode) ?? "", kbsURL: status.kbs?.url ?? "",
-                    kbsCert: status.kbs?.cert ?? "")
-            }
+            return .immediate(
+                immediate(method, logger) { (_: EmptyMessage) throws(AgentError) in
+                    let status = try agent.statusReport()
+                    return GetStatusResponse(
+                        state: status.state.rawValue, binding: status.binding.rawValue,
+                        tee: status.tee.rawValue, configSource: status.configSource.rawValue,
+                        initDataDigest: (status.rejectedDigest ?? status.boundDigest).map(Hex.encode) ?? "",
+                        initDataField: status.rejectedField.map(Hex.encode) ?? "", kbsURL: status.kbs?.url ?? "",
+                        kbsCert: status.kbs?.cert ?? "")
+                })
         }
     }
 
@@ -104,31 +122,60 @@ public enum AgentServiceHandlers {
     }
 
     /// A method's bytes in and out: decode the request through protobuf-c,
-    /// run `body`, encode its answer.
+    /// run `body` as a task, encode its answer.
     private static func unary<Request: ProtobufCodable & Sendable, Response: ProtobufCodable & SendableMetatype>(
         _ method: AttestationAgentMethod, _ logger: Logger,
         _ body: @escaping @Sendable (Request, TTRPCCallContext) async throws(AgentError) -> Response
     ) -> TTRPCMethodHandler {
         precondition(
-            method.descriptor.carries(Request.self, Response.self),
-            "\(method.rawValue): the handler's messages are not the method table's")
+            method.descriptor.carries(Request.self, Response.self) && !method.descriptor.answersFromMemory,
+            "\(method.rawValue): the handler's messages or placement are not the method table's")
         return { context, payload in
-            let request: Request
-            do {
-                request = try Request(protobufBytes: payload)
-            } catch {
-                throw TTRPCError(.invalidArgument, "\(method.rawValue): \(error)")
-            }
+            let request: Request = try decode(method, payload)
             do throws(AgentError) {
                 return try await body(request, context).protobufBytes()
             } catch {
-                // The error carries its status; the server asks it for it.
-                // Its cause is for the log only.
-                var metadata: Logger.Metadata = ["method": "\(method.rawValue)", "error": "\(error)"]
-                if let cause = error.cause { metadata["cause"] = "\(cause)" }
-                logger.debug("call refused", metadata: metadata)
-                throw error
+                throw refused(method, error, logger)
             }
         }
+    }
+
+    /// As `unary`, answered at once on the event loop from what the agent published.
+    private static func immediate<
+        Request: ProtobufCodable & SendableMetatype, Response: ProtobufCodable & SendableMetatype
+    >(
+        _ method: AttestationAgentMethod, _ logger: Logger,
+        _ body: @escaping @Sendable (Request) throws(AgentError) -> Response
+    ) -> TTRPCImmediateHandler {
+        precondition(
+            method.descriptor.carries(Request.self, Response.self) && method.descriptor.answersFromMemory,
+            "\(method.rawValue): the handler's messages or placement are not the method table's")
+        return { payload in
+            let request: Request = try decode(method, payload)
+            do throws(AgentError) {
+                return try body(request).protobufBytes()
+            } catch {
+                throw refused(method, error, logger)
+            }
+        }
+    }
+
+    private static func decode<Request: ProtobufCodable>(
+        _ method: AttestationAgentMethod, _ payload: [UInt8]
+    ) throws(TTRPCError) -> Request {
+        do {
+            return try Request(protobufBytes: payload)
+        } catch {
+            throw TTRPCError(.invalidArgument, "\(method.rawValue): \(error)")
+        }
+    }
+
+    /// The error goes back as it is: it carries its status, which the server
+    /// asks it for. Its cause is for the log only.
+    private static func refused(_ method: AttestationAgentMethod, _ error: AgentError, _ logger: Logger) -> AgentError {
+        var metadata: Logger.Metadata = ["method": "\(method.rawValue)", "error": "\(error)"]
+        if let cause = error.cause { metadata["cause"] = "\(cause)" }
+        logger.debug("call refused", metadata: metadata)
+        return error
     }
 }

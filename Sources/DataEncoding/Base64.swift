@@ -4,21 +4,26 @@ public enum Base64 {
     private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
 
     public static func encode(_ bytes: [UInt8]) -> String {
-        var out: [UInt8] = []
-        out.reserveCapacity((bytes.count + 2) / 3 * 4)
-        var index = 0
-        while index < bytes.count {
-            let remaining = bytes.count - index
-            let b0 = bytes[index]
-            let b1 = remaining > 1 ? bytes[index + 1] : 0
-            let b2 = remaining > 2 ? bytes[index + 2] : 0
-            out.append(alphabet[Int(b0 >> 2)])
-            out.append(alphabet[Int((b0 & 0x03) << 4 | b1 >> 4)])
-            out.append(remaining > 1 ? alphabet[Int((b1 & 0x0F) << 2 | b2 >> 6)] : UInt8(ascii: "="))
-            out.append(remaining > 2 ? alphabet[Int(b2 & 0x3F)] : UInt8(ascii: "="))
-            index += 3
+        let count = (bytes.count + 2) / 3 * 4
+        return String(unsafeUninitializedCapacity: count) { out in
+            alphabet.withUnsafeBufferPointer { alphabet in
+                var at = 0
+                var index = 0
+                while index < bytes.count {
+                    let remaining = bytes.count - index
+                    let b0 = bytes[index]
+                    let b1 = remaining > 1 ? bytes[index + 1] : 0
+                    let b2 = remaining > 2 ? bytes[index + 2] : 0
+                    out[at] = alphabet[Int(b0 >> 2)]
+                    out[at + 1] = alphabet[Int((b0 & 0x03) << 4 | b1 >> 4)]
+                    out[at + 2] = remaining > 1 ? alphabet[Int((b1 & 0x0F) << 2 | b2 >> 6)] : UInt8(ascii: "=")
+                    out[at + 3] = remaining > 2 ? alphabet[Int(b2 & 0x3F)] : UInt8(ascii: "=")
+                    at += 4
+                    index += 3
+                }
+            }
+            return count
         }
-        return String(decoding: out, as: UTF8.self)
     }
 
     /// base64url (RFC 4648 section 5), without padding as JOSE uses it,

@@ -44,103 +44,114 @@ public indirect enum JSON: Sendable, Equatable {
 
     /// Compact serialisation, no spaces (as serde_json writes it).
     public func serialized() -> String {
-        var out = ""
+        String(decoding: serializedBytes(), as: UTF8.self)
+    }
+
+    /// `serialized()` as UTF-8 bytes, what evidence is sent as.
+    public func serializedBytes() -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(256)
         write(to: &out, indent: nil, level: 0)
         return out
     }
 
     /// Indented by two spaces, for people.
     public func prettyPrinted() -> String {
-        var out = ""
+        var out: [UInt8] = []
         write(to: &out, indent: "  ", level: 0)
-        return out
+        return String(decoding: out, as: UTF8.self)
     }
 
-    private func write(to out: inout String, indent: String?, level: Int) {
+    private func write(to out: inout [UInt8], indent: String?, level: Int) {
         // A new line and the indentation of `level`, when printing for people.
         func breakLine(_ level: Int) {
             guard let indent else { return }
-            out += "\n"
-            for _ in 0..<level { out += indent }
+            out.append(UInt8(ascii: "\n"))
+            for _ in 0..<level { out.append(contentsOf: indent.utf8) }
         }
         switch self {
-        case .null: out += "null"
-        case .bool(let value): out += value ? "true" : "false"
+        case .null: JSON.write("null", to: &out)
+        case .bool(let value): JSON.write(value ? "true" : "false", to: &out)
         case .number(let value): JSON.writeNumber(value, to: &out)
-        case .unsigned(let value): out += String(value)
+        case .unsigned(let value): JSON.write(String(value), to: &out)
         case .string(let value): JSON.writeString(value, to: &out)
         case .array(let items):
             guard !items.isEmpty else {
-                out += "[]"
+                JSON.write("[]", to: &out)
                 return
             }
-            out += "["
+            out.append(UInt8(ascii: "["))
             for (index, item) in items.enumerated() {
-                if index > 0 { out += "," }
+                if index > 0 { out.append(UInt8(ascii: ",")) }
                 breakLine(level + 1)
                 item.write(to: &out, indent: indent, level: level + 1)
             }
             breakLine(level)
-            out += "]"
+            out.append(UInt8(ascii: "]"))
         case .object(let members):
             guard !members.isEmpty else {
-                out += "{}"
+                JSON.write("{}", to: &out)
                 return
             }
-            out += "{"
+            out.append(UInt8(ascii: "{"))
             for (index, (key, value)) in members.enumerated() {
-                if index > 0 { out += "," }
+                if index > 0 { out.append(UInt8(ascii: ",")) }
                 breakLine(level + 1)
                 JSON.writeString(key, to: &out)
-                out += indent == nil ? ":" : ": "
+                JSON.write(indent == nil ? ":" : ": ", to: &out)
                 value.write(to: &out, indent: indent, level: level + 1)
             }
             breakLine(level)
-            out += "}"
+            out.append(UInt8(ascii: "}"))
         }
+    }
+
+    static func write(_ text: String, to out: inout [UInt8]) {
+        out.append(contentsOf: text.utf8)
     }
 
     /// Integral values below 2^53 (exact in a Double) as integers, as RFC 8785
     /// and serde write them; others in Swift's shortest round-trip form.
-    static func writeNumber(_ value: Double, to out: inout String) {
+    static func writeNumber(_ value: Double, to out: inout [UInt8]) {
         if value.rounded() == value, abs(value) < 9_007_199_254_740_992 {
-            out += String(Int64(value))
+            write(String(Int64(value)), to: &out)
         } else {
-            out += "\(value)"
+            write("\(value)", to: &out)
         }
     }
 
-    /// Minimal escapes, as RFC 8785 prescribes them (so canonical output shares this).
-    /// Runs of bytes that need no escape are copied whole: every byte of a
-    /// multi-byte UTF-8 sequence is 0x80 or more, so cutting at the ASCII
-    /// bytes below keeps each run valid UTF-8.
-    static func writeString(_ value: String, to out: inout String) {
-        out += "\""
+    /// Minimal escapes, as RFC 8785 prescribes them (so canonical output
+    /// shares this). Bytes that need no escape are copied as they are: every
+    /// byte of a multi-byte UTF-8 sequence is 0x80 or more.
+    static func writeString(_ value: String, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
         var value = value
         value.withUTF8 { bytes in
-            var runStart = 0
-            for index in bytes.indices {
-                let byte = bytes[index]
-                guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
-                if runStart < index {
-                    out += String(decoding: UnsafeBufferPointer(rebasing: bytes[runStart..<index]), as: UTF8.self)
+            guard bytes.contains(where: needsEscape) else {
+                out.append(contentsOf: bytes)
+                return
+            }
+            for byte in bytes {
+                guard needsEscape(byte) else {
+                    out.append(byte)
+                    continue
                 }
                 switch byte {
-                case UInt8(ascii: "\""): out += "\\\""
-                case UInt8(ascii: "\\"): out += "\\\\"
-                case 0x08: out += "\\b"
-                case 0x0C: out += "\\f"
-                case UInt8(ascii: "\n"): out += "\\n"
-                case UInt8(ascii: "\r"): out += "\\r"
-                case UInt8(ascii: "\t"): out += "\\t"
-                default: out += "\\u00" + Hex.encode([byte])
+                case UInt8(ascii: "\""): write("\\\"", to: &out)
+                case UInt8(ascii: "\\"): write("\\\\", to: &out)
+                case 0x08: write("\\b", to: &out)
+                case 0x0C: write("\\f", to: &out)
+                case UInt8(ascii: "\n"): write("\\n", to: &out)
+                case UInt8(ascii: "\r"): write("\\r", to: &out)
+                case UInt8(ascii: "\t"): write("\\t", to: &out)
+                default: write("\\u00" + Hex.encode([byte]), to: &out)
                 }
-                runStart = index + 1
-            }
-            if runStart < bytes.count {
-                out += String(decoding: UnsafeBufferPointer(rebasing: bytes[runStart...]), as: UTF8.self)
             }
         }
-        out += "\""
+        out.append(UInt8(ascii: "\""))
+    }
+
+    private static func needsEscape(_ byte: UInt8) -> Bool {
+        byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\")
     }
 }

@@ -41,8 +41,7 @@ public enum HTTPExchange {
     /// an `https://` service.
     public static func send(
         _ method: HTTPMethod, _ path: String, to service: ServiceURL, headers: [(String, String)], body: [UInt8],
-        tls: NIOSSLContext?, deadline: NIODeadline, maxAnswerSize: Int,
-        group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+        tls: NIOSSLContext?, deadline: NIODeadline, maxAnswerSize: Int, group: EventLoopGroup
     ) async throws -> Answer {
         let eventLoop = group.next()
         let answer = eventLoop.makePromise(of: Answer.self)

@@ -21,16 +21,19 @@ public struct AzureMetadataService: Sendable {
     static let maxAnswerSize = 1 << 20
 
     public let baseURL: String
+    /// The agent's event loops, which the requests run on.
+    let group: EventLoopGroup
 
-    public init(baseURL: String = AzureMetadataService.defaultURL) {
+    public init(baseURL: String = AzureMetadataService.defaultURL, group: EventLoopGroup) {
         var base = baseURL
         while base.hasSuffix("/") { base.removeLast() }
         self.baseURL = base
+        self.group = group
     }
 
-    public init(environment: [String: String]) {
+    public init(environment: [String: String], group: EventLoopGroup) {
         let url = environment["AA_AZURE_IMDS_URL"] ?? ""
-        self.init(baseURL: url.isEmpty ? Self.defaultURL : url)
+        self.init(baseURL: url.isEmpty ? Self.defaultURL : url, group: group)
     }
 
     /// The VCEK certificate (DER) of the SNP host this VM runs on.
@@ -51,7 +54,7 @@ public struct AzureMetadataService: Sendable {
     public func tdQuote(report: [UInt8]) async throws(PlatformError) -> [UInt8] {
         let target = baseURL + Self.tdQuotePath
         let body = JSON.object([("report", .string(Base64.urlEncode(report)))])
-        let answer = try await json(.POST, Self.tdQuotePath, body: Array(body.serialized().utf8))
+        let answer = try await json(.POST, Self.tdQuotePath, body: body.serializedBytes())
         guard let text = answer["quote"]?.string, let quote = Base64.urlDecode(text), !quote.isEmpty else {
             throw PlatformError(
                 .deviceFailure, "the metadata service at \(target) answered without a base64url quote")
@@ -97,7 +100,7 @@ public struct AzureMetadataService: Sendable {
         do {
             answer = try await HTTPExchange.send(
                 method, path, to: url, headers: headers, body: body ?? [], tls: nil,
-                deadline: .now() + Self.requestLimit, maxAnswerSize: Self.maxAnswerSize)
+                deadline: .now() + Self.requestLimit, maxAnswerSize: Self.maxAnswerSize, group: group)
         } catch HTTPExchange.Failure.timedOut {
             throw PlatformError(
                 .timedOut,

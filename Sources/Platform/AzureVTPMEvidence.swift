@@ -35,8 +35,14 @@ extension TPMPlatform {
                 "\(tee.rawValue) report data is 1 to 64 bytes (the TPM quote's qualifying data), got \(reportData.count)"
             )
         }
+        guard let azureMetadata else {
+            throw PlatformError(
+                .unsupported,
+                "\(tee.rawValue) evidence needs Azure's instance metadata service, which this platform was made without"
+            )
+        }
         let (hclBytes, report) = try await hclReport(carrying: reportData)
-        let quote = try quote(qualifying: reportData)
+        let quote = try await DeviceThreads.run { () throws(PlatformError) in try self.quote(qualifying: reportData) }
         var members: [(String, JSON)] = [
             ("version", .unsigned(2)),
             (
@@ -58,17 +64,19 @@ extension TPMPlatform {
             members.append(
                 ("cc_eventlog", try EvidenceEventLog.member(files: files, aaelFile: eventLogFile, algorithm: .sha256)))
         }
-        return Array(JSON.object(members).serialized().utf8)
+        return JSON.object(members).serializedBytes()
     }
 
     /// Hands `reportData` to the paravisor and reads the HCL report until its
     /// user-data carries it.
     func hclReport(carrying reportData: [UInt8]) async throws(PlatformError) -> ([UInt8], HCLReport) {
-        try nvWrite(Self.hclReportDataIndex, reportData)
+        try await DeviceThreads.run { () throws(PlatformError) in try nvWrite(Self.hclReportDataIndex, reportData) }
         let clock = ContinuousClock()
         let giveUp = clock.now + Self.hclRefreshLimit
         while true {
-            guard let bytes = try nvRead(Self.hclReportIndex) else {
+            guard
+                let bytes = try await DeviceThreads.run({ () throws(PlatformError) in try nvRead(Self.hclReportIndex) })
+            else {
                 throw PlatformError(.deviceFailure, "the HCL report's NV index 0x01400001 is no longer defined")
             }
             let report: HCLReport

@@ -34,7 +34,9 @@ public struct CCAPlatform: TEEPlatform {
     }
 
     public func readInitDataField() async throws(PlatformError) -> [UInt8] {
-        try token(challenge: [UInt8](repeating: 0, count: 64)).parsed.personalizationValue
+        try await DeviceThreads.run { () throws(PlatformError) in
+            try token(challenge: [UInt8](repeating: 0, count: 64)).parsed.personalizationValue
+        }
     }
 
     public func measureInitData(_ digest: [UInt8]) async throws(PlatformError) {
@@ -43,8 +45,10 @@ public struct CCAPlatform: TEEPlatform {
 
     /// `{"token": [byte, ...]}`, as upstream's CCA attester serialises it.
     public func evidence(reportData: [UInt8]) async throws(PlatformError) -> [UInt8] {
-        let token = try token(challenge: reportData).bytes
-        return Array(JSON.object([("token", .array(token.map { .unsigned(UInt64($0)) }))]).serialized().utf8)
+        try await DeviceThreads.run { () throws(PlatformError) in
+            let token = try token(challenge: reportData).bytes
+            return JSON.object([("token", .array(token.map { .unsigned(UInt64($0)) }))]).serializedBytes()
+        }
     }
 
     public func extendRuntimeMeasurement(index: UInt64, digest: [UInt8]) async throws(PlatformError) {

@@ -39,7 +39,7 @@ public struct NvidiaGPUAttester: Attester {
         }
         switch result {
         case .finished(.success(let devices)):
-            return Array(NvidiaEvidence.json(devices).serialized().utf8)
+            return NvidiaEvidence.json(devices).serializedBytes()
         case .finished(.failure(let failure)):
             throw failure
         case .timedOut:

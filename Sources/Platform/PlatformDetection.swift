@@ -1,11 +1,14 @@
 import AttestationFormats
 import Logging
+import NIOCore
 
 /// Finds the TEE this guest runs in, in upstream's order: hardware TEEs
 /// first, `sample` only when nothing is found, with a warning that says so.
 public enum PlatformDetection {
+    /// `group`: the agent's event loops, for the platform services a TEE
+    /// asks over the network (Azure's instance metadata).
     public static func detect(
-        root: PlatformRoot, environment: [String: String], logger: Logger
+        root: PlatformRoot, environment: [String: String], group: EventLoopGroup, logger: Logger
     ) throws(PlatformError) -> any TEEPlatform {
         let eventLog = EventLogLocation(root: root, environment: environment)
         let tsmProvider = ConfigfsTSM(files: root).presentProvider()
@@ -17,7 +20,7 @@ public enum PlatformDetection {
         if let tcti, let azure = try? TPMPlatform(tcti: tcti).azureConfidentialVM() {
             return TPMPlatform(
                 tcti: tcti, akHandle: akHandle ?? TPMPlatform.azureAKHandle, tee: azure,
-                azureMetadata: AzureMetadataService(environment: environment), files: root,
+                azureMetadata: AzureMetadataService(environment: environment, group: group), files: root,
                 eventLogFile: eventLog.file)
         }
         if SNPPlatform.detect(files: root, tsmProvider: tsmProvider) { return SNPPlatform(files: root) }

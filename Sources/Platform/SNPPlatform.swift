@@ -29,12 +29,14 @@ public struct SNPPlatform: TEEPlatform {
 
     /// A fresh report over zero report data, parsed for HOST_DATA.
     public func readInitDataField() async throws(PlatformError) -> [UInt8] {
-        let bytes = try report(reportData: [UInt8](repeating: 0, count: 64)).outblob
-        do {
-            return try SNPReport(parsing: bytes).hostData
-        } catch {
-            throw PlatformError(
-                .deviceFailure, "the SNP report from configfs-tsm does not parse: \(error)", cause: error)
+        try await DeviceThreads.run { () throws(PlatformError) in
+            let bytes = try report(reportData: [UInt8](repeating: 0, count: 64)).outblob
+            do {
+                return try SNPReport(parsing: bytes).hostData
+            } catch {
+                throw PlatformError(
+                    .deviceFailure, "the SNP report from configfs-tsm does not parse: \(error)", cause: error)
+            }
         }
     }
 
@@ -73,19 +75,22 @@ public struct SNPPlatform: TEEPlatform {
 
     /// `{"attestation_report": {...}, "cert_chain": [...] | null}`, as trustee's SNP verifier reads it.
     public func evidence(reportData: [UInt8]) async throws(PlatformError) -> [UInt8] {
-        guard reportData.count <= 64 else {
-            throw PlatformError(.invalidInput, "SNP report data is at most 64 bytes, got \(reportData.count)")
-        }
-        let report = try report(reportData: reportData)
-        do {
-            let chain = try report.auxblob.map(SNPEvidenceJSON.certificateChain) ?? .null
-            let json = JSON.object([
-                ("attestation_report", try SNPEvidenceJSON.attestationReport(report.outblob)), ("cert_chain", chain),
-            ])
-            return Array(json.serialized().utf8)
-        } catch {
-            throw PlatformError(
-                .deviceFailure, "the SNP report from configfs-tsm cannot be turned into evidence: \(error)")
+        try await DeviceThreads.run { () throws(PlatformError) in
+            guard reportData.count <= 64 else {
+                throw PlatformError(.invalidInput, "SNP report data is at most 64 bytes, got \(reportData.count)")
+            }
+            let report = try report(reportData: reportData)
+            do {
+                let chain = try report.auxblob.map(SNPEvidenceJSON.certificateChain) ?? .null
+                let json = JSON.object([
+                    ("attestation_report", try SNPEvidenceJSON.attestationReport(report.outblob)),
+                    ("cert_chain", chain),
+                ])
+                return json.serializedBytes()
+            } catch {
+                throw PlatformError(
+                    .deviceFailure, "the SNP report from configfs-tsm cannot be turned into evidence: \(error)")
+            }
         }
     }
 

@@ -11,7 +11,6 @@ public struct SampleDevice: Attester {
 
     /// `{"svn":"2","report_data":"<base64>"}`: the report data as given, as upstream's.
     public func evidence(reportData: [UInt8]) async throws(PlatformError) -> [UInt8] {
-        Array(
-            JSON.object([("svn", .string("2")), ("report_data", .string(Base64.encode(reportData)))]).serialized().utf8)
+        JSON.object([("svn", .string("2")), ("report_data", .string(Base64.encode(reportData)))]).serializedBytes()
     }
 }

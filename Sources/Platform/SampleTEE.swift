@@ -57,10 +57,12 @@ public struct SampleTEE: TEEPlatform {
     /// `{"svn":"1","report_data":"<base64>"}`, echoing the report data as upstream does.
     public func evidence(reportData: [UInt8]) async throws(PlatformError) -> [UInt8] {
         if evidenceDelayMilliseconds > 0 {
-            try? await Task.sleep(nanoseconds: evidenceDelayMilliseconds * 1_000_000)
+            do { try await Task.sleep(nanoseconds: evidenceDelayMilliseconds * 1_000_000) } catch {
+                throw PlatformError(.cancelled, "the sample evidence was cancelled during its simulated delay")
+            }
         }
         let json = JSON.object([("svn", .string("1")), ("report_data", .string(Base64.encode(reportData)))])
-        return Array(json.serialized().utf8)
+        return json.serializedBytes()
     }
 
     public func extendRuntimeMeasurement(index: UInt64, digest: [UInt8]) async throws(PlatformError) {

@@ -35,18 +35,22 @@ public struct TDXPlatform: TEEPlatform {
     }
 
     public func readInitDataField() async throws(PlatformError) -> [UInt8] {
-        let sysfs = Self.measurements + "/mrconfigid"
-        if files.exists(sysfs) {
-            let raw: [UInt8]
-            do { raw = try files.read(sysfs) } catch { throw PlatformError(.deviceFailure, "\(error)", cause: error) }
-            return try Self.measurementValue(raw, size: 48, name: sysfs)
-        }
-        let report = try getReport(reportData: [UInt8](repeating: 0, count: 64))
-        do {
-            return try TDReport(parsing: report).measurements.mrConfigID
-        } catch {
-            throw PlatformError(
-                .deviceFailure, "the TDREPORT from \(Self.device) does not parse: \(error)", cause: error)
+        try await DeviceThreads.run { () throws(PlatformError) in
+            let sysfs = Self.measurements + "/mrconfigid"
+            if files.exists(sysfs) {
+                let raw: [UInt8]
+                do { raw = try files.read(sysfs) } catch {
+                    throw PlatformError(.deviceFailure, "\(error)", cause: error)
+                }
+                return try Self.measurementValue(raw, size: 48, name: sysfs)
+            }
+            let report = try getReport(reportData: [UInt8](repeating: 0, count: 64))
+            do {
+                return try TDReport(parsing: report).measurements.mrConfigID
+            } catch {
+                throw PlatformError(
+                    .deviceFailure, "the TDREPORT from \(Self.device) does not parse: \(error)", cause: error)
+            }
         }
     }
 
@@ -59,20 +63,21 @@ public struct TDXPlatform: TEEPlatform {
     /// keeps runtime measurements out while this runs, so that the RTMRs in
     /// the quote and the log beside it agree.
     public func evidence(reportData: [UInt8]) async throws(PlatformError) -> [UInt8] {
-        guard reportData.count <= 64 else {
-            throw PlatformError(.invalidInput, "TDX report data is at most 64 bytes, got \(reportData.count)")
+        try await DeviceThreads.run { () throws(PlatformError) in
+            guard reportData.count <= 64 else {
+                throw PlatformError(.invalidInput, "TDX report data is at most 64 bytes, got \(reportData.count)")
+            }
+            let inblob = InitDataDigest.fitted(reportData, to: 64)
+            let quote = try ConfigfsTSM(files: files).report(inblob: inblob, provider: Self.provider)
+            do {
+                _ = try TDXQuote(parsing: quote)
+            } catch {
+                throw PlatformError(
+                    .deviceFailure, "the TDX quote from configfs-tsm does not parse: \(error)", cause: error)
+            }
+            let eventLog = try EvidenceEventLog.member(files: files, aaelFile: eventLogFile, algorithm: .sha384)
+            return JSON.object([("cc_eventlog", eventLog), ("quote", .string(Base64.encode(quote)))]).serializedBytes()
         }
-        let inblob = InitDataDigest.fitted(reportData, to: 64)
-        let quote = try ConfigfsTSM(files: files).report(inblob: inblob, provider: Self.provider)
-        do {
-            _ = try TDXQuote(parsing: quote)
-        } catch {
-            throw PlatformError(
-                .deviceFailure, "the TDX quote from configfs-tsm does not parse: \(error)", cause: error)
-        }
-        let eventLog = try EvidenceEventLog.member(files: files, aaelFile: eventLogFile, algorithm: .sha384)
-        return Array(
-            JSON.object([("cc_eventlog", eventLog), ("quote", .string(Base64.encode(quote)))]).serialized().utf8)
     }
 
     public let eventLogAlgorithm: EventLogAlgorithm? = .sha384
@@ -110,23 +115,27 @@ public struct TDXPlatform: TEEPlatform {
 
     /// Extends the RTMR that PCR `index` maps to with a SHA-384 digest, through sysfs.
     public func extendRuntimeMeasurement(index: UInt64, digest: [UInt8]) async throws(PlatformError) {
-        guard digest.count == 48 else {
-            throw PlatformError(.invalidInput, "an RTMR takes a 48-byte SHA-384 digest, got \(digest.count)")
-        }
-        let path = rtmrPath(forPCR: index)
-        do { try files.write(path, digest) } catch {
-            throw PlatformError(.deviceFailure, "cannot extend \(path): \(error)", cause: error)
+        try await DeviceThreads.run { () throws(PlatformError) in
+            guard digest.count == 48 else {
+                throw PlatformError(.invalidInput, "an RTMR takes a 48-byte SHA-384 digest, got \(digest.count)")
+            }
+            let path = rtmrPath(forPCR: index)
+            do { try files.write(path, digest) } catch {
+                throw PlatformError(.deviceFailure, "cannot extend \(path): \(error)", cause: error)
+            }
         }
     }
 
     public func readRuntimeMeasurement(index: UInt64) async throws(PlatformError) -> [UInt8] {
-        let path = rtmrPath(forPCR: index)
-        do {
-            return try Self.measurementValue(try files.read(path), size: 48, name: path)
-        } catch let error as PlatformError {
-            throw error
-        } catch {
-            throw PlatformError(.deviceFailure, "cannot read \(path): \(error)", cause: error)
+        try await DeviceThreads.run { () throws(PlatformError) in
+            let path = rtmrPath(forPCR: index)
+            do {
+                return try Self.measurementValue(try files.read(path), size: 48, name: path)
+            } catch let error as PlatformError {
+                throw error
+            } catch {
+                throw PlatformError(.deviceFailure, "cannot read \(path): \(error)", cause: error)
+            }
         }
     }
 

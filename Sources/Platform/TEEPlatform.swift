@@ -79,6 +79,8 @@ public struct PlatformError: RPCErrorConvertible, Equatable, CustomStringConvert
         case timedOut
         /// The machine lacks what an operator provisions (a TPM's attestation key).
         case notProvisioned
+        /// The call was cancelled (its caller's deadline passed) before it was done.
+        case cancelled
     }
 
     public let kind: Kind
@@ -106,6 +108,7 @@ extension PlatformError {
         case .deviceFailure: .unavailable
         case .timedOut: .deadlineExceeded
         case .notProvisioned: .failedPrecondition
+        case .cancelled: .cancelled
         }
     }
 }

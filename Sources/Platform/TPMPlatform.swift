@@ -21,7 +21,8 @@ public struct TPMPlatform: TEEPlatform {
     public let tcti: String
     public let akHandle: UInt32
     /// Where an Azure VM's VCEK and TD quotes come from.
-    public let azureMetadata: AzureMetadataService
+    /// Azure's instance metadata service, for the Azure TEEs (detection gives it).
+    public let azureMetadata: AzureMetadataService?
     /// The kernel's files (a CCEL table) and the agent's AAEL file, which
     /// az-snp-vtpm evidence carries as `cc_eventlog` (upstream's attester does).
     let files: any KernelFiles
@@ -29,7 +30,7 @@ public struct TPMPlatform: TEEPlatform {
 
     public init(
         tcti: String, akHandle: UInt32 = TPMPlatform.defaultAKHandle, tee: TEEType = .tpm,
-        azureMetadata: AzureMetadataService = AzureMetadataService(), files: any KernelFiles = PlatformRoot(),
+        azureMetadata: AzureMetadataService? = nil, files: any KernelFiles = PlatformRoot(),
         eventLogFile: String? = nil
     ) {
         self.tcti = tcti
@@ -99,11 +100,15 @@ public struct TPMPlatform: TEEPlatform {
 
     /// PCR 8: the agent treats it as a field that it writes once.
     public func readInitDataField() async throws(PlatformError) -> [UInt8] {
-        try pcrs()[Self.initDataPCR]
+        try await DeviceThreads.run { () throws(PlatformError) in
+            try pcrs()[Self.initDataPCR]
+        }
     }
 
     public func measureInitData(_ digest: [UInt8]) async throws(PlatformError) {
-        try extend(index: UInt32(Self.initDataPCR), digest: digest)
+        try await DeviceThreads.run { () throws(PlatformError) in
+            try extend(index: UInt32(Self.initDataPCR), digest: digest)
+        }
     }
 
     /// PCRs 17-22 belong to dynamic launch (locality 4): the OS cannot extend them.
@@ -114,37 +119,43 @@ public struct TPMPlatform: TEEPlatform {
     }
 
     public func extendRuntimeMeasurement(index: UInt64, digest: [UInt8]) async throws(PlatformError) {
-        guard index < 24 else { throw PlatformError(.invalidInput, "a TPM has PCRs 0 to 23, not \(index)") }
-        if let reason = runtimeRegisterUnavailable(forPCR: index) { throw PlatformError(.unsupported, reason) }
-        guard digest.count == 32 else {
-            throw PlatformError(.invalidInput, "a SHA-256 PCR takes a 32-byte digest, got \(digest.count)")
+        try await DeviceThreads.run { () throws(PlatformError) in
+            guard index < 24 else { throw PlatformError(.invalidInput, "a TPM has PCRs 0 to 23, not \(index)") }
+            if let reason = runtimeRegisterUnavailable(forPCR: index) { throw PlatformError(.unsupported, reason) }
+            guard digest.count == 32 else {
+                throw PlatformError(.invalidInput, "a SHA-256 PCR takes a 32-byte digest, got \(digest.count)")
+            }
+            try extend(index: UInt32(index), digest: digest)
         }
-        try extend(index: UInt32(index), digest: digest)
     }
 
     public let eventLogAlgorithm: EventLogAlgorithm? = .sha256
 
     public func readRuntimeMeasurement(index: UInt64) async throws(PlatformError) -> [UInt8] {
-        guard index < 24 else { throw PlatformError(.invalidInput, "a TPM has PCRs 0 to 23, not \(index)") }
-        return try pcrs()[Int(index)]
+        try await DeviceThreads.run { () throws(PlatformError) in
+            guard index < 24 else { throw PlatformError(.invalidInput, "a TPM has PCRs 0 to 23, not \(index)") }
+            return try pcrs()[Int(index)]
+        }
     }
 
     /// `{"tpm_quote": {"signature", "message", "pcrs"}, "ak_public"}`, as upstream's TPM attester
     /// writes it; on Azure the evidence of `AzureVTPMEvidence.swift`.
     public func evidence(reportData: [UInt8]) async throws(PlatformError) -> [UInt8] {
         guard tee == .tpm else { return try await azureEvidence(reportData: reportData) }
-        guard reportData.count <= 64 else {
-            throw PlatformError(.invalidInput, "TPM report data is at most 64 bytes, got \(reportData.count)")
+        return try await DeviceThreads.run { () throws(PlatformError) in
+            guard reportData.count <= 64 else {
+                throw PlatformError(.invalidInput, "TPM report data is at most 64 bytes, got \(reportData.count)")
+            }
+            let quote = try quote(qualifying: InitDataDigest.fitted(reportData, to: Self.reportDataSize))
+            let quoteJSON = JSON.object([
+                ("signature", .string(Base64.encode(quote.signature))),
+                ("message", .string(Base64.encode(quote.message))),
+                ("pcrs", .array(quote.pcrs.map { .string(Hex.encode($0)) })),
+            ])
+            let akPublic = RSAPublicKeyDER.subjectPublicKeyInfo(modulus: quote.modulus, exponent: quote.exponent)
+            return JSON.object([("tpm_quote", quoteJSON), ("ak_public", .string(Base64.encode(akPublic)))])
+                .serializedBytes()
         }
-        let quote = try quote(qualifying: InitDataDigest.fitted(reportData, to: Self.reportDataSize))
-        let quoteJSON = JSON.object([
-            ("signature", .string(Base64.encode(quote.signature))),
-            ("message", .string(Base64.encode(quote.message))),
-            ("pcrs", .array(quote.pcrs.map { .string(Hex.encode($0)) })),
-        ])
-        let akPublic = RSAPublicKeyDER.subjectPublicKeyInfo(modulus: quote.modulus, exponent: quote.exponent)
-        return Array(
-            JSON.object([("tpm_quote", quoteJSON), ("ak_public", .string(Base64.encode(akPublic)))]).serialized().utf8)
     }
 
     /// A quote of the SHA-256 PCRs and the PCRs read right after it.

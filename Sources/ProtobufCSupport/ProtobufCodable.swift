@@ -23,43 +23,74 @@ public struct ProtobufDecodingError: Error, CustomStringConvertible, Sendable {
 }
 
 extension ProtobufCodable {
-    /// The generated descriptor, read from a freshly initialised struct: the
-    /// `_init` function stores its address, which Swift cannot take directly
-    /// from a C `const` global without copying it.
+    /// The generated descriptor, read from a freshly initialised struct on
+    /// the stack: the `_init` function stores its address, which Swift cannot
+    /// take directly from a C `const` global without copying it.
     public static var descriptor: UnsafePointer<ProtobufCMessageDescriptor> {
-        let message = UnsafeMutablePointer<CMessage>.allocate(capacity: 1)
-        defer { message.deallocate() }
-        initialize(message)
-        return UnsafeRawPointer(message).assumingMemoryBound(to: ProtobufCMessage.self).pointee.descriptor
+        withUnsafeTemporaryAllocation(of: CMessage.self, capacity: 1) { message in
+            initialize(message.baseAddress!)
+            return UnsafeRawPointer(message.baseAddress!).assumingMemoryBound(to: ProtobufCMessage.self).pointee
+                .descriptor
+        }
+    }
+
+    /// Unpacks `bytes` with protobuf-c (into `scratch` when given, else
+    /// malloc's memory) and hands the C struct to `body`; it is freed when
+    /// `body` returns. Throws `ProtobufDecodingError` when protobuf-c refuses
+    /// the bytes.
+    public static func withUnpacked<Result>(
+        _ bytes: UnsafeRawBufferPointer, scratch: ProtobufCScratch? = nil,
+        _ body: (UnsafePointer<CMessage>) throws -> Result
+    ) throws -> Result {
+        let descriptor = Self.descriptor
+        let allocator = scratch?.allocator
+        defer { scratch?.reset() }
+        // protobuf-c wants a valid pointer even for zero bytes.
+        let unpacked = withUnsafePointer(to: UInt8(0)) { empty in
+            protobuf_c_message_unpack(
+                descriptor, allocator, bytes.count, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) ?? empty)
+        }
+        guard let unpacked else {
+            throw ProtobufDecodingError(messageName: String(cString: descriptor.pointee.name), byteCount: bytes.count)
+        }
+        defer { protobuf_c_message_free_unpacked(unpacked, allocator) }
+        return try body(UnsafeRawPointer(unpacked).assumingMemoryBound(to: CMessage.self))
     }
 
     /// Decodes protobuf bytes; throws `ProtobufDecodingError` when protobuf-c refuses them.
+    public init(protobufBytes bytes: UnsafeRawBufferPointer) throws {
+        self = try Self.withUnpacked(bytes) { try Self(unpacked: $0) }
+    }
+
+    public init(protobufBytes bytes: [UInt8]) throws {
+        self = try bytes.withUnsafeBytes { try Self(protobufBytes: $0) }
+    }
+
     public init(protobufBytes bytes: some Collection<UInt8>) throws {
-        let name = String(cString: Self.descriptor.pointee.name)
-        let unpacked: UnsafeMutablePointer<ProtobufCMessage>? = Array(bytes).withUnsafeBufferPointer { buffer in
-            // protobuf-c wants a valid pointer even for zero bytes.
-            withUnsafePointer(to: UInt8(0)) { empty in
-                protobuf_c_message_unpack(Self.descriptor, nil, buffer.count, buffer.baseAddress ?? empty)
+        self = try Array(bytes).withUnsafeBytes { try Self(protobufBytes: $0) }
+    }
+
+    /// Fills this value's C struct (on the stack, its fields in an arena) and
+    /// hands it to `body`, which may size and pack it where it likes.
+    public func withPacked<Result>(_ body: (UnsafePointer<ProtobufCMessage>) throws -> Result) rethrows -> Result {
+        let arena = ProtobufCArena()
+        return try withUnsafeTemporaryAllocation(of: CMessage.self, capacity: 1) { buffer in
+            let message = buffer.baseAddress!
+            Self.initialize(message)
+            fill(message, arena: arena)
+            return try withExtendedLifetime(arena) {
+                try body(UnsafeRawPointer(message).assumingMemoryBound(to: ProtobufCMessage.self))
             }
         }
-        guard let unpacked else {
-            throw ProtobufDecodingError(messageName: name, byteCount: bytes.count)
-        }
-        defer { protobuf_c_message_free_unpacked(unpacked, nil) }
-        try self.init(unpacked: UnsafeRawPointer(unpacked).assumingMemoryBound(to: CMessage.self))
     }
 
     /// The protobuf encoding of this value.
     public func protobufBytes() -> [UInt8] {
-        let arena = ProtobufCArena()
-        let message = UnsafeMutablePointer<CMessage>.allocate(capacity: 1)
-        defer { message.deallocate() }
-        Self.initialize(message)
-        fill(message, arena: arena)
-        let base = UnsafeRawPointer(message).assumingMemoryBound(to: ProtobufCMessage.self)
-        let size = protobuf_c_message_get_packed_size(base)
-        return [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
-            count = size == 0 ? 0 : protobuf_c_message_pack(base, buffer.baseAddress)
+        withPacked { message in
+            let size = protobuf_c_message_get_packed_size(message)
+            return [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
+                count = size == 0 ? 0 : protobuf_c_message_pack(message, buffer.baseAddress)
+            }
         }
     }
 }

@@ -17,6 +17,11 @@ final class ConnectionActivity: Sendable {
         touched()
     }
 
+    /// A call answered at once, with no time running.
+    func answeredAtOnce() {
+        everCalled.store(true, ordering: .relaxed)
+    }
+
     func callEnded() {
         calls.subtract(1, ordering: .relaxed)
         touched()

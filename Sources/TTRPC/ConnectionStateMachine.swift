@@ -1,4 +1,5 @@
 import NIOCore
+import ProtobufCSupport
 
 /// The rules of one server connection as a value, no I/O: stream ids, method
 /// lookup, the listener's allowlist, the limits on calls, which of a call's
@@ -37,6 +38,8 @@ struct TTRPCConnectionStateMachine {
     private var waiting = CircularBuffer<TTRPCInboundFrame>()
     /// A read was asked for while reading was paused; it goes on later.
     private var readHeldBack = false
+    /// Where requests are unpacked, used again for each.
+    private let scratch = ProtobufCScratch()
 
     init(services: TTRPCServiceSet, filter: TTRPCMethodFilter, listenerName: String, maxCallsInFlight: Int) {
         self.services = services
@@ -49,40 +52,43 @@ struct TTRPCConnectionStateMachine {
 
     // MARK: Events
 
-    mutating func received(_ inbound: TTRPCInboundFrame) -> [Action] {
+    /// A frame arrived: what to do with it, or nil when it waits (or needs nothing).
+    mutating func received(_ inbound: TTRPCInboundFrame) -> Action? {
         if atCallLimit || !waiting.isEmpty {
             waiting.append(inbound)
-            return []
+            return nil
         }
-        return handle(inbound).map { [$0] } ?? []
+        return handle(inbound)
     }
 
     /// A call's handler returned, or its deadline passed: the first of the two
-    /// finishes the stream, the second finds it gone. Frames that waited for
-    /// a free call go on.
-    mutating func callEnded(streamID: UInt32, result: Result<[UInt8], TTRPCError>) -> [Action] {
-        guard active.remove(streamID) != nil else { return [] }
-        var actions: [Action]
+    /// finishes the stream, the second finds it gone (nil). Frames that
+    /// waited for a free call go on through `nextWaiting`.
+    mutating func callEnded(streamID: UInt32, result: Result<[UInt8], TTRPCError>) -> Action? {
+        guard active.remove(streamID) != nil else { return nil }
         switch result {
         case .success(let payload) where payload.count > TTRPCFrame.maxDataLength - 16:
-            actions = [
-                .finish(
-                    streamID: streamID,
-                    response: TTRPCResponse(
-                        error: TTRPCError(
-                            .resourceExhausted,
-                            "response of \(payload.count) bytes exceeds maximum message size of \(TTRPCFrame.maxDataLength)"
-                        )))
-            ]
+            return .finish(
+                streamID: streamID,
+                response: TTRPCResponse(
+                    error: TTRPCError(
+                        .resourceExhausted,
+                        "response of \(payload.count) bytes exceeds maximum message size of \(TTRPCFrame.maxDataLength)"
+                    )))
         case .success(let payload):
-            actions = [.finish(streamID: streamID, response: TTRPCResponse(payload: payload))]
+            return .finish(streamID: streamID, response: TTRPCResponse(payload: payload))
         case .failure(let error):
-            actions = [.finish(streamID: streamID, response: TTRPCResponse(error: error))]
+            return .finish(streamID: streamID, response: TTRPCResponse(error: error))
         }
+    }
+
+    /// The next waiting frame's action, while calls are below the limit;
+    /// nil when none may go on. Asked until nil after every call that ends.
+    mutating func nextWaiting() -> Action? {
         while !atCallLimit, let inbound = waiting.popFirst() {
-            if let action = handle(inbound) { actions.append(action) }
+            if let action = handle(inbound) { return action }
         }
-        return actions
+        return nil
     }
 
     /// The channel asks to read: true to read now, false to hold it back.
@@ -162,15 +168,14 @@ struct TTRPCConnectionStateMachine {
         }
         lastStreamID = streamID
         let request: TTRPCRequest
+        let method: TTRPCMethodEntry
         do {
-            request = try TTRPCRequest(protobufBytes: frame.data)
+            switch try TTRPCRequest.decode(frame.data, in: services, scratch: scratch) {
+            case .failure(let error): return .reject(streamID: streamID, error: error)
+            case .success(let found): (request, method) = found
+            }
         } catch {
             return .reject(streamID: streamID, error: TTRPCError(.invalidArgument, "unmarshal request error: \(error)"))
-        }
-        let method: TTRPCMethodEntry
-        switch services.lookup(service: request.service, method: request.method) {
-        case .failure(let error): return .reject(streamID: streamID, error: error)
-        case .success(let found): method = found
         }
         guard filter.allows(method: request.method) else {
             return .reject(

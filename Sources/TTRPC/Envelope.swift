@@ -1,6 +1,15 @@
 import CProtobufC
 import CTTRPCProtos
+import NIOCore
 import ProtobufCSupport
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// `ttrpc.Request`: which method to call, its encoded argument, a deadline and metadata.
 public struct TTRPCRequest: Sendable, Equatable {
@@ -53,6 +62,12 @@ extension TTRPCRequest: ProtobufCodable {
     public static func initialize(_ message: UnsafeMutablePointer<Ttrpc__Request>) { ttrpc__request__init(message) }
 
     public init(unpacked m: UnsafePointer<Ttrpc__Request>) {
+        self.init(
+            unpacked: m, service: ProtobufCField.string(m.pointee.service),
+            method: ProtobufCField.string(m.pointee.method))
+    }
+
+    private init(unpacked m: UnsafePointer<Ttrpc__Request>, service: String, method: String) {
         let c = m.pointee
         var metadata = TTRPCMetadata()
         for index in 0..<c.n_metadata {
@@ -60,12 +75,28 @@ extension TTRPCRequest: ProtobufCodable {
             metadata.append(key: ProtobufCField.string(pair.key), value: ProtobufCField.string(pair.value))
         }
         self.init(
-            service: ProtobufCField.string(c.service),
-            method: ProtobufCField.string(c.method),
-            payload: ProtobufCField.bytes(c.payload),
-            timeoutNano: c.timeout_nano,
-            metadata: metadata
-        )
+            service: service, method: method, payload: ProtobufCField.bytes(c.payload), timeoutNano: c.timeout_nano,
+            metadata: metadata)
+    }
+
+    /// Decodes a request frame's data in place (into the connection's
+    /// `scratch`) and finds the method it names
+    /// in `services`, whose strings it takes for the names. Throws when the
+    /// bytes do not decode; a method that is not there is the lookup's failure.
+    static func decode(
+        _ data: ByteBuffer, in services: TTRPCServiceSet, scratch: ProtobufCScratch
+    ) throws -> Result<(request: TTRPCRequest, method: TTRPCMethodEntry), TTRPCError> {
+        try data.withUnsafeReadableBytes { bytes in
+            try withUnpacked(bytes, scratch: scratch) { m in
+                let found = services.lookup(service: name(m.pointee.service), method: name(m.pointee.method))
+                return found.map { (TTRPCRequest(unpacked: m, service: $0.service, method: $0.method), $0.entry) }
+            }
+        }
+    }
+
+    private static func name(_ pointer: UnsafePointer<CChar>?) -> UnsafeRawBufferPointer {
+        guard let pointer else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        return UnsafeRawBufferPointer(start: pointer, count: strlen(pointer))
     }
 
     public func fill(_ m: UnsafeMutablePointer<Ttrpc__Request>, arena: ProtobufCArena) {
@@ -110,11 +141,52 @@ extension TTRPCResponse: ProtobufCodable {
 }
 
 extension TTRPCResponse {
+    /// Appends this response to `buffer` as a frame on `streamID`: the
+    /// header, then the ttrpc.Response that protobuf-c packs straight into the
+    /// buffer, reading the payload where it lies (it is not copied first).
+    func writeFrame(streamID: UInt32, into buffer: inout ByteBuffer) {
+        var envelope = Ttrpc__Response()
+        ttrpc__response__init(&envelope)
+        var status = Google__Rpc__Status()
+        google__rpc__status__init(&status)
+        status.code = self.status?.code ?? 0
+        let message = self.status?.message ?? ""
+        message.withCString { message in
+            payload.withUnsafeBufferPointer { payload in
+                withUnsafeMutablePointer(to: &status) { status in
+                    status.pointee.message = UnsafeMutablePointer(mutating: message)
+                    envelope.status = self.status == nil ? nil : status
+                    envelope.payload = ProtobufCBinaryData(
+                        len: payload.count, data: UnsafeMutablePointer(mutating: payload.baseAddress))
+                    withUnsafePointer(to: &envelope) { envelope in
+                        let packed = UnsafeRawPointer(envelope).assumingMemoryBound(to: ProtobufCMessage.self)
+                        let size = protobuf_c_message_get_packed_size(packed)
+                        buffer.writeInteger(UInt32(size))
+                        buffer.writeInteger(streamID)
+                        buffer.writeInteger(TTRPCFrame.MessageType.response.rawValue)
+                        buffer.writeInteger(UInt8(0))
+                        guard size > 0 else { return }
+                        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { out in
+                            protobuf_c_message_pack(packed, out.baseAddress!.assumingMemoryBound(to: UInt8.self))
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// The call's outcome: the payload, or the error the status carries.
     public func result() -> Result<[UInt8], TTRPCError> {
         if let status, status.code != StatusCode.ok.rawValue {
             return .failure(TTRPCError(rawCode: status.code, message: status.message))
         }
         return .success(payload)
+    }
+}
+
+extension ProtobufCodable {
+    /// Decodes a frame's data where it lies.
+    public init(protobufBytes buffer: ByteBuffer) throws {
+        self = try buffer.withUnsafeReadableBytes { try Self(protobufBytes: $0) }
     }
 }

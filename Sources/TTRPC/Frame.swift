@@ -1,5 +1,7 @@
+import NIOCore
+
 /// One ttrpc message frame: a 10-byte header (u32 BE length, u32 BE stream id,
-/// u8 type, u8 flags) and its data.
+/// u8 type, u8 flags) and its data, a slice of the bytes read (not a copy).
 public struct TTRPCFrame: Sendable, Equatable {
     public enum MessageType: UInt8, Sendable {
         case request = 1
@@ -25,13 +27,17 @@ public struct TTRPCFrame: Sendable, Equatable {
     /// the server decides what to do with them.
     public var typeByte: UInt8
     public var flags: Flags
-    public var data: [UInt8]
+    public var data: ByteBuffer
 
     public init(streamID: UInt32, type: MessageType, flags: Flags = [], data: [UInt8]) {
-        self.init(streamID: streamID, typeByte: type.rawValue, flags: flags, data: data)
+        self.init(streamID: streamID, typeByte: type.rawValue, flags: flags, data: ByteBuffer(bytes: data))
     }
 
     public init(streamID: UInt32, typeByte: UInt8, flags: Flags = [], data: [UInt8]) {
+        self.init(streamID: streamID, typeByte: typeByte, flags: flags, data: ByteBuffer(bytes: data))
+    }
+
+    public init(streamID: UInt32, typeByte: UInt8, flags: Flags = [], data: ByteBuffer) {
         self.streamID = streamID
         self.typeByte = typeByte
         self.flags = flags

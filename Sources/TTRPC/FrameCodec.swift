@@ -36,7 +36,8 @@ public struct TTRPCFrameDecoder: NIOSingleStepByteToMessageDecoder {
         }
         guard buffer.readableBytes >= TTRPCFrame.headerLength + Int(length) else { return nil }
         buffer.moveReaderIndex(forwardBy: TTRPCFrame.headerLength)
-        let data = buffer.readBytes(length: Int(length)) ?? []
+        // A slice, not a copy: the request is decoded from the bytes as read.
+        guard let data = buffer.readSlice(length: Int(length)) else { return nil }
         return .frame(TTRPCFrame(streamID: streamID, typeByte: typeByte, flags: .init(rawValue: flags), data: data))
     }
 
@@ -55,11 +56,11 @@ public struct TTRPCFrameEncoder: MessageToByteEncoder {
     public init() {}
 
     public func encode(data frame: TTRPCFrame, out: inout ByteBuffer) throws {
-        out.reserveCapacity(TTRPCFrame.headerLength + frame.data.count)
-        out.writeInteger(UInt32(frame.data.count))
+        out.reserveCapacity(TTRPCFrame.headerLength + frame.data.readableBytes)
+        out.writeInteger(UInt32(frame.data.readableBytes))
         out.writeInteger(frame.streamID)
         out.writeInteger(frame.typeByte)
         out.writeInteger(frame.flags.rawValue)
-        out.writeBytes(frame.data)
+        out.writeImmutableBuffer(frame.data)
     }
 }

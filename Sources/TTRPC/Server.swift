@@ -197,7 +197,6 @@ public final class TTRPCServer: Sendable {
             tracker: tracker, activity: activity, maxCallsInFlight: maxCallsInFlight, logger: logger)
         try channel.pipeline.syncOperations.addHandlers([
             TTRPCFrameReader(frameTimeout: frameTimeout),
-            MessageToByteHandler(TTRPCFrameEncoder()),
             handler,
         ])
     }

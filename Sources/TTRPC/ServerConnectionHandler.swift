@@ -2,10 +2,11 @@ import Logging
 import NIOCore
 
 /// One server connection's I/O: feeds frames to the connection's rules
-/// (`TTRPCConnectionStateMachine`) and carries out what they answer: starts
-/// a task per request, arms its deadline, writes each response whenever its
-/// task is done (so that many streams run at once and answer in any order),
-/// and holds reads back when the rules say so. Protocol violations are
+/// (`TTRPCConnectionStateMachine`) and carries out what they answer: answers
+/// an immediate method on the spot, starts a task for any other and arms
+/// its deadline, writes each response whenever it is ready (so that many
+/// streams run at once and answer in any order), and holds reads back when
+/// the rules say so. Protocol violations are
 /// answered on the offending stream, as containerd's Go server does, and the
 /// connection goes on. All state lives on the channel's event loop.
 ///
@@ -14,8 +15,11 @@ import NIOCore
 /// unwritten up to NIO's high-water mark (64 KiB by default).
 final class TTRPCServerConnectionHandler: ChannelDuplexHandler {
     typealias InboundIn = TTRPCInboundFrame
-    typealias OutboundIn = TTRPCFrame
-    typealias OutboundOut = TTRPCFrame
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    /// Answers up to this size reuse the connection's one output buffer.
+    private static let reusedBufferCapacity = 16 << 10
 
     /// What runs for an active stream: its task and its deadline.
     private struct RunningCall {
@@ -29,7 +33,9 @@ final class TTRPCServerConnectionHandler: ChannelDuplexHandler {
     private let logger: Logger
     private var running: [UInt32: RunningCall] = [:]
     private var context: ChannelHandlerContext?
-    private var executor: EventLoopTaskExecutor?
+    /// Where the next answer is written: once the socket has taken the last
+    /// one, NIO lets go of it and its memory is used again.
+    private var output: ByteBuffer?
 
     init(
         services: TTRPCServiceSet, filter: TTRPCMethodFilter, listenerName: String,
@@ -45,7 +51,6 @@ final class TTRPCServerConnectionHandler: ChannelDuplexHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        executor = EventLoopTaskExecutor(context.eventLoop)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -63,50 +68,62 @@ final class TTRPCServerConnectionHandler: ChannelDuplexHandler {
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        releaseHeldRead()
+        goOn()
         context.fireChannelWritabilityChanged()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         activity.touched()
-        perform(rules.received(unwrapInboundIn(data)))
+        if let action = rules.received(unwrapInboundIn(data)) { perform(action) }
+        goOn()
     }
 
     /// The handler's answer or the deadline, whichever comes first.
     private func callEnded(_ streamID: UInt32, _ result: Result<[UInt8], TTRPCError>) {
-        perform(rules.callEnded(streamID: streamID, result: result))
-        releaseHeldRead()
+        if let action = rules.callEnded(streamID: streamID, result: result) { perform(action) }
+        goOn()
     }
 
-    private func releaseHeldRead() {
+    /// Once calls ended: frames that waited for them go on, then a read held back.
+    private func goOn() {
+        while let action = rules.nextWaiting() { perform(action) }
         guard let context, rules.releaseHeldRead(channelWritable: context.channel.isWritable) else { return }
         context.read()
     }
 
-    private func perform(_ actions: [TTRPCConnectionStateMachine.Action]) {
-        for action in actions {
-            switch action {
-            case .start(let streamID, let request, let method):
-                start(streamID: streamID, request: request, method: method)
-            case .finish(let streamID, let response):
-                if let call = running.removeValue(forKey: streamID) {
-                    call.deadlineTimer?.cancel()
-                    call.task.cancel()
-                    tracker.end()
-                    activity.callEnded()
+    private func perform(_ action: TTRPCConnectionStateMachine.Action) {
+        switch action {
+        case .start(let streamID, let request, let method):
+            switch method.body {
+            case .immediate(let handler):
+                activity.answeredAtOnce()
+                let result: Result<[UInt8], TTRPCError>
+                do { result = .success(try handler(request.payload)) } catch {
+                    result = .failure(TTRPCError(answering: error))
                 }
-                send(streamID, response)
-            case .reject(let streamID, let error):
-                logger.debug("rejecting stream", metadata: ["stream": "\(streamID)", "status": "\(error)"])
-                send(streamID, TTRPCResponse(error: error))
-            case .ignore(let frame):
-                logger.debug("ignoring frame", metadata: ["type": "\(frame.typeByte)", "stream": "\(frame.streamID)"])
+                // A finish, never another start: frames that waited go on in `goOn`.
+                if let finish = rules.callEnded(streamID: streamID, result: result) { perform(finish) }
+            case .task(let handler):
+                start(streamID: streamID, request: request, handler: handler)
             }
+        case .finish(let streamID, let response):
+            if let call = running.removeValue(forKey: streamID) {
+                call.deadlineTimer?.cancel()
+                call.task.cancel()
+                tracker.end()
+                activity.callEnded()
+            }
+            send(streamID, response)
+        case .reject(let streamID, let error):
+            logger.debug("rejecting stream", metadata: ["stream": "\(streamID)", "status": "\(error)"])
+            send(streamID, TTRPCResponse(error: error))
+        case .ignore(let frame):
+            logger.debug("ignoring frame", metadata: ["type": "\(frame.typeByte)", "stream": "\(frame.streamID)"])
         }
     }
 
-    private func start(streamID: UInt32, request: TTRPCRequest, method: TTRPCMethodEntry) {
-        guard let context, let executor else { return }
+    private func start(streamID: UInt32, request: TTRPCRequest, handler: @escaping TTRPCMethodHandler) {
+        guard let context else { return }
         let eventLoop = context.eventLoop
         let deadline: NIODeadline? = request.timeoutNano > 0 ? .now() + .nanoseconds(request.timeoutNano) : nil
         let callContext = TTRPCCallContext(
@@ -116,9 +133,7 @@ final class TTRPCServerConnectionHandler: ChannelDuplexHandler {
         let loopBoundSelf = NIOLoopBound(self, eventLoop: eventLoop)
         tracker.begin()
         activity.callStarted()
-        let handler = method.handler
-        let preferred: (any TaskExecutor)? = method.placement == .eventLoop ? executor : nil
-        let task = Task(executorPreference: preferred) {
+        let task = Task {
             let result: Result<[UInt8], TTRPCError>
             do {
                 result = .success(try await handler(callContext, payload))
@@ -144,8 +159,12 @@ final class TTRPCServerConnectionHandler: ChannelDuplexHandler {
 
     private func send(_ streamID: UInt32, _ response: TTRPCResponse) {
         guard let context else { return }
-        let frame = TTRPCFrame(streamID: streamID, type: .response, data: response.protobufBytes())
-        context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
+        var buffer = output ?? context.channel.allocator.buffer(capacity: 256)
+        output = nil
+        buffer.clear()
+        response.writeFrame(streamID: streamID, into: &buffer)
+        context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+        if buffer.capacity <= Self.reusedBufferCapacity { output = buffer }
     }
 
     private func abandonRunningCalls() {

@@ -1,5 +1,13 @@
 import NIOCore
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// What a method handler knows about its call.
 public struct TTRPCCallContext: Sendable {
     public let service: String
@@ -24,45 +32,120 @@ public struct TTRPCCallContext: Sendable {
 /// any other error is INTERNAL.
 public typealias TTRPCMethodHandler = @Sendable (TTRPCCallContext, [UInt8]) async throws -> [UInt8]
 
-/// Where a method's task runs.
-public enum TTRPCHandlerPlacement: Sendable {
-    /// On the connection's event loop, with no thread hop: only for handlers
-    /// that answer from memory and never block (a blocking call there would
-    /// stall every connection of that loop).
-    case eventLoop
-    /// On Swift's global concurrent pool, off the event loops: for handlers
-    /// that may block on files, devices or a TPM.
+/// A method answered at once from memory: the payload in, the encoded result
+/// out, errors as for `TTRPCMethodHandler`.
+public typealias TTRPCImmediateHandler = @Sendable ([UInt8]) throws -> [UInt8]
+
+/// Where a method runs.
+public enum TTRPCHandlerPlacement: Sendable, Equatable {
+    /// Called directly on the connection's event loop as the request is
+    /// read: no task, no thread hop, no deadline timer. Only for handlers that
+    /// answer from memory and never block or wait (a blocking call there
+    /// would stall every connection of that loop).
+    case immediate
+    /// A task on Swift's global concurrent pool, off the event loops, with the
+    /// caller's deadline: for handlers that wait on files, devices, a TPM or
+    /// the network.
     case concurrentPool
 }
 
 /// A registered method: its handler and where it runs.
 public struct TTRPCMethodEntry: Sendable {
-    public let handler: TTRPCMethodHandler
-    public let placement: TTRPCHandlerPlacement
+    enum Body: Sendable {
+        case immediate(TTRPCImmediateHandler)
+        case task(TTRPCMethodHandler)
+    }
+
+    let body: Body
+
+    public var placement: TTRPCHandlerPlacement {
+        switch body {
+        case .immediate: .immediate
+        case .task: .concurrentPool
+        }
+    }
+
+    /// The handler as a task calls it (an immediate one is called directly).
+    public var handler: TTRPCMethodHandler {
+        switch body {
+        case .task(let handler): handler
+        case .immediate(let handler): { _, payload in try handler(payload) }
+        }
+    }
 }
 
-/// The services a server offers, by service name then method name.
+/// The services a server offers. A request's service and method names are
+/// found from the C strings protobuf-c unpacked, and the registered Swift
+/// strings are handed on, so that a call to a known method makes no strings.
 public struct TTRPCServiceSet: Sendable {
-    private var services: [String: [String: TTRPCMethodEntry]] = [:]
+    private struct Method: Sendable {
+        let name: String
+        let entry: TTRPCMethodEntry
+    }
+
+    private struct Service: Sendable {
+        let name: String
+        var methods: [Method]
+    }
+
+    private var services: [Service] = []
 
     public init() {}
 
-    public mutating func register(
-        service: String, method: String, placement: TTRPCHandlerPlacement = .concurrentPool,
-        handler: @escaping TTRPCMethodHandler
+    /// A method that runs as a task on the global pool.
+    public mutating func register(service: String, method: String, handler: @escaping TTRPCMethodHandler) {
+        add(service: service, method: method, entry: TTRPCMethodEntry(body: .task(handler)))
+    }
+
+    /// A method answered on the event loop, at once (see `TTRPCHandlerPlacement.immediate`).
+    public mutating func registerImmediate(
+        service: String, method: String, handler: @escaping TTRPCImmediateHandler
     ) {
-        services[service, default: [:]][method] = TTRPCMethodEntry(handler: handler, placement: placement)
+        add(service: service, method: method, entry: TTRPCMethodEntry(body: .immediate(handler)))
+    }
+
+    private mutating func add(service: String, method: String, entry: TTRPCMethodEntry) {
+        let index =
+            services.firstIndex { $0.name == service }
+            ?? {
+                services.append(Service(name: service, methods: []))
+                return services.count - 1
+            }()
+        services[index].methods.removeAll { $0.name == method }
+        services[index].methods.append(Method(name: method, entry: entry))
     }
 
     /// The method a call names, or UNIMPLEMENTED as containerd's server words it.
     public func lookup(service: String, method: String) -> Result<TTRPCMethodEntry, TTRPCError> {
-        guard let methods = services[service] else {
-            return .failure(TTRPCError(.unimplemented, "service \(service)"))
+        var service = service
+        var method = method
+        return service.withUTF8 { serviceName in
+            method.withUTF8 { methodName in
+                lookup(service: UnsafeRawBufferPointer(serviceName), method: UnsafeRawBufferPointer(methodName))
+                    .map(\.entry)
+            }
         }
-        guard let entry = methods[method] else {
-            return .failure(TTRPCError(.unimplemented, "method \(method)"))
+    }
+
+    /// The method the UTF-8 names of an unpacked request name, with the
+    /// registered strings for them.
+    func lookup(
+        service: UnsafeRawBufferPointer, method: UnsafeRawBufferPointer
+    ) -> Result<(service: String, method: String, entry: TTRPCMethodEntry), TTRPCError> {
+        guard let found = services.first(where: { Self.same($0.name, service) }) else {
+            return .failure(TTRPCError(.unimplemented, "service \(String(decoding: service, as: UTF8.self))"))
         }
-        return .success(entry)
+        guard let entry = found.methods.first(where: { Self.same($0.name, method) }) else {
+            return .failure(TTRPCError(.unimplemented, "method \(String(decoding: method, as: UTF8.self))"))
+        }
+        return .success((found.name, entry.name, entry.entry))
+    }
+
+    private static func same(_ name: String, _ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard name.utf8.count == bytes.count else { return false }
+        return name.utf8.withContiguousStorageIfAvailable { utf8 in
+            bytes.count == 0 || memcmp(utf8.baseAddress!, bytes.baseAddress!, bytes.count) == 0
+        } ?? name.utf8.elementsEqual(bytes)
     }
 }
 

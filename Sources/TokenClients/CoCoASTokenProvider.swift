@@ -1,12 +1,18 @@
 import AgentCore
 import DataEncoding
 import HTTPClient
+import NIOCore
 
 /// `coco_as` tokens: the CoCo attestation service's `/attestation`, as
 /// upstream calls it (evidence over empty report data, no policy ids); the
 /// reply is the service's answer as it comes.
 public struct CoCoASTokenProvider: TokenProvider {
-    public init() {}
+    /// The agent's event loops, which the requests run on.
+    let group: EventLoopGroup
+
+    public init(group: EventLoopGroup) {
+        self.group = group
+    }
 
     public func token(_ request: TokenRequest) async throws(AgentError) -> [UInt8] {
         guard let settings = request.config.cocoAS else {
@@ -16,7 +22,7 @@ public struct CoCoASTokenProvider: TokenProvider {
         }
         let service = try RemoteService(
             name: "attestation service", url: settings.url, certificate: nil,
-            timeoutSeconds: settings.timeoutSeconds, callerLimit: request.timeLimit)
+            timeoutSeconds: settings.timeoutSeconds, callerLimit: request.timeLimit, group: group)
         return try await attest(request, service: service)
     }
 

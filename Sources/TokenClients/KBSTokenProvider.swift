@@ -17,7 +17,12 @@ public struct KBSTokenProvider: TokenProvider {
     /// and trustee answers 401 for transient failures too.
     static let attempts = 5
 
-    public init() {}
+    /// The agent's event loops, which the KBS requests run on.
+    let group: EventLoopGroup
+
+    public init(group: EventLoopGroup) {
+        self.group = group
+    }
 
     public func token(_ request: TokenRequest) async throws(AgentError) -> [UInt8] {
         guard let kbs = request.config.kbs else {
@@ -25,7 +30,7 @@ public struct KBSTokenProvider: TokenProvider {
         }
         let service = try RemoteService(
             name: "KBS", url: kbs.url, certificate: kbs.cert,
-            timeoutSeconds: kbs.timeoutSeconds, callerLimit: request.timeLimit)
+            timeoutSeconds: kbs.timeoutSeconds, callerLimit: request.timeLimit, group: group)
         var attempt = 1
         while true {
             do throws(AgentError) {
@@ -36,9 +41,16 @@ public struct KBSTokenProvider: TokenProvider {
                 guard attempt < Self.attempts, timeLeft, error.code != .deadlineExceeded else {
                     throw AgentError(error.code, error.message + " (attempt \(attempt) of \(Self.attempts))")
                 }
+                // A cancelled call (its caller gave up) makes no further attempt.
+                let failure = error
+                do { try await Task.sleep(nanoseconds: 1_000_000_000) } catch {
+                    throw AgentError(
+                        .cancelled,
+                        "the token request was cancelled after attempt \(attempt) of \(Self.attempts), which failed: \(failure.message)"
+                    )
+                }
             }
             attempt += 1
-            try? await Task.sleep(nanoseconds: 1_000_000_000)
         }
     }
 
@@ -99,7 +111,7 @@ public struct KBSTokenProvider: TokenProvider {
             throw AgentError(.internal, "the KBS at \(service.baseURL) answered the attestation without a token")
         }
         let reply = JSON.object([("token", .string(token)), ("tee_keypair", .string(key.privateKeyPEM))])
-        return Array(reply.serialized().utf8)
+        return reply.serializedBytes()
     }
 
     /// 401 is the KBS refusing (its `detail` says why); other failures are the KBS's own.

@@ -37,12 +37,16 @@ struct RemoteService {
     let tls: NIOSSLContext?
     let deadline: NIODeadline
     let timeLimit: TimeAmount
+    /// The agent's event loops, which the requests run on.
+    let group: EventLoopGroup
 
     /// `certificate` (PEM), when given, is trusted for HTTPS besides the system's roots.
     init(
-        name: String, url: String, certificate: String?, timeoutSeconds: Int64, callerLimit: Duration?
+        name: String, url: String, certificate: String?, timeoutSeconds: Int64, callerLimit: Duration?,
+        group: EventLoopGroup
     ) throws(AgentError) {
         self.name = name
+        self.group = group
         var base = url
         while base.hasSuffix("/") { base.removeLast() }
         self.baseURL = base
@@ -81,7 +85,8 @@ struct RemoteService {
         do {
             let answer = try await HTTPExchange.send(
                 .POST, path, to: url, headers: [("Content-Type", "application/json")] + headers,
-                body: Array(body.serialized().utf8), tls: tls, deadline: deadline, maxAnswerSize: Self.maxAnswerSize)
+                body: body.serializedBytes(), tls: tls, deadline: deadline, maxAnswerSize: Self.maxAnswerSize,
+                group: group)
             return Answer(status: answer.status, headers: answer.headers, body: answer.body)
         } catch HTTPExchange.Failure.timedOut {
             throw AgentError(

@@ -88,12 +88,12 @@ struct ConnectionOptions: ParsableArguments {
         precondition(
             method.descriptor.carries(Request.self, Response.self),
             "\(method.rawValue): these messages are not the method table's")
-        // One event loop of its own, shut down before the process exits, so
-        // that nothing of the connection is still being torn down then.
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        // aactl's event loops are NIO's shared ones (for the agent, the KBS
+        // and DNS alike); the connection is closed before this returns.
         let answer: Result<[UInt8], any Error>
         do {
-            let client = try await TTRPCClient.connect(to: try SocketURI(parsing: socket), group: group)
+            let client = try await TTRPCClient.connect(
+                to: try SocketURI(parsing: socket), group: MultiThreadedEventLoopGroup.singleton)
             do {
                 answer = .success(
                     try await client.call(
@@ -106,7 +106,6 @@ struct ConnectionOptions: ParsableArguments {
         } catch {
             answer = .failure(error)
         }
-        try? await group.shutdownGracefully()
         let payload: [UInt8]
         do {
             payload = try answer.get()

@@ -276,7 +276,8 @@ struct Doctor: AsyncParsableCommand {
         do {
             let answer = try await HTTPExchange.send(
                 .POST, "/kbs/v0/auth", to: service, headers: [("Content-Type", "application/json")],
-                body: Array(request.serialized().utf8), tls: tls, deadline: started + kbsLimit, maxAnswerSize: 1 << 16)
+                body: request.serializedBytes(), tls: tls, deadline: started + kbsLimit, maxAnswerSize: 1 << 16,
+                group: MultiThreadedEventLoopGroup.singleton)
             let milliseconds = Int((NIODeadline.now() - started).nanoseconds / 1_000_000)
             return .success(
                 KBSDiagnosis.Answer(

@@ -132,10 +132,15 @@ struct AttestationAgentCommand: AsyncParsableCommand {
             logger.warning("SIGTERM and SIGINT could not be caught: a signal stops the agent without draining")
         }
 
+        // The agent's one event-loop group: the listeners and the requests to
+        // the KBS and to platform services run on it; it is shut down before
+        // the agent exits, so that no channel is torn down as the process ends.
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         let platform: any TEEPlatform
         do {
-            platform = try PlatformDetection.detect(root: root, environment: environment, logger: logger)
+            platform = try PlatformDetection.detect(root: root, environment: environment, group: group, logger: logger)
         } catch {
+            try? await group.shutdownGracefully()
             throw Failure("\(error)")
         }
         if initDataRTMR && platform.tee != .tdx {
@@ -144,22 +149,21 @@ struct AttestationAgentCommand: AsyncParsableCommand {
         let agent = AttestationAgent(
             platform: platform,
             additionalAttesters: await PlatformDetection.additionalAttesters(environment: environment, logger: logger),
-            tokenProviders: TokenProviders(["kbs": KBSTokenProvider(), "coco_as": CoCoASTokenProvider()]),
+            tokenProviders: TokenProviders([
+                "kbs": KBSTokenProvider(group: group), "coco_as": CoCoASTokenProvider(group: group),
+            ]),
             awaitsInitData: awaitInitData, initDataInEventLog: initDataRTMR && platform.tee == .tdx,
             eventLogLocation: EventLogLocation(root: root, environment: environment), logger: logger)
         do {
             try await plan.apply(to: agent)
         } catch {
             logger.error("launch-time initdata check failed", metadata: ["reason": "\(error.message)"])
+            try? await group.shutdownGracefully()
             throw Failure("initdata check failed: \(error.message)")
         }
 
         var services = TTRPCServiceSet()
         AgentServiceHandlers.register(agent: agent, in: &services, logger: logger)
-        // The agent's own event loops, shut down before it exits: a channel
-        // closed just before exit would otherwise still be torn down on a
-        // loop thread while the process ends.
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         let server = TTRPCServer(services: services, group: group, logger: logger)
         let hostFacingFilter = hostFacingMethodFilter(logger: logger)
         do {
@@ -176,7 +180,7 @@ struct AttestationAgentCommand: AsyncParsableCommand {
             throw Failure("\(error)")
         }
 
-        let status = await agent.status
+        let status = agent.status
         logger.info(
             "attestation agent ready",
             metadata: [

@@ -1,4 +1,4 @@
-import AgentCore
+import AttestationAgentAPI
 import AttestationFormats
 import Crypto
 import Foundation
@@ -8,6 +8,8 @@ import PropertyBased
 import RPCStatus
 import Synchronization
 import Testing
+
+@testable import AgentCore
 
 /// Random call sequences against the real `AttestationAgent`, checked
 /// against a model of the state table of docs/design.md written here from the table,
@@ -106,7 +108,7 @@ struct Scenario: Sendable, CustomStringConvertible {
                 try! AgentConfig(text: Self.validConfig, format: .toml, origin: "test"), source: .configFile)
         }
         await agent.startWithoutInitData()
-        #expect(await agent.status.state == model.state, "after launch: \(self)")
+        #expect(agent.status.state == model.state, "after launch: \(self)")
 
         for (index, step) in steps.enumerated() {
             // Described only when a check fails (messages are autoclosures).
@@ -126,7 +128,7 @@ struct Scenario: Sendable, CustomStringConvertible {
                     for await (slot, outcome) in group { results[slot] = outcome }
                     return results
                 }
-                let state = await agent.status.state
+                let state = agent.status.state
                 guard
                     let next = model.orderings(of: calls).first(where: {
                         $0.outcomes == observed && $0.model.state == state
@@ -138,8 +140,15 @@ struct Scenario: Sendable, CustomStringConvertible {
                 }
                 model = next.model
             }
+            // Calls go by the gate the actor publishes: it must say what the
+            // actor's own machine says, for every method.
+            for method in AttestationAgentMethod.allCases {
+                let published = agent.admission(method).map { "admitted" }
+                let isolated = await agent.isolatedAdmission(method).map { "admitted" }
+                #expect(published == isolated, "\(method.rawValue): \(context())")
+            }
             // The two promises, stated on their own.
-            let status = await agent.status
+            let status = agent.status
             #expect(status.state == model.state, "\(context())")
             if model.mismatched { #expect(status.state == .rejected, "a mismatch is final: \(context())") }
             if status.state == .configured { #expect(model.verifiedOnce, "configured without a binding: \(context())") }
@@ -159,9 +168,9 @@ struct Scenario: Sendable, CustomStringConvertible {
             case .measure:
                 _ = try await agent.extendRuntimeMeasurement(
                     domain: "github.com", operation: "pull", content: "x", registerIndex: nil)
-            case .status: _ = try await agent.statusReport()
-            case .teeType: _ = try await agent.teeType()
-            case .additionalTees: _ = try await agent.additionalTees()
+            case .status: _ = try agent.statusReport()
+            case .teeType: _ = try agent.teeType()
+            case .additionalTees: _ = try agent.additionalTees()
             }
             return .ok
         } catch {

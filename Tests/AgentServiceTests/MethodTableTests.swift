@@ -66,7 +66,7 @@ import Testing
             }
             let expected: TTRPCHandlerPlacement =
                 proto.name == "GetTeeType" || proto.name == "GetAdditionalTees"
-                    || proto.name == "GetStatus" ? .eventLoop : .concurrentPool
+                    || proto.name == "GetStatus" ? .immediate : .concurrentPool
             #expect(entry.placement == expected, "\(proto.name)")
         }
     }

@@ -1,5 +1,6 @@
 import AttestationFormats
 import DataEncoding
+import NIOPosix
 import Testing
 
 @testable import Platform
@@ -74,10 +75,16 @@ import Testing
     }
 
     @Test func metadataServiceURL() {
-        #expect(AzureMetadataService(environment: [:]).baseURL == "http://169.254.169.254")
-        #expect(AzureMetadataService(environment: ["AA_AZURE_IMDS_URL": ""]).baseURL == "http://169.254.169.254")
         #expect(
-            AzureMetadataService(environment: ["AA_AZURE_IMDS_URL": "http://127.0.0.1:9/"]).baseURL
+            AzureMetadataService(environment: [:], group: MultiThreadedEventLoopGroup.singleton).baseURL
+                == "http://169.254.169.254")
+        #expect(
+            AzureMetadataService(environment: ["AA_AZURE_IMDS_URL": ""], group: MultiThreadedEventLoopGroup.singleton)
+                .baseURL == "http://169.254.169.254")
+        #expect(
+            AzureMetadataService(
+                environment: ["AA_AZURE_IMDS_URL": "http://127.0.0.1:9/"], group: MultiThreadedEventLoopGroup.singleton
+            ).baseURL
                 == "http://127.0.0.1:9")
     }
 }

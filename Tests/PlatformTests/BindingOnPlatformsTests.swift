@@ -31,14 +31,14 @@ import Testing
         for (platform, field) in try Self.platforms() {
             let agent = AttestationAgent(platform: platform, logger: Logger(label: "test"))
             await agent.startWithoutInitData()
-            #expect(await agent.status.state == .booting, "\(platform.tee): a set field expects initdata")
+            #expect(agent.status.state == .booting, "\(platform.tee): a set field expects initdata")
             do {
                 try await agent.bindInitData(digest: field)
             } catch {
                 Issue.record("\(platform.tee): \(error)")
             }
-            #expect(await agent.status.state == .initDataVerified, "\(platform.tee)")
-            #expect(await agent.status.binding == .matched)
+            #expect(agent.status.state == .initDataVerified, "\(platform.tee)")
+            #expect(agent.status.binding == .matched)
         }
     }
 
@@ -54,7 +54,7 @@ import Testing
                 #expect(error.code == .permissionDenied)
                 #expect(error.message.contains(Hex.encode(field)))
             }
-            #expect(await agent.status.state == .rejected)
+            #expect(agent.status.state == .rejected)
         }
     }
 
@@ -64,6 +64,6 @@ import Testing
         let agent = AttestationAgent(
             platform: SNPPlatform(files: FakeKernel(provider: "sev_guest") { _ in snp }), logger: Logger(label: "test"))
         try await agent.bindInitData(digest: field + [UInt8](repeating: 0xEE, count: 16))
-        #expect(await agent.status.binding == .matched)
+        #expect(agent.status.binding == .matched)
     }
 }

@@ -17,9 +17,12 @@ import Testing
                 maxCallsInFlight: maxCalls)
         }
 
-        func received(_ frame: TTRPCInboundFrame) -> [String] { summary(machine.received(frame)) }
+        func received(_ frame: TTRPCInboundFrame) -> [String] { summary(machine.received(frame).map { [$0] } ?? []) }
+        /// The call's end, then the waiting frames that go on, as the connection handler asks for them.
         func callEnded(_ streamID: UInt32, _ result: Result<[UInt8], TTRPCError>) -> [String] {
-            summary(machine.callEnded(streamID: streamID, result: result))
+            var actions = machine.callEnded(streamID: streamID, result: result).map { [$0] } ?? []
+            while let next = machine.nextWaiting() { actions.append(next) }
+            return summary(actions)
         }
         func readRequested(writable: Bool) -> Bool { machine.readRequested(channelWritable: writable) }
         func releaseHeldRead(writable: Bool) -> Bool { machine.releaseHeldRead(channelWritable: writable) }

@@ -111,7 +111,7 @@ import Testing
             Issue.record("no frame")
             return
         }
-        #expect(frame.data.count == TTRPCFrame.maxDataLength)
+        #expect(frame.data.readableBytes == TTRPCFrame.maxDataLength)
     }
 
     // MARK: A frame that starts and stalls (virtual time on EmbeddedEventLoop)

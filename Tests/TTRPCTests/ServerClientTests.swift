@@ -32,9 +32,11 @@ import Glibc
         services.register(service: "svc", method: "Crash") { _, _ in throw Boom() }
         services.register(service: "svc", method: "Busy") { _, _ in throw Busy() }
         // Answer 1 when the handler runs on an event loop thread, else 0.
-        let whereItRuns: TTRPCMethodHandler = { _, _ in [MultiThreadedEventLoopGroup.currentEventLoop == nil ? 0 : 1] }
-        services.register(service: "svc", method: "OnLoop", placement: .eventLoop, handler: whereItRuns)
-        services.register(service: "svc", method: "OffLoop", handler: whereItRuns)
+        let onALoop: @Sendable () -> [UInt8] = { [MultiThreadedEventLoopGroup.currentEventLoop == nil ? UInt8(0) : 1] }
+        services.registerImmediate(service: "svc", method: "OnLoop") { _ in onALoop() }
+        services.register(service: "svc", method: "OffLoop") { _, _ in onALoop() }
+        // An immediate method that refuses with a status.
+        services.registerImmediate(service: "svc", method: "NowFail") { _ in throw TTRPCError(.notFound, "not now") }
         return services
     }
 
@@ -83,6 +85,9 @@ import Glibc
                 #expect(
                     try await client.call(service: "svc", method: "OffLoop", payload: []) == [0],
                     "off the loop by default")
+            }
+            await #expect(throws: TTRPCError(.notFound, "not now")) {
+                try await client.call(service: "svc", method: "NowFail", payload: [])
             }
             await client.close()
         }

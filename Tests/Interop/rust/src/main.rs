@@ -7,6 +7,9 @@
 //!                                                  calls METHOD (GetTeeType, GetStatus or
 //!                                                  GetEvidence) back to back on each connection;
 //!                                                  prints calls, calls/s and latency percentiles
+//!   aa-peer-rust count SOCKET_PATH METHOD CALLS    exactly CALLS calls on one connection, back to
+//!                                                  back (a fixed amount of work for instruction
+//!                                                  and allocation counts); prints calls
 //!
 //! Commands and results are those of the Go peer (../README.md).
 //! ttrpc 0.5.2 reads `unix://` as an abstract socket, so this peer opens the
@@ -266,17 +269,15 @@ async fn serve(path: &str) {
     let _ = server.shutdown().await;
 }
 
-/// The load generator of Scripts/bench.sh: the same client code for every
-/// server, so that servers are compared and not clients.
-async fn load(path: &str, method: &str, connections: usize, seconds: f64) {
+/// The calls one connection of the load generator makes in turn; "Mixed" is
+/// a guest's mix of a state query, evidence and the TEE type.
+fn load_calls(method: &str) -> Vec<(String, Vec<u8>)> {
     let evidence = || {
         let mut req = aa::GetEvidenceRequest::new();
         req.set_RuntimeData(vec![7u8; 64]);
         ("GetEvidence".to_string(), req.write_to_bytes().expect("encode"))
     };
-    // Each connection makes these calls in turn; "Mixed" is a guest's mix of
-    // a state query, evidence and the TEE type.
-    let calls: Vec<(String, Vec<u8>)> = match method {
+    match method {
         "GetEvidence" => vec![evidence()],
         "GetTeeType" | "GetStatus" => vec![(method.to_string(), vec![])],
         "Mixed" => vec![("GetTeeType".to_string(), vec![]), evidence(), ("GetStatus".to_string(), vec![])],
@@ -284,7 +285,35 @@ async fn load(path: &str, method: &str, connections: usize, seconds: f64) {
             eprintln!("load: unsupported method {}", other);
             std::process::exit(2);
         }
-    };
+    }
+}
+
+fn load_request(method: &str, payload: &[u8]) -> ttrpc::Request {
+    let mut creq = ttrpc::Request::new();
+    creq.set_service(SERVICE.to_string());
+    creq.set_method(method.to_string());
+    creq.set_timeout_nano(10_000_000_000);
+    creq.set_payload(payload.to_vec());
+    creq
+}
+
+/// Exactly `count` calls on one connection, back to back.
+async fn count(path: &str, method: &str, count: usize) {
+    let calls = load_calls(method);
+    let stream = UnixStream::connect(path).expect("connect");
+    let mut client = Client::new(stream.into_raw_fd());
+    for turn in 0..count {
+        let (method, payload) = &calls[turn % calls.len()];
+        let res = client.request(load_request(method, payload)).await.expect("call");
+        assert!(!res.has_status() || res.get_status().get_code() == Code::OK, "call failed");
+    }
+    println!("calls {}", count);
+}
+
+/// The load generator of Scripts/bench.sh: the same client code for every
+/// server, so that servers are compared and not clients.
+async fn load(path: &str, method: &str, connections: usize, seconds: f64) {
+    let calls = load_calls(method);
     let started = std::time::Instant::now();
     let deadline = started + std::time::Duration::from_secs_f64(seconds);
     let mut tasks = vec![];
@@ -298,11 +327,7 @@ async fn load(path: &str, method: &str, connections: usize, seconds: f64) {
             while std::time::Instant::now() < deadline {
                 let (method, payload) = &calls[turn % calls.len()];
                 turn += 1;
-                let mut creq = ttrpc::Request::new();
-                creq.set_service(SERVICE.to_string());
-                creq.set_method(method.clone());
-                creq.set_timeout_nano(10_000_000_000);
-                creq.set_payload(payload.clone());
+                let creq = load_request(method, payload);
                 let start = std::time::Instant::now();
                 let res = client.request(creq).await.expect("call");
                 latencies.push(start.elapsed().as_nanos() as u64);
@@ -330,8 +355,12 @@ async fn main() {
         load(&args[2], &args[3], connections, seconds).await;
         return;
     }
+    if args.len() == 5 && args[1] == "count" {
+        count(&args[2], &args[3], args[4].parse().expect("CALLS")).await;
+        return;
+    }
     if args.len() != 3 {
-        eprintln!("usage: aa-peer-rust client|serve SOCKET_PATH, or load SOCKET_PATH METHOD CONNECTIONS SECONDS");
+        eprintln!("usage: aa-peer-rust client|serve SOCKET_PATH, load SOCKET_PATH METHOD CONNECTIONS SECONDS, or count SOCKET_PATH METHOD CALLS");
         std::process::exit(2);
     }
     match args[1].as_str() {
