@@ -72,7 +72,6 @@ let package = Package(
             name: "AttestationFormats",
             dependencies: [
                 "DataEncoding", "RPCStatus", "TOML",
-                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         // One HTTP/1.1 request per connection, over TLS when the URL asks: the
@@ -100,7 +99,6 @@ let package = Package(
                 "AttestationAgentAPI", "AttestationFormats", "HTTPClient", "LocalFiles", "Platform", "RPCStatus",
                 "TOML",
                 "DataEncoding",
-                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -113,8 +111,6 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -130,7 +126,6 @@ let package = Package(
             name: "attestation-agent",
             dependencies: [
                 "AgentService", "AgentCore", "CSignalShims", "Platform", "TokenClients", "TTRPC",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -143,7 +138,6 @@ let package = Package(
             name: "Doctor",
             dependencies: [
                 "AttestationAgentAPI", "AttestationFormats", "DataEncoding", "TOML",
-                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         .target(
@@ -192,7 +186,9 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "DataEncodingTests", dependencies: ["DataEncoding"]),
+        .testTarget(
+            name: "DataEncodingTests",
+            dependencies: ["DataEncoding", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "DoctorTests", dependencies: ["Doctor", "AttestationAgentAPI", "DataEncoding"]),
         .testTarget(
             name: "AgentCoreTests",

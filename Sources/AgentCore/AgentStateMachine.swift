@@ -1,6 +1,5 @@
 import AttestationAgentAPI
 import AttestationFormats
-import Crypto
 import DataEncoding
 import Platform
 
@@ -41,7 +40,7 @@ public struct AgentStateMachine: Sendable, Equatable {
     /// reset: SHA-256(0^32 || digest fitted to 32 bytes), as trustee's TPM
     /// verifier computes it.
     public static func pcrValue(measuring digest: [UInt8], size: Int) -> [UInt8] {
-        Array(SHA256.hash(data: [UInt8](repeating: 0, count: size) + InitDataDigest.fitted(digest, to: size)))
+        SHA2.sha256([UInt8](repeating: 0, count: size) + InitDataDigest.fitted(digest, to: size))
     }
 
     /// What a bind call asks of the agent.

@@ -1,3 +1,5 @@
+import DataEncoding
+
 /// `AA_KBC_PARAMS` (`KBC::URI`), the older way to point the agent at a KBS:
 /// from the environment, else `agent.aa_kbc_params=` on the kernel command line.
 public struct KbcParams: Sendable, Equatable {
@@ -6,10 +8,10 @@ public struct KbcParams: Sendable, Equatable {
 
     /// nil when `text` is not `KBC::URI`.
     public init?(_ text: String) {
-        let parts = text.split(separator: "::", omittingEmptySubsequences: false)
+        let parts = text.splitBytes(separator: "::")
         guard parts.count == 2, !parts[0].isEmpty else { return nil }
-        kbc = String(parts[0])
-        uri = String(parts[1])
+        kbc = parts[0]
+        uri = parts[1]
     }
 
     /// Finds the parameters; `cmdline` is the kernel command line when readable.

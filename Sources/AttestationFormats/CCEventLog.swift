@@ -1,4 +1,4 @@
-import Crypto
+import DataEncoding
 
 /// The `cc_eventlog` of TDX and az-snp-vtpm evidence, as trustee's event log
 /// parser reads it (TCG PC Client "crypto agile" format): the firmware's CCEL
@@ -54,7 +54,7 @@ public enum CCEventLog {
                 outOfRange = event.register
                 return
             }
-            rtmrs[Int(event.register) - 1] = Array(SHA384.hash(data: rtmrs[Int(event.register) - 1] + digest))
+            rtmrs[Int(event.register) - 1] = SHA2.sha384(rtmrs[Int(event.register) - 1] + digest)
         }
         if let outOfRange { throw ReportParseError("the event log names MR index \(outOfRange); TDX has 1 to 4") }
         return rtmrs

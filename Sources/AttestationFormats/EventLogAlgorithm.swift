@@ -1,4 +1,4 @@
-import Crypto
+import DataEncoding
 
 /// The hash an event log uses: its registers' own (SHA-256 for TPM PCRs,
 /// SHA-384 for TDX RTMRs), with its TCG algorithm ID.
@@ -12,8 +12,8 @@ public enum EventLogAlgorithm: Sendable, Equatable {
 
     public func digest(_ bytes: [UInt8]) -> [UInt8] {
         switch self {
-        case .sha256: Array(SHA256.hash(data: bytes))
-        case .sha384: Array(SHA384.hash(data: bytes))
+        case .sha256: SHA2.sha256(bytes)
+        case .sha384: SHA2.sha384(bytes)
         }
     }
 }

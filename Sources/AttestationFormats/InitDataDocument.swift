@@ -1,4 +1,4 @@
-import Crypto
+import DataEncoding
 import RPCStatus
 import TOML
 
@@ -21,9 +21,9 @@ public struct InitDataDocument: Sendable, Equatable {
         public func digest(_ bytes: some Sequence<UInt8>) -> [UInt8] {
             let data = Array(bytes)
             switch self {
-            case .sha256: return Array(SHA256.hash(data: data))
-            case .sha384: return Array(SHA384.hash(data: data))
-            case .sha512: return Array(SHA512.hash(data: data))
+            case .sha256: return SHA2.sha256(data)
+            case .sha384: return SHA2.sha384(data)
+            case .sha512: return SHA2.sha512(data)
             }
         }
     }

@@ -104,6 +104,6 @@ public enum NvidiaGPUCause: String, Sendable, CaseIterable {
 
     /// The cause a message names; `failed` when it names none of the others.
     public init(message: String) {
-        self = Self.allCases.first { $0 != .failed && message.contains($0.phrase) } ?? .failed
+        self = Self.allCases.first { $0 != .failed && message.containsBytes(of: $0.phrase) } ?? .failed
     }
 }

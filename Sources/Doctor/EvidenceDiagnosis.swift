@@ -1,5 +1,4 @@
 import AttestationFormats
-import Crypto
 import DataEncoding
 
 /// A fresh GetEvidence checked the way trustee's verifier for the TEE checks
@@ -152,8 +151,7 @@ public enum EvidenceDiagnosis {
             }
             return pcr
         }
-        let extendedPCR8 = Array(
-            SHA256.hash(data: [UInt8](repeating: 0, count: 32) + InitDataDigest.fitted(digest, to: 32)))
+        let extendedPCR8 = SHA2.sha256([UInt8](repeating: 0, count: 32) + InitDataDigest.fitted(digest, to: 32))
         switch tee {
         case "sample":
             return Contents(

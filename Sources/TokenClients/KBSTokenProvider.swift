@@ -1,5 +1,4 @@
 import AgentCore
-import Crypto
 import DataEncoding
 import HTTPClient
 import NIOCore
@@ -156,9 +155,9 @@ enum ReportDataHash: String, CaseIterable {
     func digest(_ text: String) -> [UInt8] {
         let bytes = Array(text.utf8)
         switch self {
-        case .sha256: return Array(SHA256.hash(data: bytes))
-        case .sha384: return Array(SHA384.hash(data: bytes))
-        case .sha512: return Array(SHA512.hash(data: bytes))
+        case .sha256: return SHA2.sha256(bytes)
+        case .sha384: return SHA2.sha384(bytes)
+        case .sha512: return SHA2.sha512(bytes)
         }
     }
 }

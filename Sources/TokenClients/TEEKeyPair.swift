@@ -1,72 +1,115 @@
 import AgentCore
-import Crypto
+import CNIOBoringSSL
 import DataEncoding
-import _CryptoExtras
 
 /// The ephemeral key pair of one KBS handshake: its public half goes to the
 /// KBS as a JWK (`tee-pubkey`), which wraps secrets to it; the private half
 /// goes back to the caller as PEM (`tee_keypair`).
-struct TEEKeyPair {
-    enum Key {
-        case p256(P256.KeyAgreement.PrivateKey)
-        case p521(P521.KeyAgreement.PrivateKey)
-        case rsa(_RSA.Encryption.PrivateKey)
-    }
-
-    let key: Key
+///
+/// Made by the BoringSSL that swift-nio-ssl carries for TLS (its C API), so
+/// that the agent links one copy of BoringSSL, not two.
+final class TEEKeyPair {
+    private let algorithm: AgentConfig.TEEKeyAlgorithm
+    /// The EVP_PKEY, owned.
+    private let key: OpaquePointer
 
     init(_ algorithm: AgentConfig.TEEKeyAlgorithm) throws(AgentError) {
+        self.algorithm = algorithm
+        guard let key = EVP_PKEY_new() else { throw Self.failure("cannot allocate a key") }
+        self.key = key
         switch algorithm {
-        case .ecdhP256: key = .p256(P256.KeyAgreement.PrivateKey())
-        case .ecdhP521: key = .p521(P521.KeyAgreement.PrivateKey())
-        case .rsaOAEP256:
-            do {
-                key = .rsa(try _RSA.Encryption.PrivateKey(keySize: .bits2048))
-            } catch {
-                throw AgentError(.internal, "cannot create an RSA key: \(error)", cause: error)
-            }
+        case .ecdhP256: try Self.generateEC(into: key, curve: NID_X9_62_prime256v1)
+        case .ecdhP521: try Self.generateEC(into: key, curve: NID_secp521r1)
+        case .rsaOAEP256: try Self.generateRSA(into: key, bits: 2048)
         }
     }
 
+    deinit { EVP_PKEY_free(key) }
+
     /// The public key as upstream's `TeePubKey` serialises it.
     var jwk: JSON {
-        switch key {
-        case .p256(let k): Self.ecJWK(curve: "P-256", raw: Array(k.publicKey.rawRepresentation))
-        case .p521(let k): Self.ecJWK(curve: "P-521", raw: Array(k.publicKey.rawRepresentation))
-        case .rsa(let k):
+        switch algorithm {
+        case .ecdhP256: Self.ecJWK(curve: "P-256", point: ecPublicPoint)
+        case .ecdhP521: Self.ecJWK(curve: "P-521", point: ecPublicPoint)
+        case .rsaOAEP256:
             .object([
                 ("kty", .string("RSA")), ("alg", .string("RSA-OAEP-256")),
-                ("n", .string(Base64.urlEncode(Self.modulus(k)))), ("e", .string(Base64.urlEncode(Self.exponent(k)))),
+                ("n", .string(Base64.urlEncode(Self.bytes(RSA_get0_n(rsa))))),
+                ("e", .string(Base64.urlEncode(Self.bytes(RSA_get0_e(rsa))))),
             ])
         }
     }
 
     /// PKCS#8 for EC keys, PKCS#1 for RSA, as upstream's `to_pem`.
     var privateKeyPEM: String {
-        switch key {
-        case .p256(let k): k.pemRepresentation
-        case .p521(let k): k.pemRepresentation
-        case .rsa(let k): k.pemRepresentation
+        let bio = BIO_new(BIO_s_mem())
+        defer { BIO_free(bio) }
+        switch algorithm {
+        case .ecdhP256, .ecdhP521: _ = PEM_write_bio_PrivateKey(bio, key, nil, nil, 0, nil, nil)
+        case .rsaOAEP256: _ = PEM_write_bio_RSAPrivateKey(bio, rsa, nil, nil, 0, nil, nil)
+        }
+        var contents: UnsafePointer<UInt8>?
+        var length = 0
+        guard BIO_mem_contents(bio, &contents, &length) == 1, let contents else { return "" }
+        return String(decoding: UnsafeBufferPointer(start: contents, count: length), as: UTF8.self)
+    }
+
+    // MARK: BoringSSL
+
+    private var rsa: OpaquePointer? { EVP_PKEY_get0_RSA(key) }
+
+    /// The public point, uncompressed: 0x04 || x || y.
+    private var ecPublicPoint: [UInt8] {
+        guard let ec = EVP_PKEY_get0_EC_KEY(key) else { return [] }
+        let group = EC_KEY_get0_group(ec)
+        let point = EC_KEY_get0_public_key(ec)
+        let size = EC_POINT_point2oct(group, point, POINT_CONVERSION_UNCOMPRESSED, nil, 0, nil)
+        var bytes = [UInt8](repeating: 0, count: size)
+        _ = EC_POINT_point2oct(group, point, POINT_CONVERSION_UNCOMPRESSED, &bytes, size, nil)
+        return bytes
+    }
+
+    private static func generateEC(into key: OpaquePointer, curve: Int32) throws(AgentError) {
+        guard let ec = EC_KEY_new_by_curve_name(curve) else { throw failure("unknown curve \(curve)") }
+        guard EC_KEY_generate_key(ec) == 1, EVP_PKEY_assign_EC_KEY(key, ec) == 1 else {
+            EC_KEY_free(ec)
+            throw failure("cannot create an EC key")
         }
     }
 
-    /// x and y, each the curve's size, from the raw (x || y) representation.
-    private static func ecJWK(curve: String, raw: [UInt8]) -> JSON {
-        let half = raw.count / 2
+    private static func generateRSA(into key: OpaquePointer, bits: Int32) throws(AgentError) {
+        guard let rsa = RSA_new(), let exponent = BN_new() else {
+            throw failure("cannot allocate an RSA key")
+        }
+        defer { BN_free(exponent) }
+        guard BN_set_word(exponent, UInt64(RSA_F4)) == 1,
+            RSA_generate_key_ex(rsa, bits, exponent, nil) == 1,
+            EVP_PKEY_assign_RSA(key, rsa) == 1
+        else {
+            RSA_free(rsa)
+            throw failure("cannot create an RSA key")
+        }
+    }
+
+    private static func bytes(_ number: UnsafePointer<BIGNUM>?) -> [UInt8] {
+        guard let number else { return [] }
+        var bytes = [UInt8](repeating: 0, count: Int(BN_num_bytes(number)))
+        _ = BN_bn2bin(number, &bytes)
+        return bytes
+    }
+
+    private static func failure(_ what: String) -> AgentError {
+        AgentError(.internal, "the TEE key pair: \(what) (BoringSSL)")
+    }
+
+    /// x and y, each the curve's size, from the uncompressed point.
+    private static func ecJWK(curve: String, point: [UInt8]) -> JSON {
+        let coordinates = Array(point.dropFirst())
+        let half = coordinates.count / 2
         return .object([
             ("kty", .string("EC")), ("crv", .string(curve)), ("alg", .string("ECDH-ES+A256KW")),
-            ("x", .string(Base64.urlEncode(Array(raw.prefix(half))))),
-            ("y", .string(Base64.urlEncode(Array(raw.suffix(half))))),
+            ("x", .string(Base64.urlEncode(Array(coordinates.prefix(half))))),
+            ("y", .string(Base64.urlEncode(Array(coordinates.suffix(half))))),
         ])
-    }
-
-    private static func modulus(_ key: _RSA.Encryption.PrivateKey) -> [UInt8] {
-        let primitives = try? key.publicKey.getKeyPrimitives()
-        return primitives.map { Array($0.modulus) } ?? []
-    }
-
-    private static func exponent(_ key: _RSA.Encryption.PrivateKey) -> [UInt8] {
-        let primitives = try? key.publicKey.getKeyPrimitives()
-        return primitives.map { Array($0.publicExponent) } ?? []
     }
 }

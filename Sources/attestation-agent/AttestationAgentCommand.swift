@@ -1,6 +1,5 @@
 import AgentCore
 import AgentService
-import ArgumentParser
 import AttestationAgentAPI
 import Logging
 import NIOCore
@@ -10,93 +9,39 @@ import TTRPC
 import TokenClients
 
 @main
-struct AttestationAgentCommand: AsyncParsableCommand {
+enum AttestationAgentMain {
+    static func main() async { await AgentCommandLine.main() }
+}
+
+/// One run of the agent, as its command line asks (`AgentCommandLine`).
+struct AttestationAgentCommand {
     static let defaultSocket = "unix:///run/confidential-containers/attestation-agent/attestation-agent.sock"
 
-    static let configuration = CommandConfiguration(
-        commandName: "attestation-agent",
-        abstract: "The Attestation Agent of confidential containers, over ttrpc.",
-        discussion: """
-            Proves that the initdata the host delivered hashes to the value the hardware \
-            signs into every report before anything trusts it, then serves evidence and tokens.
-            Environment: AA_PLATFORM_ROOT, AA_SAMPLE_INITDATA, AA_SAMPLE_EVIDENCE_DELAY_MS, \
-            AA_KBC_PARAMS, AA_TPM_TCTI, AA_TPM_DEVICE, AA_TPM_AK_HANDLE, AAEL_PATH, KATA_ATTESTER_VARIANT, ENABLE_SAMPLE_DEVICE, RUST_LOG, \
-            NOTIFY_SOCKET.
-            """
-    )
-
-    @Option(
-        name: [.short, .customLong("attestation_sock"), .customLong("attestation-sock")],
-        help: ArgumentHelp(
-            "Where to listen: unix:///PATH or vsock://CID:PORT (CID -1 or any). Repeat to listen on several.",
-            valueName: "URI"))
     var attestationSock: [String] = []
-
-    @Option(
-        name: [.customLong("restricted_sock"), .customLong("restricted-sock")],
-        help: ArgumentHelp(
-            "Also listen at URI with the host-facing method allowlist of vsock listeners, e.g. a Unix socket a less trusted proxy reaches. Repeatable.",
-            valueName: "URI"))
     var restrictedSock: [String] = []
-
-    @Option(
-        name: [.short, .customLong("config-file"), .customLong("config_file")],
-        help: ArgumentHelp("The agent's configuration, TOML (or JSON by the .json extension).", valueName: "PATH"))
     var configFile: String?
-
-    @Option(
-        name: [.short, .customLong("initdata_digest"), .customLong("initdata-digest")],
-        help: ArgumentHelp("The initdata digest to bind at launch, standard base64.", valueName: "BASE64"))
     var initdataDigest: String?
-
-    @Option(
-        name: [.customShort("t"), .customLong("initdata_toml"), .customLong("initdata-toml")],
-        help: ArgumentHelp("The initdata document to bind at launch; wins over --initdata_digest.", valueName: "PATH"))
     var initdataToml: String?
-
-    @Option(
-        name: .customLong("log-level"),
-        help: ArgumentHelp(
-            "trace, debug, info, warn, error; overrides RUST_LOG and [log] level of the configuration.",
-            valueName: "LEVEL"))
     var logLevel: String?
-
-    @Flag(
-        name: [.customLong("await-initdata"), .customLong("await_initdata")],
-        help:
-            "Stay in Booting at launch until a BindInitData call, on every platform; on a TPM that call extends PCR 8 (for launchers that bind over the API)."
-    )
     var awaitInitData = false
-
-    @Flag(
-        name: [.customLong("initdata-rtmr"), .customLong("initdata_rtmr")],
-        help:
-            "TDX whose MRCONFIGID the host could not set (all zero): anchor the initdata digest in RTMR3 by an InitData event that opens the event log, once per boot, instead of refusing it. Not checked by trustee itself: a KBS policy must."
-    )
     var initDataRTMR = false
-
-    @Flag(name: [.customShort("V"), .customLong("version")], help: "Print the version and exit.")
-    var version = false
-
-    @Option(
-        name: .customLong("vsock-allow"),
-        help: ArgumentHelp(
-            "Also allow METHOD on vsock listeners (repeatable; 'all' for every method). vsock faces the untrusted host: by default only GetTeeType, GetAdditionalTees and GetStatus are allowed.",
-            valueName: "METHOD"))
     var vsockAllow: [String] = []
 
-    func validate() throws {
-        if version { throw CleanExit.message("attestation-agent \(AgentVersion.current)") }
+    func validate() throws(AgentCommandLine.UsageError) {
         for method in vsockAllow where method != "all" && AttestationAgentMethod(rawValue: method) == nil {
-            throw ValidationError(
-                "--vsock-allow: unknown method '\(method)'; expected one of \(AttestationAgentMethod.allCases.map(\.rawValue).joined(separator: ", ")) or all"
+            throw AgentCommandLine.UsageError(
+                description:
+                    "--vsock-allow: unknown method '\(method)'; expected one of \(AttestationAgentMethod.allCases.map(\.rawValue).joined(separator: ", ")) or all"
             )
         }
         if let logLevel, LogLevelFilter.level(logLevel) == nil {
-            throw ValidationError("--log-level: '\(logLevel)' holds none of \(LogLevelFilter.words)")
+            throw AgentCommandLine.UsageError(
+                description: "--log-level: '\(logLevel)' holds none of \(LogLevelFilter.words)")
         }
         for (uri, _) in listeners {
-            do { _ = try SocketURI(parsing: uri) } catch { throw ValidationError("\(error)") }
+            do { _ = try SocketURI(parsing: uri) } catch {
+                throw AgentCommandLine.UsageError(description: "\(error)")
+            }
         }
     }
 

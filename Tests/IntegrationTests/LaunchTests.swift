@@ -100,6 +100,18 @@ import Testing
         }
     }
 
+    @Test func helpNamesEveryOptionUnderBothSpellings() throws {
+        let result = try CommandResult.run("attestation-agent", ["--help"])
+        #expect(result.status == 0)
+        for name in [
+            "--attestation_sock", "--attestation-sock", "--config-file", "--config_file", "--initdata_toml",
+            "--initdata-digest", "--log-level", "--await-initdata", "--initdata-rtmr", "--vsock-allow",
+            "--restricted_sock",
+        ] {
+            #expect(result.stdout.contains(name), "\(name) is not in the help")
+        }
+    }
+
     /// upstream's configuration takes tracing filters in `[log] level` and
     /// RUST_LOG overrides it; nothing there may stop the agent.
     @Test func logFilterStringsAreAcceptedAndRustLogOverrides() async throws {
@@ -206,6 +218,10 @@ import Testing
             (["--attestation_sock", "tcp://1.2.3.4:1"], "unix:///PATH or vsock://CID:PORT"),
             (["--vsock-allow", "Nope"], "unknown method 'Nope'"),
             (["--log-level", "loud"], "--log-level"),
+            (["--log-level=loud"], "'loud'"),
+            (["--config-file"], "--config-file needs a value (PATH)"),
+            (["--await-initdata=yes"], "--await-initdata takes no value"),
+            (["--no-such-flag"], "unknown option '--no-such-flag'"),
         ] {
             let result = try CommandResult.run("attestation-agent", arguments)
             #expect(result.status == 64, "usage errors exit 64 (EX_USAGE)")
