@@ -21,10 +21,12 @@ final class TTRPCServerConnectionHandler: ChannelDuplexHandler {
     /// Answers up to this size reuse the connection's one output buffer.
     private static let reusedBufferCapacity = 16 << 10
 
-    /// What runs for an active stream: its task and its deadline.
+    /// What runs for an active stream: its task, and its deadline with the
+    /// answer the caller gets when it passes first.
     private struct RunningCall {
         let task: Task<Void, Never>
-        let deadlineTimer: Scheduled<Void>?
+        let deadline: NIODeadline?
+        let lateAnswer: @Sendable () -> TTRPCError
     }
 
     private var rules: TTRPCConnectionStateMachine
@@ -32,6 +34,10 @@ final class TTRPCServerConnectionHandler: ChannelDuplexHandler {
     private let activity: ConnectionActivity
     private let logger: Logger
     private var running: [UInt32: RunningCall] = [:]
+    /// One timer per connection, for the earliest deadline of the calls
+    /// running (not one per call: nearly every call ends long before its
+    /// deadline, and a timer per call costs allocations and a heap update).
+    private var deadlineTimer: (at: NIODeadline, scheduled: Scheduled<Void>)?
     private var context: ChannelHandlerContext?
     /// Where the next answer is written: once the socket has taken the last
     /// one, NIO lets go of it and its memory is used again.
@@ -108,7 +114,6 @@ final class TTRPCServerConnectionHandler: ChannelDuplexHandler {
             }
         case .finish(let streamID, let response):
             if let call = running.removeValue(forKey: streamID) {
-                call.deadlineTimer?.cancel()
                 call.task.cancel()
                 tracker.end()
                 activity.callEnded()
@@ -144,17 +149,36 @@ final class TTRPCServerConnectionHandler: ChannelDuplexHandler {
             }
             eventLoop.execute { loopBoundSelf.value.callEnded(streamID, result) }
         }
-        let timer = deadline.map { deadline in
-            eventLoop.scheduleTask(deadline: deadline) {
-                loopBoundSelf.value.callEnded(
-                    streamID,
-                    .failure(
-                        TTRPCError(
-                            .deadlineExceeded,
-                            "\(request.service)/\(request.method) did not finish within \(request.timeoutNano) ns")))
-            }
+        let (service, method, timeout) = (request.service, request.method, request.timeoutNano)
+        running[streamID] = RunningCall(
+            task: task, deadline: deadline,
+            lateAnswer: {
+                TTRPCError(.deadlineExceeded, "\(service)/\(method) did not finish within \(timeout) ns")
+            })
+        if let deadline { armDeadlineTimer(for: deadline) }
+    }
+
+    /// Makes sure the connection's timer fires by `deadline`.
+    private func armDeadlineTimer(for deadline: NIODeadline) {
+        guard let context else { return }
+        if let armed = deadlineTimer, armed.at <= deadline { return }
+        deadlineTimer?.scheduled.cancel()
+        let loopBoundSelf = NIOLoopBound(self, eventLoop: context.eventLoop)
+        deadlineTimer = (
+            deadline, context.eventLoop.scheduleTask(deadline: deadline) { loopBoundSelf.value.deadlinesPassed() }
+        )
+    }
+
+    /// The timer fired: every call whose deadline has passed ends with
+    /// DEADLINE_EXCEEDED, and the timer is set again for the earliest left.
+    private func deadlinesPassed() {
+        deadlineTimer = nil
+        let now = NIODeadline.now()
+        let late = running.filter { $0.value.deadline.map { $0 <= now } ?? false }
+        for (streamID, call) in late.sorted(by: { $0.key < $1.key }) {
+            callEnded(streamID, .failure(call.lateAnswer()))
         }
-        running[streamID] = RunningCall(task: task, deadlineTimer: timer)
+        if let next = running.values.compactMap(\.deadline).min() { armDeadlineTimer(for: next) }
     }
 
     private func send(_ streamID: UInt32, _ response: TTRPCResponse) {
@@ -169,8 +193,9 @@ final class TTRPCServerConnectionHandler: ChannelDuplexHandler {
 
     private func abandonRunningCalls() {
         rules.closed()
+        deadlineTimer?.scheduled.cancel()
+        deadlineTimer = nil
         for (_, call) in running {
-            call.deadlineTimer?.cancel()
             call.task.cancel()
             tracker.end()
             activity.callEnded()

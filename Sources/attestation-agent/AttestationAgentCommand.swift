@@ -72,6 +72,11 @@ struct AttestationAgentCommand {
             return handler
         }
         let logger = Logger(label: "attestation-agent")
+        // The look for GPUs (loading NVIDIA's library, if there is one) needs
+        // nothing of what follows: it runs beside the event loops' start and
+        // the platform's detection, and is awaited when the agent is made.
+        async let additionalAttesters = PlatformDetection.additionalAttesters(
+            environment: environment, logger: logger)
         if let unreadableLevel { logger.warning("\(unreadableLevel)") }
         if !ShutdownSignal.armed {
             logger.warning("SIGTERM and SIGINT could not be caught: a signal stops the agent without draining")
@@ -93,7 +98,7 @@ struct AttestationAgentCommand {
         }
         let agent = AttestationAgent(
             platform: platform,
-            additionalAttesters: await PlatformDetection.additionalAttesters(environment: environment, logger: logger),
+            additionalAttesters: await additionalAttesters,
             tokenProviders: TokenProviders([
                 "kbs": KBSTokenProvider(group: group), "coco_as": CoCoASTokenProvider(group: group),
             ]),

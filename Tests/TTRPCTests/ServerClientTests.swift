@@ -137,6 +137,34 @@ import Glibc
         }
     }
 
+    /// One connection, deadlines far apart: a short one that comes after a
+    /// long one still ends on time (the connection's one timer is brought
+    /// forward), and one that comes after the timer fired is kept too.
+    @Test func eachCallEndsAtItsOwnDeadline() async throws {
+        try await withServer { address, server in
+            let client = try await TTRPCClient.connect(to: address)
+            let clock = ContinuousClock()
+            async let slowButInTime = client.call(
+                service: "svc", method: "Sleep", payload: [30], timeout: .seconds(20))
+            try await Task.sleep(for: .milliseconds(20))
+            for round in 0..<2 {
+                let started = clock.now
+                do {
+                    _ = try await client.call(
+                        service: "svc", method: "Sleep", payload: [200], timeout: .milliseconds(50))
+                    Issue.record("round \(round): a 2 s call finished within 50 ms")
+                } catch let error as TTRPCError {
+                    #expect(error.code == .deadlineExceeded, "round \(round)")
+                    #expect(error.message.contains("did not finish"), "the server's answer, not the client's timer")
+                }
+                #expect(clock.now - started < .seconds(1), "round \(round) waited for another call's deadline")
+            }
+            #expect(try await slowButInTime == [30])
+            #expect(server.callsInFlight == 0)
+            await client.close()
+        }
+    }
+
     /// The lifecycle, not started -> running -> stopping -> stopped and
     /// never back, around a call held through the shutdown.
     @Test func shutdownLetsACallInFlightFinish() async throws {
