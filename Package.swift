@@ -4,9 +4,9 @@
 // "How the code is layered"):
 // C (protobuf-c, generated protos, shims) -> ProtobufCSupport, RPCStatus,
 // DataEncoding, TOML, LocalFiles -> TTRPC, AttestationAgentAPI ->
-// AttestationFormats, HTTPClient -> Platform -> AgentCore -> TokenClients, AgentService,
-// Doctor
-// -> executables (attestation-agent, aactl, aa-fuzz).
+// AttestationFormats, Configuration -> HTTPClient -> PlatformInterface ->
+// Platform, KBSClient, AgentCore (interfaces only) -> TokenClients,
+// AgentService, Doctor -> executables (attestation-agent, aactl, aa-fuzz).
 import PackageDescription
 
 let package = Package(
@@ -74,31 +74,55 @@ let package = Package(
                 "DataEncoding", "RPCStatus", "TOML",
             ]
         ),
+        // The agent's configuration (aa.toml or JSON, AA_KBC_PARAMS) and the
+        // service URLs it names: read alike by the agent and by aactl doctor.
+        .target(name: "Configuration", dependencies: ["DataEncoding", "RPCStatus", "TOML"]),
         // One HTTP/1.1 request per connection, over TLS when the URL asks: the
         // KBS and attestation-service clients, Azure's instance metadata.
         .target(
             name: "HTTPClient",
             dependencies: [
+                "Configuration",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
+        // What the agent's core asks of a TEE (TEEPlatform, Attester,
+        // PlatformError) and where kernel paths live: the seam between the core
+        // and the device code behind it.
+        .target(
+            name: "PlatformInterface", dependencies: ["AttestationFormats", "LocalFiles", "RPCStatus"]),
+        // The TEEs: devices, kernel interfaces, the TPM, Azure's paravisor.
         .target(
             name: "Platform",
             dependencies: [
-                "AttestationFormats", "CKernelShims", "CNVML", "CTPM", "DataEncoding", "HTTPClient", "LocalFiles",
-                "RPCStatus",
+                "AttestationFormats", "CKernelShims", "CNVML", "CTPM", "Configuration", "DataEncoding", "HTTPClient",
+                "LocalFiles", "PlatformInterface", "RPCStatus",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        // Trustee's KBS protocol (one session's two requests), the TEE key
+        // pair and the remote-service client: the agent's token provider and
+        // aactl doctor both use it.
+        .target(
+            name: "KBSClient",
+            dependencies: [
+                "Configuration", "DataEncoding", "HTTPClient", "RPCStatus",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
+        // The agent's core: the state machine, the event log, the agent actor.
+        // Interfaces only: no device code, no network.
         .target(
             name: "AgentCore",
             dependencies: [
-                "AttestationAgentAPI", "AttestationFormats", "HTTPClient", "LocalFiles", "Platform", "RPCStatus",
-                "TOML",
-                "DataEncoding",
+                "AttestationAgentAPI", "AttestationFormats", "Configuration", "DataEncoding", "LocalFiles",
+                "PlatformInterface", "RPCStatus",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -106,18 +130,14 @@ let package = Package(
         .target(
             name: "TokenClients",
             dependencies: [
-                "AgentCore", "HTTPClient", "Platform", "DataEncoding",
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                "AgentCore", "Configuration", "DataEncoding", "KBSClient",
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(
             name: "AgentService",
             dependencies: [
-                "AgentCore", "AttestationAgentAPI", "DataEncoding", "Platform", "ProtobufCSupport", "TTRPC",
+                "AgentCore", "AttestationAgentAPI", "DataEncoding", "PlatformInterface", "ProtobufCSupport", "TTRPC",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
@@ -125,7 +145,8 @@ let package = Package(
         .executableTarget(
             name: "attestation-agent",
             dependencies: [
-                "AgentService", "AgentCore", "CSignalShims", "Platform", "TokenClients", "TTRPC",
+                "AgentService", "AgentCore", "Configuration", "CSignalShims", "Platform", "PlatformInterface",
+                "TokenClients", "TTRPC",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -143,8 +164,9 @@ let package = Package(
         .target(
             name: "FuzzTargets",
             dependencies: [
-                "AgentCore", "AttestationAgentAPI", "AttestationFormats", "AgentService", "DataEncoding", "Doctor",
-                "LocalFiles", "Platform", "ProtobufCSupport", "TOML", "TTRPC",
+                "AgentCore", "AttestationAgentAPI", "AttestationFormats", "AgentService", "Configuration",
+                "DataEncoding",
+                "Doctor", "LocalFiles", "Platform", "PlatformInterface", "ProtobufCSupport", "TOML", "TTRPC",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
@@ -156,8 +178,8 @@ let package = Package(
         .executableTarget(
             name: "aactl",
             dependencies: [
-                "AttestationAgentAPI", "AttestationFormats", "DataEncoding", "Doctor", "HTTPClient", "LocalFiles",
-                "ProtobufCSupport", "TTRPC",
+                "AttestationAgentAPI", "AttestationFormats", "Configuration", "DataEncoding", "Doctor", "HTTPClient",
+                "KBSClient", "LocalFiles", "ProtobufCSupport", "RPCStatus", "TTRPC",
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -177,10 +199,13 @@ let package = Package(
             ]
         ),
         .testTarget(name: "TOMLTests", dependencies: ["TOML"]),
+        .testTarget(name: "ConfigurationTests", dependencies: ["Configuration", "RPCStatus"]),
+        .testTarget(
+            name: "AttestationFormatsTests", dependencies: ["AttestationFormats", "DataEncoding", "LocalFiles"]),
         .testTarget(
             name: "HTTPClientTests",
             dependencies: [
-                "HTTPClient",
+                "Configuration", "HTTPClient",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -193,8 +218,8 @@ let package = Package(
         .testTarget(
             name: "AgentCoreTests",
             dependencies: [
-                "AgentCore", "AttestationAgentAPI", "AttestationFormats", "LocalFiles", "Platform", "DataEncoding",
-                "RPCStatus",
+                "AgentCore", "AttestationAgentAPI", "AttestationFormats", "Configuration", "LocalFiles",
+                "PlatformInterface", "DataEncoding", "RPCStatus",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
@@ -203,7 +228,8 @@ let package = Package(
         .testTarget(
             name: "PlatformTests",
             dependencies: [
-                "Platform", "AgentCore", "AttestationFormats", "DataEncoding", "Doctor", "LocalFiles",
+                "Platform", "PlatformInterface", "AgentCore", "AttestationFormats", "Configuration", "DataEncoding",
+                "Doctor", "LocalFiles",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -215,6 +241,7 @@ let package = Package(
             name: "AgentServiceTests",
             dependencies: [
                 "AgentService", "AttestationAgentAPI", "AgentCore", "CAttestationAgentProtos", "Platform",
+                "PlatformInterface",
                 "ProtobufCSupport", "TTRPC",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),

@@ -11,6 +11,8 @@ command -v protoc-c >/dev/null || need+=(protobuf-c-compiler)
 [ -f /usr/include/protobuf-c/protobuf-c.h ] || need+=(libprotobuf-c-dev)
 [ -f /usr/include/tss2/tss2_esys.h ] || need+=(libtss2-dev)
 command -v pkg-config >/dev/null || need+=(pkg-config)
+# libstdc++'s static archive, which the release build links in (g++ brings it).
+compgen -G "/usr/lib/gcc/*/*/libstdc++.a" >/dev/null || need+=(g++)
 if [ "${1:-}" = "--test" ]; then
   command -v swtpm >/dev/null || need+=(swtpm)
   command -v tpm2_checkquote >/dev/null || need+=(tpm2-tools)

@@ -1,7 +1,8 @@
 import AttestationFormats
+import Configuration
 import DataEncoding
 import LocalFiles
-import Platform
+import PlatformInterface
 
 /// What the agent is given at launch: flags, environment, kernel command line.
 public struct LaunchInputs: Sendable {
@@ -53,9 +54,9 @@ public struct LaunchPlan: Sendable {
         }
 
         if let path = inputs.configFile {
-            let format: AgentConfig.Format = path.hasSuffix(".json") ? .json : .toml
             config = try AgentConfig(
-                text: try Self.readText(path, what: "config file"), format: format, origin: "config file \(path)")
+                text: try Self.readText(path, what: "config file"), format: AgentConfig.Format(path: path),
+                origin: "config file \(path)")
             configSource = .configFile
         } else if case .document(let document) = binding, let text = document.agentConfig {
             config = try AgentConfig(text: text, format: .toml, origin: "the aa.toml entry of the initdata document")

@@ -1,7 +1,7 @@
 import AttestationAgentAPI
 import AttestationFormats
 import DataEncoding
-import Platform
+import PlatformInterface
 
 /// The initdata state machine as a value: every rule of docs/design.md's
 /// state table, no I/O. The agent reads what the platform says (the field), asks the

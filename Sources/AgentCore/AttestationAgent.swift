@@ -1,9 +1,10 @@
 import AttestationAgentAPI
 import AttestationFormats
+import Configuration
 import DataEncoding
 import LocalFiles
 import Logging
-import Platform
+import PlatformInterface
 import Synchronization
 
 /// The agent's core: owns the state machine, the platform, the configuration

@@ -1,6 +1,6 @@
 import AttestationFormats
 import LocalFiles
-import Platform
+import PlatformInterface
 
 /// One runtime event: `domain operation content`, as upstream's AAEL records it.
 public struct RuntimeEvent: Sendable, Equatable {

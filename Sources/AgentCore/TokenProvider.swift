@@ -1,5 +1,6 @@
 import AttestationFormats
-import Platform
+import Configuration
+import PlatformInterface
 
 /// What a token provider gets from the agent for one GetToken call.
 public struct TokenRequest: Sendable {

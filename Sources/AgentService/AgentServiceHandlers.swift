@@ -3,7 +3,7 @@ import AttestationAgentAPI
 import DataEncoding
 import Logging
 import NIOCore
-import Platform
+import PlatformInterface
 import ProtobufCSupport
 import TTRPC
 

@@ -1,73 +1,47 @@
-import DataEncoding
-import TOML
-
 /// Whether the configured KBS answers the first step of trustee's KBS
-/// protocol 0.4.0 (`POST /kbs/v0/auth`) with a challenge.
+/// protocol 0.4.0 (`POST /kbs/v0/auth`) with a challenge, asked by the
+/// agent's own KBS client (`KBSSession`), so that doctor judges what the
+/// agent would see.
 public enum KBSDiagnosis {
-    /// The protocol version the agent speaks.
-    public static let protocolVersion = "0.4.0"
-
-    /// `[token_configs.kbs]` of an aa.toml: its URL and the certificate it adds to the trusted roots; nil without one.
-    public static func settings(aaToml: String) throws(DoctorFailure) -> (url: String, cert: String?)? {
-        let document: [String: TOMLValue]
-        do { document = try TOMLParser.parse(aaToml) } catch {
-            throw DoctorFailure("the configuration is not TOML: \(error)")
-        }
-        guard let kbs = document["token_configs"]?.table?["kbs"]?.table else { return nil }
-        guard let url = kbs["url"]?.string else {
-            throw DoctorFailure("[token_configs.kbs] has no url string")
-        }
-        return (url, kbs["cert"]?.string)
-    }
-
-    /// What the KBS answered, and how long the exchange took.
-    public struct Answer: Sendable {
-        public let status: Int
-        public let body: String
-        public let milliseconds: Int
-        public init(status: Int, body: String, milliseconds: Int) {
-            self.status = status
-            self.body = body
-            self.milliseconds = milliseconds
-        }
-    }
-
-    /// Where the exchange stopped when there is no answer.
-    public enum Failure: Error, Sendable {
-        case connect(String)
+    /// What asking for the challenge came to.
+    public enum ChallengeOutcome: Sendable, Equatable {
+        case challenged(milliseconds: Int)
+        /// No connection (the host name, the route, a refusal), in the client's words.
+        case unreachable(String)
+        /// The TLS handshake failed, and why.
         case tls(String)
-        case timedOut(seconds: Int)
+        /// No answer within the limit, in the client's words.
+        case timedOut(String)
+        /// The KBS answered, but not with a challenge (a refusal, an error, another protocol).
+        case notAChallenge(String)
     }
 
-    public static func check(url: String, pinnedCertificate: Bool, answer: Result<Answer, Failure>) -> DoctorCheck {
+    public static func check(url: String, pinnedCertificate: Bool, outcome: ChallengeOutcome) -> DoctorCheck {
         let target = url + "/kbs/v0/auth"
-        switch answer {
-        case .failure(.connect(let reason)):
+        let version = "0.4.0"
+        switch outcome {
+        case .unreachable(let reason):
             return .fail(
-                "KBS", "cannot reach \(target): \(reason)",
+                "KBS", reason,
                 fix: "check the URL in [token_configs.kbs], the guest's DNS and routes, and that the KBS runs")
-        case .failure(.tls(let reason)):
+        case .tls(let reason):
             return .fail(
-                "KBS", "TLS with \(url) failed: \(reason)",
+                "KBS", reason,
                 fix: pinnedCertificate
                     ? "neither the guest's trusted roots nor [token_configs.kbs] cert vouch for the KBS's certificate: put the KBS's current certificate, or its CA's (PEM), there"
                     : "put the KBS's certificate, or its CA's (PEM), in [token_configs.kbs] cert, or give the KBS one the guest's trusted roots accept"
             )
-        case .failure(.timedOut(let seconds)):
+        case .timedOut(let reason):
             return .fail(
-                "KBS", "\(target) did not answer within \(seconds) s",
+                "KBS", reason,
                 fix: "check that nothing between the guest and the KBS drops the connection, and the KBS's load")
-        case .success(let answer):
-            let challenge = (try? JSON(parsing: answer.body))?["nonce"]?.string
-            if answer.status == 200, challenge != nil {
-                return .pass(
-                    "KBS", "\(target) answered a challenge to protocol \(protocolVersion) in \(answer.milliseconds) ms")
-            }
+        case .challenged(let milliseconds):
+            return .pass("KBS", "\(target) answered a challenge to protocol \(version) in \(milliseconds) ms")
+        case .notAChallenge(let reason):
             return .fail(
-                "KBS",
-                "\(target) answered \(answer.status) to protocol \(protocolVersion) in \(answer.milliseconds) ms: \(answer.body.prefix(200))",
+                "KBS", reason,
                 fix:
-                    "use a KBS that speaks trustee's KBS protocol \(protocolVersion) (the agent speaks no other), and check the URL's path"
+                    "use a KBS that speaks trustee's KBS protocol \(version) (the agent speaks no other), and check the URL's path"
             )
         }
     }

@@ -1,12 +1,14 @@
 import AgentCore
 import AttestationAgentAPI
 import AttestationFormats
+import Configuration
 import DataEncoding
 import Doctor
 import HTTPClient
 import NIOCore
 import NIOEmbedded
 import Platform
+import PlatformInterface
 import ProtobufCSupport
 import TOML
 import TTRPC

@@ -1,7 +1,9 @@
+import Configuration
 import DataEncoding
 import HTTPClient
 import NIOCore
 import NIOHTTP1
+import PlatformInterface
 
 /// Azure's instance metadata service (IMDS): what an Azure confidential VM's
 /// evidence needs beside the vTPM, the VCEK certificate of its SNP host and

@@ -1,5 +1,6 @@
 import AttestationFormats
 import DataEncoding
+import PlatformInterface
 
 /// The evidence of an Azure confidential VM, version 2 of the layout trustee's
 /// `az-snp-vtpm` and `az-tdx-vtpm` verifiers read:

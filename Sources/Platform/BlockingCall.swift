@@ -1,3 +1,4 @@
+import PlatformInterface
 import Synchronization
 
 #if canImport(Glibc)

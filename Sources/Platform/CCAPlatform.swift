@@ -1,5 +1,6 @@
 import AttestationFormats
 import DataEncoding
+import PlatformInterface
 
 /// Arm CCA: realm tokens through configfs-tsm (provider `arm_cca_guest`);
 /// initdata is bound to the realm personalization value (64 bytes).

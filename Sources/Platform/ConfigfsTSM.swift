@@ -1,4 +1,5 @@
 import LocalFiles
+import PlatformInterface
 
 /// Reports through the kernel's configfs-tsm interface
 /// (`/sys/kernel/config/tsm/report`), shared by TDX (`tdx_guest`), SEV-SNP

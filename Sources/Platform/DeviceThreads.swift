@@ -1,4 +1,5 @@
 import NIOPosix
+import PlatformInterface
 
 /// Where work that blocks its thread runs: configfs-tsm, the TDX and SNP
 /// ioctls, sysfs registers, the TPM and the event log's files. SwiftNIO's

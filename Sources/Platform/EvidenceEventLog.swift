@@ -1,6 +1,7 @@
 import AttestationFormats
 import DataEncoding
 import LocalFiles
+import PlatformInterface
 
 /// The `cc_eventlog` member of evidence, as upstream's attesters fill it: the
 /// firmware's CCEL table if the kernel exposes one, then the agent's AAEL

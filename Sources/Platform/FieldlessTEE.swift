@@ -1,4 +1,5 @@
 import AttestationFormats
+import PlatformInterface
 
 /// TEEs with no init-data field this agent can read (IBM Secure Execution,
 /// Hygon CSV). Binding succeeds as "unsupported", as the seed asks, so that

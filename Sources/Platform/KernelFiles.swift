@@ -1,4 +1,5 @@
 import LocalFiles
+import PlatformInterface
 
 /// The kernel interfaces the platforms use are files: sysfs attributes,
 /// configfs-tsm entries, device nodes. `PlatformRoot` is the real one; tests

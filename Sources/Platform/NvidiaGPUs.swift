@@ -1,6 +1,7 @@
 import AttestationFormats
 import CNVML
 import DataEncoding
+import PlatformInterface
 import Synchronization
 
 /// The `nvidia` additional attester: NVIDIA GPUs in confidential-computing

@@ -1,6 +1,7 @@
 import AttestationFormats
 import Logging
 import NIOCore
+import PlatformInterface
 
 /// Finds the TEE this guest runs in, in upstream's order: hardware TEEs
 /// first, `sample` only when nothing is found, with a warning that says so.

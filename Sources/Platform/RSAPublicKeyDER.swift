@@ -1,3 +1,5 @@
+import PlatformInterface
+
 /// An RSA public key as DER SubjectPublicKeyInfo (RFC 5280, RFC 8017), the
 /// form upstream's TPM evidence carries the attestation key in.
 enum RSAPublicKeyDER {

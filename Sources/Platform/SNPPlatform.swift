@@ -4,6 +4,7 @@ import DataEncoding
 
 #if canImport(Glibc)
 import Glibc
+import PlatformInterface
 #endif
 
 /// AMD SEV-SNP: reports through configfs-tsm (provider `sev_guest`);

@@ -1,5 +1,6 @@
 import AttestationFormats
 import DataEncoding
+import PlatformInterface
 
 /// upstream's sample confidential device (`sampledevice`): an additional
 /// attester whose evidence proves nothing, as trustee's end-to-end tests

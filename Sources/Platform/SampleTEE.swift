@@ -1,5 +1,6 @@
 import AttestationFormats
 import DataEncoding
+import PlatformInterface
 
 /// The TEE of a machine with none: evidence that proves nothing, for
 /// development and tests. Its init-data field exists only when

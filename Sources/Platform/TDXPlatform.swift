@@ -5,6 +5,7 @@ import LocalFiles
 
 #if canImport(Glibc)
 import Glibc
+import PlatformInterface
 #endif
 
 /// Intel TDX: quotes through configfs-tsm, MRCONFIGID from sysfs (Linux

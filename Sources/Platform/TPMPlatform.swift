@@ -1,6 +1,7 @@
 import AttestationFormats
 import CTPM
 import DataEncoding
+import PlatformInterface
 
 /// A TPM 2.0 (or a vTPM) through tpm2-tss: initdata is measured into PCR 8
 /// once, evidence is a quote over the SHA-256 PCRs with the report data as

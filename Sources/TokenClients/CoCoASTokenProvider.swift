@@ -1,6 +1,6 @@
 import AgentCore
 import DataEncoding
-import HTTPClient
+import KBSClient
 import NIOCore
 
 /// `coco_as` tokens: the CoCo attestation service's `/attestation`, as

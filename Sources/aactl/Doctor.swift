@@ -1,14 +1,17 @@
 import ArgumentParser
 import AttestationAgentAPI
 import AttestationFormats
+import Configuration
 import DataEncoding
 import Doctor
 import HTTPClient
+import KBSClient
 import LocalFiles
 import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
+import RPCStatus
 
 #if canImport(Glibc)
 import Glibc
@@ -166,9 +169,10 @@ struct Doctor: AsyncParsableCommand {
         let connection = KBSDiagnosis.connectionCheck(
             host: service.host, port: service.port, milliseconds: await Self.connect(service))
         guard connection.outcome == .pass else { return [address, connection] }
-        let answer = await Self.askForChallenge(service, cert: settings.cert, tee: tee)
+        let outcome = await Self.askForChallenge(settings, tee: tee)
         return [
-            address, connection, KBSDiagnosis.check(url: base, pinnedCertificate: settings.cert != nil, answer: answer),
+            address, connection,
+            KBSDiagnosis.check(url: base, pinnedCertificate: settings.cert != nil, outcome: outcome),
         ]
     }
 
@@ -205,22 +209,22 @@ struct Doctor: AsyncParsableCommand {
             try? await channel.close()
             return .success(elapsed)
         } catch {
-            return .failure(DoctorFailure("\(error)"))
+            return .failure(DoctorFailure(ConnectionProblem(error, service: service).description))
         }
     }
 
     /// `[token_configs.kbs]` of `--config`, else what the agent's GetStatus
-    /// says it holds, else of initdata's aa.toml, or the check that says why there is none.
-    func kbsSettings(
-        initdata: String?, status: GetStatusResponse?
-    ) -> ((url: String, cert: String?)?, DoctorCheck?) {
-        let source: String
-        let text: String
+    /// says it holds, else of initdata's aa.toml, or the check that says why
+    /// there is none. Read by the agent's own parser: what it refuses, doctor refuses.
+    func kbsSettings(initdata: String?, status: GetStatusResponse?) -> (AgentConfig.KBS?, DoctorCheck?) {
         if config == nil, let status, !status.kbsURL.isEmpty {
-            return ((status.kbsURL, status.kbsCert.isEmpty ? nil : status.kbsCert), nil)
+            return (AgentConfig.KBS(url: status.kbsURL, cert: status.kbsCert.isEmpty ? nil : status.kbsCert), nil)
         }
+        let source: String
+        let parsed: Result<AgentConfig, StatusError>
         if let config {
             source = config
+            let text: String
             do { text = try LocalFile.readText(config) } catch {
                 return (
                     nil,
@@ -229,9 +233,14 @@ struct Doctor: AsyncParsableCommand {
                     )
                 )
             }
+            parsed = Result { () throws(StatusError) in
+                try AgentConfig(text: text, format: AgentConfig.Format(path: config), origin: config)
+            }
         } else if let initdata, let document = try? InitDataDocument(text: initdata), let toml = document.agentConfig {
             source = "initdata's aa.toml"
-            text = toml
+            parsed = Result { () throws(StatusError) in
+                try AgentConfig(text: toml, format: .toml, origin: "initdata's aa.toml")
+            }
         } else {
             return (
                 nil,
@@ -242,8 +251,11 @@ struct Doctor: AsyncParsableCommand {
                 )
             )
         }
-        do {
-            guard let found = try KBSDiagnosis.settings(aaToml: text) else {
+        switch parsed {
+        case .failure(let error):
+            return (nil, .fail("KBS", error.message, fix: "fix the configuration: the agent refuses it too"))
+        case .success(let found):
+            guard let kbs = found.kbs else {
                 return (
                     nil,
                     .warn(
@@ -251,46 +263,25 @@ struct Doctor: AsyncParsableCommand {
                         fix: "add [token_configs.kbs] url = \"https://...\" so that GetToken can reach a KBS")
                 )
             }
-            return (found, nil)
-        } catch {
-            return (
-                nil,
-                .fail("KBS", "\(source): \(error.description)", fix: "fix the configuration: the agent refuses it too")
-            )
+            return (kbs, nil)
         }
     }
 
-    /// `POST /kbs/v0/auth` as the agent sends it, timed.
-    static func askForChallenge(
-        _ service: ServiceURL, cert: String?, tee: String
-    ) async -> Result<KBSDiagnosis.Answer, KBSDiagnosis.Failure> {
-        var tls: NIOSSLContext?
-        if service.secure {
-            do { tls = try ClientTLS.context(trustingAlso: cert) } catch { return .failure(.tls("\(error)")) }
-        }
-        let request = JSON.object([
-            ("version", .string(KBSDiagnosis.protocolVersion)), ("tee", .string(tee)),
-            ("extra-params", .string("")),
-        ])
+    /// `POST /kbs/v0/auth` through the agent's KBS client, timed.
+    static func askForChallenge(_ kbs: AgentConfig.KBS, tee: String) async -> KBSDiagnosis.ChallengeOutcome {
         let started = NIODeadline.now()
         do {
-            let answer = try await HTTPExchange.send(
-                .POST, "/kbs/v0/auth", to: service, headers: [("Content-Type", "application/json")],
-                body: request.serializedBytes(), tls: tls, deadline: started + kbsLimit, maxAnswerSize: 1 << 16,
-                group: MultiThreadedEventLoopGroup.singleton)
-            let milliseconds = Int((NIODeadline.now() - started).nanoseconds / 1_000_000)
-            return .success(
-                KBSDiagnosis.Answer(
-                    status: Int(answer.status.code), body: String(decoding: answer.body, as: UTF8.self),
-                    milliseconds: milliseconds))
-        } catch HTTPExchange.Failure.timedOut {
-            return .failure(.timedOut(seconds: Int(kbsLimit.nanoseconds / 1_000_000_000)))
-        } catch let error as NIOSSLError {
-            return .failure(.tls("\(error)"))
-        } catch let error as BoringSSLError {
-            return .failure(.tls("\(error)"))
+            let session = try KBSSession(
+                kbs: kbs, callerLimit: .nanoseconds(kbsLimit.nanoseconds), group: MultiThreadedEventLoopGroup.singleton)
+            _ = try await session.requestChallenge(tee: tee)
+            return .challenged(milliseconds: Int((NIODeadline.now() - started).nanoseconds / 1_000_000))
         } catch {
-            return .failure(.connect("\(error)"))
+            switch (error.cause as? ConnectionProblem)?.kind {
+            case .tls?: return .tls(error.message)
+            case .timedOut?: return .timedOut(error.message)
+            case .unresolved?, .unreachable?, .closedEarly?: return .unreachable(error.message)
+            case .tooLarge?, nil: return .notAChallenge(error.message)
+            }
         }
     }
 

@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import Platform
+import PlatformInterface
 import TTRPC
 import TokenClients
 

@@ -1,7 +1,8 @@
 import AttestationAgentAPI
+import Configuration
 import Crypto
 import DataEncoding
-import Platform
+import PlatformInterface
 import RPCStatus
 import Testing
 

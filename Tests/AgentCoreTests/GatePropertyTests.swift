@@ -1,9 +1,10 @@
 import AttestationAgentAPI
 import AttestationFormats
+import Configuration
 import Crypto
 import Foundation
 import Logging
-import Platform
+import PlatformInterface
 import PropertyBased
 import RPCStatus
 import Synchronization

@@ -3,6 +3,7 @@ import AgentService
 import AttestationAgentAPI
 import Logging
 import Platform
+import PlatformInterface
 import ProtobufCSupport
 import TTRPC
 import Testing

@@ -5,6 +5,7 @@ import CAttestationAgentProtos
 import CProtobufC
 import Logging
 import Platform
+import PlatformInterface
 import ProtobufCSupport
 import TTRPC
 import Testing

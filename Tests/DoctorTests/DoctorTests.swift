@@ -185,24 +185,22 @@ import Testing
 }
 
 @Suite struct KBSDiagnosisTests {
-    @Test func settingsFromAnAgentConfiguration() throws {
-        let found = try KBSDiagnosis.settings(aaToml: "[token_configs.kbs]\nurl = \"https://kbs\"\ncert = \"PEM\"\n")
-        #expect(found?.url == "https://kbs" && found?.cert == "PEM")
-        #expect(try KBSDiagnosis.settings(aaToml: "[eventlog_config]\nenable_eventlog = true\n") == nil)
-        #expect(throws: DoctorFailure.self) { try KBSDiagnosis.settings(aaToml: "[token_configs.kbs]\nurl = 3\n") }
-        #expect(throws: DoctorFailure.self) { try KBSDiagnosis.settings(aaToml: "[[[") }
-    }
-
-    @Test func answersAndFailures() {
+    @Test func outcomesAndTheirFixes() {
         let url = "http://kbs:8080"
-        let challenge = KBSDiagnosis.Answer(status: 200, body: #"{"nonce":"abc","extra-params":{}}"#, milliseconds: 12)
-        #expect(KBSDiagnosis.check(url: url, pinnedCertificate: false, answer: .success(challenge)).outcome == .pass)
-        let noNonce = KBSDiagnosis.Answer(status: 200, body: "<html>", milliseconds: 3)
-        #expect(KBSDiagnosis.check(url: url, pinnedCertificate: false, answer: .success(noNonce)).outcome == .fail)
-        let pinned = KBSDiagnosis.check(url: url, pinnedCertificate: true, answer: .failure(.tls("bad certificate")))
+        #expect(
+            KBSDiagnosis.check(url: url, pinnedCertificate: false, outcome: .challenged(milliseconds: 12)).outcome
+                == .pass)
+        let refused = KBSDiagnosis.check(
+            url: url, pinnedCertificate: false,
+            outcome: .notAChallenge("the KBS at http://kbs:8080 refused the auth: no"))
+        #expect(refused.outcome == .fail && refused.fix?.contains("protocol 0.4.0") == true)
+        let pinned = KBSDiagnosis.check(url: url, pinnedCertificate: true, outcome: .tls("bad certificate"))
         #expect(pinned.outcome == .fail && pinned.fix?.contains("current certificate") == true)
-        let slow = KBSDiagnosis.check(url: url, pinnedCertificate: false, answer: .failure(.timedOut(seconds: 10)))
-        #expect(slow.observed == "http://kbs:8080/kbs/v0/auth did not answer within 10 s")
+        let slow = KBSDiagnosis.check(
+            url: url, pinnedCertificate: false, outcome: .timedOut("no answer within 10000 ms"))
+        #expect(slow.observed == "no answer within 10000 ms" && slow.fix?.contains("drops the connection") == true)
+        let away = KBSDiagnosis.check(url: url, pinnedCertificate: false, outcome: .unreachable("connection refused"))
+        #expect(away.fix?.contains("DNS and routes") == true)
     }
 }
 

@@ -177,7 +177,8 @@ struct NvidiaGPUTests {
             #expect(error.code == .deadlineExceeded, "\(error)")
             #expect(error.message.contains("GPU 0 (GPU-0a0a) has not answered"), "\(error.message)")
         }
-        #expect(Date().timeIntervalSince(started) < 5 * AgentProcess.timeScale)
+        // Well past the 2 s deadline still proves it bounded: the GPU never answers.
+        #expect(Date().timeIntervalSince(started) < 8 * AgentProcess.timeScale)
         do {
             _ = try await Self.additional(client, timeout: 10)
             Issue.record("a second call while the GPU hangs")

@@ -1,6 +1,7 @@
 import AttestationFormats
 import DataEncoding
 import NIOPosix
+import PlatformInterface
 import Testing
 
 @testable import Platform

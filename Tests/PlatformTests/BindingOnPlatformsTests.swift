@@ -1,6 +1,7 @@
 import AgentCore
 import DataEncoding
 import Logging
+import PlatformInterface
 import Testing
 
 @testable import Platform

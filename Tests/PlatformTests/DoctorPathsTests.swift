@@ -1,5 +1,6 @@
 import AgentCore
 import Doctor
+import PlatformInterface
 import Testing
 
 @testable import Platform

@@ -1,8 +1,10 @@
 import AgentCore
+import Configuration
 import Crypto
 import DataEncoding
 import Foundation
 import Logging
+import PlatformInterface
 import Testing
 
 @testable import Platform

@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import LocalFiles
 import NIOConcurrencyHelpers
+import PlatformInterface
 
 @testable import Platform
 

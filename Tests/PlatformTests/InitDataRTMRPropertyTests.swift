@@ -1,9 +1,11 @@
 import AgentCore
 import AttestationFormats
+import Configuration
 import Crypto
 import DataEncoding
 import Foundation
 import Logging
+import PlatformInterface
 import PropertyBased
 import Testing
 

@@ -2,6 +2,7 @@ import AttestationFormats
 import Crypto
 import DataEncoding
 import Foundation
+import PlatformInterface
 import Testing
 
 @testable import Platform

@@ -1,6 +1,7 @@
 import AttestationFormats
 import DataEncoding
 import Foundation
+import PlatformInterface
 import Testing
 
 @testable import Platform

@@ -1,5 +1,5 @@
 import DataEncoding
-import HTTPClient
+import RPCStatus
 import TOML
 
 /// The agent's configuration, upstream's schema:
@@ -64,22 +64,27 @@ public struct AgentConfig: Sendable, Equatable {
         self.logLevel = logLevel
     }
 
-    public enum Format: Sendable { case toml, json }
+    public enum Format: Sendable {
+        case toml, json
+
+        /// A file's format by its name: JSON for `.json`, TOML otherwise (as upstream).
+        public init(path: String) { self = path.hasSuffix(".json") ? .json : .toml }
+    }
 
     /// Parses a configuration; `origin` names it in error messages.
-    public init(text: String, format: Format, origin: String) throws(AgentError) {
+    public init(text: String, format: Format, origin: String) throws(StatusError) {
         let document: ConfigDocument
         switch format {
         case .toml:
             do { document = .toml(.table(try TOMLParser.parse(text))) } catch {
-                throw AgentError(.invalidArgument, "\(origin) is not valid TOML: \(error)", cause: error)
+                throw StatusError(.invalidArgument, "\(origin) is not valid TOML: \(error)", cause: error)
             }
         case .json:
             do { document = .json(try JSON(parsing: text)) } catch {
-                throw AgentError(.invalidArgument, "\(origin) is not valid JSON: \(error)", cause: error)
+                throw StatusError(.invalidArgument, "\(origin) is not valid JSON: \(error)", cause: error)
             }
         }
-        guard document.isTable else { throw AgentError(.invalidArgument, "\(origin) must be a table of settings") }
+        guard document.isTable else { throw StatusError(.invalidArgument, "\(origin) must be a table of settings") }
         let reader = ConfigReader(document: document, origin: origin)
         self.init()
         if try reader.isPresent(["token_configs", "kbs"]) {
@@ -88,7 +93,7 @@ public struct AgentConfig: Sendable, Equatable {
             var algorithm = TEEKeyAlgorithm.ecdhP256
             if let name = try reader.string(["token_configs", "kbs", "tee_key_algorithm"]) {
                 guard let chosen = TEEKeyAlgorithm(rawValue: name) else {
-                    throw AgentError(
+                    throw StatusError(
                         .invalidArgument,
                         "\(origin): token_configs.kbs.tee_key_algorithm '\(name)' is not one of \(TEEKeyAlgorithm.allCases.map(\.rawValue).joined(separator: ", "))"
                     )
@@ -108,7 +113,7 @@ public struct AgentConfig: Sendable, Equatable {
         }
         if let pcr = try reader.integer(["eventlog_config", "init_pcr"]) {
             guard (0...23).contains(pcr) else {
-                throw AgentError(
+                throw StatusError(
                     .invalidArgument, "\(origin): eventlog_config.init_pcr must be a PCR index 0...23, got \(pcr)")
             }
             eventLog.initPCR = UInt64(pcr)
@@ -119,10 +124,10 @@ public struct AgentConfig: Sendable, Equatable {
         if let level = try reader.string(["log", "level"]) { logLevel = level }
     }
 
-    private static func timeout(_ reader: ConfigReader, _ path: [String], origin: String) throws(AgentError) -> Int64 {
+    private static func timeout(_ reader: ConfigReader, _ path: [String], origin: String) throws(StatusError) -> Int64 {
         guard let seconds = try reader.integer(path) else { return defaultTimeoutSeconds }
         guard (1...3600).contains(seconds) else {
-            throw AgentError(
+            throw StatusError(
                 .invalidArgument,
                 "\(origin): \(path.joined(separator: ".")) must be seconds from 1 to 3600, got \(seconds)")
         }
@@ -130,9 +135,9 @@ public struct AgentConfig: Sendable, Equatable {
     }
 
     /// Refuses a URL the token client could not use (ServiceURL's rules).
-    private static func checkURL(_ url: String, field: String, origin: String) throws(AgentError) {
+    private static func checkURL(_ url: String, field: String, origin: String) throws(StatusError) {
         guard ServiceURL(url) == nil else { return }
-        throw AgentError(
+        throw StatusError(
             .invalidArgument,
             "\(origin): \(field) must be an http:// or https:// URL with a host, an optional port 1-65535 and no user name, got '\(url)'"
         )
@@ -178,7 +183,7 @@ private struct ConfigReader {
     let document: ConfigDocument
     let origin: String
 
-    func value(_ path: [String]) throws(AgentError) -> ConfigDocument? {
+    func value(_ path: [String]) throws(StatusError) -> ConfigDocument? {
         var current = document
         for (depth, key) in path.enumerated() {
             if depth > 0 && !current.isTable {
@@ -190,13 +195,13 @@ private struct ConfigReader {
         return current
     }
 
-    func isPresent(_ path: [String]) throws(AgentError) -> Bool {
+    func isPresent(_ path: [String]) throws(StatusError) -> Bool {
         guard let found = try value(path) else { return false }
         guard found.isTable else { throw wrongType(path, expected: "table", found: found.typeName) }
         return true
     }
 
-    func string(_ path: [String]) throws(AgentError) -> String? {
+    func string(_ path: [String]) throws(StatusError) -> String? {
         switch try value(path) {
         case nil: return nil
         case .toml(.string(let s))?, .json(.string(let s))?: return s
@@ -204,14 +209,14 @@ private struct ConfigReader {
         }
     }
 
-    func requiredString(_ path: [String]) throws(AgentError) -> String {
+    func requiredString(_ path: [String]) throws(StatusError) -> String {
         guard let found = try string(path) else {
-            throw AgentError(.invalidArgument, "\(origin): \(path.joined(separator: ".")) is missing")
+            throw StatusError(.invalidArgument, "\(origin): \(path.joined(separator: ".")) is missing")
         }
         return found
     }
 
-    func integer(_ path: [String]) throws(AgentError) -> Int64? {
+    func integer(_ path: [String]) throws(StatusError) -> Int64? {
         switch try value(path) {
         case nil: return nil
         case .toml(.integer(let i))?: return i
@@ -221,7 +226,7 @@ private struct ConfigReader {
         }
     }
 
-    func bool(_ path: [String]) throws(AgentError) -> Bool? {
+    func bool(_ path: [String]) throws(StatusError) -> Bool? {
         switch try value(path) {
         case nil: return nil
         case .toml(.boolean(let b))?, .json(.bool(let b))?: return b
@@ -232,8 +237,8 @@ private struct ConfigReader {
         }
     }
 
-    private func wrongType(_ path: [String], expected: String, found: String) -> AgentError {
-        AgentError(
+    private func wrongType(_ path: [String], expected: String, found: String) -> StatusError {
+        StatusError(
             .invalidArgument, "\(origin): \(path.joined(separator: ".")) must be a \(expected), found a \(found)")
     }
 }

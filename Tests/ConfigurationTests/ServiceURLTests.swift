@@ -1,4 +1,4 @@
-import HTTPClient
+import Configuration
 import Testing
 
 /// The URLs the configuration accepts are those the token client can use.

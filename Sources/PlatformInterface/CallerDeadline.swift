@@ -9,7 +9,9 @@ public enum CallerDeadline {
     /// How long work may wait: `limit`, or less when the caller's deadline
     /// comes sooner (minus `margin` for the answer to get back); and whether
     /// the deadline set it.
-    static func bound(_ limit: Duration, margin: Duration = .milliseconds(250)) -> (limit: Duration, byCaller: Bool) {
+    public static func bound(
+        _ limit: Duration, margin: Duration = .milliseconds(250)
+    ) -> (limit: Duration, byCaller: Bool) {
         guard let instant else { return (limit, false) }
         let left = ContinuousClock.now.duration(to: instant) - margin
         return left < limit ? (max(left, .zero), true) : (limit, false)

@@ -1,6 +1,7 @@
-import AgentCore
 import CNIOBoringSSL
+import Configuration
 import DataEncoding
+import RPCStatus
 
 /// The ephemeral key pair of one KBS handshake: its public half goes to the
 /// KBS as a JWK (`tee-pubkey`), which wraps secrets to it; the private half
@@ -8,12 +9,12 @@ import DataEncoding
 ///
 /// Made by the BoringSSL that swift-nio-ssl carries for TLS (its C API), so
 /// that the agent links one copy of BoringSSL, not two.
-final class TEEKeyPair {
+public final class TEEKeyPair {
     private let algorithm: AgentConfig.TEEKeyAlgorithm
     /// The EVP_PKEY, owned.
     private let key: OpaquePointer
 
-    init(_ algorithm: AgentConfig.TEEKeyAlgorithm) throws(AgentError) {
+    public init(_ algorithm: AgentConfig.TEEKeyAlgorithm) throws(StatusError) {
         self.algorithm = algorithm
         guard let key = EVP_PKEY_new() else { throw Self.failure("cannot allocate a key") }
         self.key = key
@@ -27,7 +28,7 @@ final class TEEKeyPair {
     deinit { EVP_PKEY_free(key) }
 
     /// The public key as upstream's `TeePubKey` serialises it.
-    var jwk: JSON {
+    public var jwk: JSON {
         switch algorithm {
         case .ecdhP256: Self.ecJWK(curve: "P-256", point: ecPublicPoint)
         case .ecdhP521: Self.ecJWK(curve: "P-521", point: ecPublicPoint)
@@ -41,7 +42,7 @@ final class TEEKeyPair {
     }
 
     /// PKCS#8 for EC keys, PKCS#1 for RSA, as upstream's `to_pem`.
-    var privateKeyPEM: String {
+    public var privateKeyPEM: String {
         let bio = BIO_new(BIO_s_mem())
         defer { BIO_free(bio) }
         switch algorithm {
@@ -69,7 +70,7 @@ final class TEEKeyPair {
         return bytes
     }
 
-    private static func generateEC(into key: OpaquePointer, curve: Int32) throws(AgentError) {
+    private static func generateEC(into key: OpaquePointer, curve: Int32) throws(StatusError) {
         guard let ec = EC_KEY_new_by_curve_name(curve) else { throw failure("unknown curve \(curve)") }
         guard EC_KEY_generate_key(ec) == 1, EVP_PKEY_assign_EC_KEY(key, ec) == 1 else {
             EC_KEY_free(ec)
@@ -77,7 +78,7 @@ final class TEEKeyPair {
         }
     }
 
-    private static func generateRSA(into key: OpaquePointer, bits: Int32) throws(AgentError) {
+    private static func generateRSA(into key: OpaquePointer, bits: Int32) throws(StatusError) {
         guard let rsa = RSA_new(), let exponent = BN_new() else {
             throw failure("cannot allocate an RSA key")
         }
@@ -98,8 +99,8 @@ final class TEEKeyPair {
         return bytes
     }
 
-    private static func failure(_ what: String) -> AgentError {
-        AgentError(.internal, "the TEE key pair: \(what) (BoringSSL)")
+    private static func failure(_ what: String) -> StatusError {
+        StatusError(.internal, "the TEE key pair: \(what) (BoringSSL)")
     }
 
     /// x and y, each the curve's size, from the uncompressed point.
