@@ -12,94 +12,91 @@ import TTRPC
 public enum AgentServiceHandlers {
     public static func register(agent: AttestationAgent, in services: inout TTRPCServiceSet, logger: Logger) {
         // Every method of the table, each by the switch below (a method
-        // added to the table and not here does not compile).
+        // added to the table and not here does not compile), registered under
+        // the name of the typed method its handler was made for.
         for method in AttestationAgentMethod.allCases {
-            switch handler(for: method, agent: agent, logger: logger) {
-            case .immediate(let handler):
+            let handler = handler(for: method, agent: agent, logger: logger)
+            switch handler.body {
+            case .immediate(let body):
                 services.registerImmediate(
-                    service: AttestationAgentMethod.service, method: method.rawValue, handler: handler)
-            case .task(let handler):
-                services.register(service: AttestationAgentMethod.service, method: method.rawValue, handler: handler)
+                    service: AttestationAgentMethod.service, method: handler.method.rawValue, handler: body)
+            case .task(let body):
+                services.register(
+                    service: AttestationAgentMethod.service, method: handler.method.rawValue, handler: body)
             }
         }
     }
 
     /// A method's handler: answered at once from the agent's published state
     /// (the methods the table marks `answersFromMemory`), or a task.
-    enum Handler {
-        case immediate(TTRPCImmediateHandler)
-        case task(TTRPCMethodHandler)
+    struct Handler {
+        enum Body {
+            case immediate(TTRPCImmediateHandler)
+            case task(TTRPCMethodHandler)
+        }
+
+        let method: AttestationAgentMethod
+        let body: Body
     }
 
     static func handler(for method: AttestationAgentMethod, agent: AttestationAgent, logger: Logger) -> Handler {
+        typealias Typed = AttestationAgentMethods
         switch method {
         case .getEvidence:
-            return .task(
-                unary(method, logger) { (request: GetEvidenceRequest, _) throws(AgentError) in
-                    GetEvidenceResponse(evidence: try await agent.evidence(runtimeData: request.runtimeData))
-                })
+            return unary(Typed.getEvidence, logger) { (request, _) throws(AgentError) in
+                GetEvidenceResponse(evidence: try await agent.evidence(runtimeData: request.runtimeData))
+            }
         case .getAdditionalEvidence:
-            return .task(
-                unary(method, logger) { (request: GetAdditionalEvidenceRequest, context) throws(AgentError) in
-                    try await withCallerDeadline(context) { () throws(AgentError) in
-                        GetEvidenceResponse(
-                            evidence: try await agent.additionalEvidence(runtimeData: request.runtimeData))
-                    }
-                })
+            return unary(Typed.getAdditionalEvidence, logger) { (request, context) throws(AgentError) in
+                try await withCallerDeadline(context) { () throws(AgentError) in
+                    GetEvidenceResponse(
+                        evidence: try await agent.additionalEvidence(runtimeData: request.runtimeData))
+                }
+            }
         case .getToken:
-            return .task(
-                unary(method, logger) { (request: GetTokenRequest, context) throws(AgentError) in
-                    // The remote calls get what is left of the caller's deadline.
-                    let timeLimit = timeLeft(context)
-                    return try await withCallerDeadline(context) { () throws(AgentError) in
-                        GetTokenResponse(token: try await agent.token(type: request.tokenType, timeLimit: timeLimit))
-                    }
-                })
+            return unary(Typed.getToken, logger) { (request, context) throws(AgentError) in
+                // The remote calls get what is left of the caller's deadline.
+                let timeLimit = timeLeft(context)
+                return try await withCallerDeadline(context) { () throws(AgentError) in
+                    GetTokenResponse(token: try await agent.token(type: request.tokenType, timeLimit: timeLimit))
+                }
+            }
         case .extendRuntimeMeasurement:
-            return .task(
-                unary(method, logger) { (request: ExtendRuntimeMeasurementRequest, _) throws(AgentError) in
-                    let outcome = try await agent.extendRuntimeMeasurement(
-                        domain: request.domain, operation: request.operation, content: request.content,
-                        registerIndex: request.registerIndex)
-                    switch outcome {
-                    case .ok: return ExtendRuntimeMeasurementResponse(result: .ok)
-                    case .notSupported: return ExtendRuntimeMeasurementResponse(result: .notSupported)
-                    case .notEnabled: return ExtendRuntimeMeasurementResponse(result: .notEnabled)
-                    }
-                })
-        case .bindInitData, .checkInitData:
-            return .task(
-                unary(method, logger) { (request: InitDataDigestRequest, _) throws(AgentError) in
-                    try await agent.bindInitData(digest: request.digest)
-                    return EmptyMessage()
-                })
+            return unary(Typed.extendRuntimeMeasurement, logger) { (request, _) throws(AgentError) in
+                let outcome = try await agent.extendRuntimeMeasurement(
+                    domain: request.domain, operation: request.operation, content: request.content,
+                    registerIndex: request.registerIndex)
+                switch outcome {
+                case .ok: return ExtendRuntimeMeasurementResponse(result: .ok)
+                case .notSupported: return ExtendRuntimeMeasurementResponse(result: .notSupported)
+                case .notEnabled: return ExtendRuntimeMeasurementResponse(result: .notEnabled)
+                }
+            }
+        case .bindInitData: return bind(Typed.bindInitData, agent, logger)
+        case .checkInitData: return bind(Typed.checkInitData, agent, logger)
         case .updateConfiguration:
-            return .task(
-                unary(method, logger) { (request: UpdateConfigurationRequest, _) throws(AgentError) in
-                    try await agent.updateConfiguration(request.config)
-                    return EmptyMessage()
-                })
+            return unary(Typed.updateConfiguration, logger) { (request, _) throws(AgentError) in
+                try await agent.updateConfiguration(request.config)
+                return EmptyMessage()
+            }
         case .getTeeType:
-            return .immediate(
-                immediate(method, logger) { (_: EmptyMessage) throws(AgentError) in
-                    GetTeeTypeResponse(tee: try agent.teeType().rawValue)
-                })
+            return immediate(Typed.getTeeType, logger) { _ throws(AgentError) in
+                GetTeeTypeResponse(tee: try agent.teeType().rawValue)
+            }
         case .getAdditionalTees:
-            return .immediate(
-                immediate(method, logger) { (_: EmptyMessage) throws(AgentError) in
-                    GetAdditionalTeesResponse(additionalTees: try agent.additionalTees().map(\.rawValue))
-                })
+            return immediate(Typed.getAdditionalTees, logger) { _ throws(AgentError) in
+                GetAdditionalTeesResponse(additionalTees: try agent.additionalTees().map(\.rawValue))
+            }
         case .getStatus:
-            return .immediate(
-                immediate(method, logger) { (_: EmptyMessage) throws(AgentError) in
-                    let status = try agent.statusReport()
-                    return GetStatusResponse(
-                        state: status.state.rawValue, binding: status.binding.rawValue,
-                        tee: status.tee.rawValue, configSource: status.configSource.rawValue,
-                        initDataDigest: (status.rejectedDigest ?? status.boundDigest).map(Hex.encode) ?? "",
-                        initDataField: status.rejectedField.map(Hex.encode) ?? "", kbsURL: status.kbs?.url ?? "",
-                        kbsCert: status.kbs?.cert ?? "")
-                })
+            return immediate(Typed.getStatus, logger) { _ throws(AgentError) in
+                let status = try agent.statusReport()
+                return GetStatusResponse(
+                    state: status.state.rawValue, binding: status.binding.rawValue,
+                    tee: status.tee.rawValue, configSource: status.configSource.rawValue,
+                    initDataDigest: (status.rejectedDigest ?? status.boundDigest).map(Hex.encode) ?? "",
+                    initDataField: status.rejectedField.map(Hex.encode) ?? "", kbsURL: status.kbs?.url ?? "",
+                    kbsCert: status.kbs?.cert ?? "")
+            }
         }
     }
 
@@ -121,43 +118,54 @@ public enum AgentServiceHandlers {
         return try result.get()
     }
 
-    /// A method's bytes in and out: decode the request through protobuf-c,
-    /// run `body` as a task, encode its answer.
-    private static func unary<Request: ProtobufCodable & Sendable, Response: ProtobufCodable & SendableMetatype>(
-        _ method: AttestationAgentMethod, _ logger: Logger,
-        _ body: @escaping @Sendable (Request, TTRPCCallContext) async throws(AgentError) -> Response
-    ) -> TTRPCMethodHandler {
-        precondition(
-            method.descriptor.carries(Request.self, Response.self) && !method.descriptor.answersFromMemory,
-            "\(method.rawValue): the handler's messages or placement are not the method table's")
-        return { context, payload in
-            let request: Request = try decode(method, payload)
-            do throws(AgentError) {
-                return try await body(request, context).protobufBytes()
-            } catch {
-                throw refused(method, error, logger)
-            }
+    /// BindInitData and its older name CheckInitData: the same call.
+    private static func bind(
+        _ typed: TypedMethod<InitDataDigestRequest, EmptyMessage>, _ agent: AttestationAgent, _ logger: Logger
+    ) -> Handler {
+        unary(typed, logger) { request, _ throws(AgentError) in
+            try await agent.bindInitData(digest: request.digest)
+            return EmptyMessage()
         }
     }
 
+    /// A method's bytes in and out: decode the request through protobuf-c,
+    /// run `body` as a task, encode its answer. `body` takes and gives the
+    /// method's own messages, or this does not compile.
+    private static func unary<Request, Response>(
+        _ typed: TypedMethod<Request, Response>, _ logger: Logger,
+        _ body: @escaping @Sendable (Request, TTRPCCallContext) async throws(AgentError) -> Response
+    ) -> Handler {
+        let method = typed.method
+        precondition(!method.descriptor.answersFromMemory, "\(method.rawValue) is answered from memory, not as a task")
+        return Handler(
+            method: method,
+            body: .task { context, payload in
+                let request: Request = try decode(method, payload)
+                do throws(AgentError) {
+                    return try await body(request, context).protobufBytes()
+                } catch {
+                    throw refused(method, error, logger)
+                }
+            })
+    }
+
     /// As `unary`, answered at once on the event loop from what the agent published.
-    private static func immediate<
-        Request: ProtobufCodable & SendableMetatype, Response: ProtobufCodable & SendableMetatype
-    >(
-        _ method: AttestationAgentMethod, _ logger: Logger,
+    private static func immediate<Request, Response>(
+        _ typed: TypedMethod<Request, Response>, _ logger: Logger,
         _ body: @escaping @Sendable (Request) throws(AgentError) -> Response
-    ) -> TTRPCImmediateHandler {
-        precondition(
-            method.descriptor.carries(Request.self, Response.self) && method.descriptor.answersFromMemory,
-            "\(method.rawValue): the handler's messages or placement are not the method table's")
-        return { payload in
-            let request: Request = try decode(method, payload)
-            do throws(AgentError) {
-                return try body(request).protobufBytes()
-            } catch {
-                throw refused(method, error, logger)
-            }
-        }
+    ) -> Handler {
+        let method = typed.method
+        precondition(method.descriptor.answersFromMemory, "\(method.rawValue) is not answered from memory")
+        return Handler(
+            method: method,
+            body: .immediate { payload in
+                let request: Request = try decode(method, payload)
+                do throws(AgentError) {
+                    return try body(request).protobufBytes()
+                } catch {
+                    throw refused(method, error, logger)
+                }
+            })
     }
 
     private static func decode<Request: ProtobufCodable>(

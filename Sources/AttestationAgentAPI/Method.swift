@@ -20,40 +20,53 @@ public enum AttestationAgentMethod: String, CaseIterable, Sendable {
     case getStatus = "GetStatus"
 
     public var descriptor: AttestationAgentMethodDescriptor {
+        typealias Typed = AttestationAgentMethods
         switch self {
-        case .getEvidence:
-            .init(
-                GetEvidenceRequest.self, GetEvidenceResponse.self, hostSafe: false, answersFromMemory: false,
-                gate: .always)
+        case .getEvidence: return .init(Typed.getEvidence, hostSafe: false, answersFromMemory: false, gate: .always)
         case .getAdditionalEvidence:
-            .init(
-                GetAdditionalEvidenceRequest.self, GetEvidenceResponse.self, hostSafe: false, answersFromMemory: false,
-                gate: .always)
-        case .getToken:
-            .init(GetTokenRequest.self, GetTokenResponse.self, hostSafe: false, answersFromMemory: false, gate: .token)
+            return .init(Typed.getAdditionalEvidence, hostSafe: false, answersFromMemory: false, gate: .always)
+        case .getToken: return .init(Typed.getToken, hostSafe: false, answersFromMemory: false, gate: .token)
         case .extendRuntimeMeasurement:
-            .init(
-                ExtendRuntimeMeasurementRequest.self, ExtendRuntimeMeasurementResponse.self, hostSafe: false,
-                answersFromMemory: false, gate: .always)
-        case .bindInitData, .checkInitData:
-            .init(InitDataDigestRequest.self, EmptyMessage.self, hostSafe: false, answersFromMemory: false, gate: .bind)
+            return .init(Typed.extendRuntimeMeasurement, hostSafe: false, answersFromMemory: false, gate: .always)
+        case .bindInitData: return .init(Typed.bindInitData, hostSafe: false, answersFromMemory: false, gate: .bind)
+        case .checkInitData: return .init(Typed.checkInitData, hostSafe: false, answersFromMemory: false, gate: .bind)
         case .updateConfiguration:
-            .init(
-                UpdateConfigurationRequest.self, EmptyMessage.self, hostSafe: false, answersFromMemory: false,
-                gate: .configure)
-        case .getTeeType:
-            .init(EmptyMessage.self, GetTeeTypeResponse.self, hostSafe: true, answersFromMemory: true, gate: .always)
+            return .init(Typed.updateConfiguration, hostSafe: false, answersFromMemory: false, gate: .configure)
+        case .getTeeType: return .init(Typed.getTeeType, hostSafe: true, answersFromMemory: true, gate: .always)
         case .getAdditionalTees:
-            .init(
-                EmptyMessage.self, GetAdditionalTeesResponse.self, hostSafe: true, answersFromMemory: true,
-                gate: .always)
-        case .getStatus:
-            .init(EmptyMessage.self, GetStatusResponse.self, hostSafe: true, answersFromMemory: true, gate: .always)
+            return .init(Typed.getAdditionalTees, hostSafe: true, answersFromMemory: true, gate: .always)
+        case .getStatus: return .init(Typed.getStatus, hostSafe: true, answersFromMemory: true, gate: .always)
         }
     }
 
     /// The methods a listener facing the untrusted host allows by default.
     public static var hostSafe: [AttestationAgentMethod] { allCases.filter(\.descriptor.hostSafe) }
+}
+
+/// A method with its message types: a handler registered for it, or a call
+/// made to it, must take `Request` and give `Response`, or it does not compile.
+public struct TypedMethod<Request: ProtobufCodable & Sendable, Response: ProtobufCodable & Sendable>: Sendable {
+    public let method: AttestationAgentMethod
+
+    init(_ method: AttestationAgentMethod) { self.method = method }
+}
+
+/// Every method of the service with its messages: the one place they are named.
+public enum AttestationAgentMethods {
+    public static let getEvidence = TypedMethod<GetEvidenceRequest, GetEvidenceResponse>(.getEvidence)
+    public static let getAdditionalEvidence = TypedMethod<GetAdditionalEvidenceRequest, GetEvidenceResponse>(
+        .getAdditionalEvidence)
+    public static let getToken = TypedMethod<GetTokenRequest, GetTokenResponse>(.getToken)
+    public static let extendRuntimeMeasurement = TypedMethod<
+        ExtendRuntimeMeasurementRequest, ExtendRuntimeMeasurementResponse
+    >(.extendRuntimeMeasurement)
+    public static let bindInitData = TypedMethod<InitDataDigestRequest, EmptyMessage>(.bindInitData)
+    public static let checkInitData = TypedMethod<InitDataDigestRequest, EmptyMessage>(.checkInitData)
+    public static let updateConfiguration = TypedMethod<UpdateConfigurationRequest, EmptyMessage>(
+        .updateConfiguration)
+    public static let getTeeType = TypedMethod<EmptyMessage, GetTeeTypeResponse>(.getTeeType)
+    public static let getAdditionalTees = TypedMethod<EmptyMessage, GetAdditionalTeesResponse>(.getAdditionalTees)
+    public static let getStatus = TypedMethod<EmptyMessage, GetStatusResponse>(.getStatus)
 }
 
 /// One row of the method table.
@@ -65,27 +78,19 @@ public struct AttestationAgentMethodDescriptor {
     /// reveals nothing a host could use to impersonate the guest.
     public let hostSafe: Bool
     /// The agent answers from its own state, with no device, file or
-    /// network: such calls may run on the event loop that read them.
+    /// network: such calls are answered on the event loop that read them.
     public let answersFromMemory: Bool
     /// Which rule of the state table admits the call.
     public let gate: AttestationAgentGate
 
-    init(
-        _ request: any ProtobufCodable.Type, _ response: any ProtobufCodable.Type, hostSafe: Bool,
-        answersFromMemory: Bool, gate: AttestationAgentGate
+    init<Request, Response>(
+        _ typed: TypedMethod<Request, Response>, hostSafe: Bool, answersFromMemory: Bool, gate: AttestationAgentGate
     ) {
-        self.request = request
-        self.response = response
+        self.request = Request.self
+        self.response = Response.self
         self.hostSafe = hostSafe
         self.answersFromMemory = answersFromMemory
         self.gate = gate
-    }
-
-    /// Whether `Request` and `Response` are this method's messages: the
-    /// service glue and aactl check it before they send or register a call.
-    public func carries<Request, Response>(_: Request.Type, _: Response.Type) -> Bool {
-        ObjectIdentifier(request) == ObjectIdentifier(Request.self)
-            && ObjectIdentifier(response) == ObjectIdentifier(Response.self)
     }
 }
 

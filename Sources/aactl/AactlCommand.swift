@@ -60,11 +60,8 @@ struct ConnectionOptions: ParsableArguments {
     }
 
     /// Calls `method` and decodes the answer; exits 1 on a ttrpc error, 2 on a transport error.
-    func call<Request: ProtobufCodable, Response: ProtobufCodable>(
-        _ method: AttestationAgentMethod, _ request: Request,
-        as: Response.Type
-    ) async throws -> Response {
-        switch await attempt(method, request, as: Response.self) {
+    func call<Request, Response>(_ typed: TypedMethod<Request, Response>, _ request: Request) async throws -> Response {
+        switch await attempt(typed, request) {
         case .success(let response): return response
         case .failure(let failure):
             printError(failure.message)
@@ -81,13 +78,10 @@ struct ConnectionOptions: ParsableArguments {
     }
 
     /// Calls `method` and decodes the answer, or says why not.
-    func attempt<Request: ProtobufCodable, Response: ProtobufCodable>(
-        _ method: AttestationAgentMethod, _ request: Request,
-        as: Response.Type
+    func attempt<Request, Response>(
+        _ typed: TypedMethod<Request, Response>, _ request: Request
     ) async -> Result<Response, CallFailure> {
-        precondition(
-            method.descriptor.carries(Request.self, Response.self),
-            "\(method.rawValue): these messages are not the method table's")
+        let method = typed.method
         // aactl's event loops are NIO's shared ones (for the agent, the KBS
         // and DNS alike); the connection is closed before this returns.
         let answer: Result<[UInt8], any Error>
@@ -148,7 +142,7 @@ struct GetTeeType: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "The TEE the agent runs in.")
     @OptionGroup var connection: ConnectionOptions
     func run() async throws {
-        let response = try await connection.call(.getTeeType, EmptyMessage(), as: GetTeeTypeResponse.self)
+        let response = try await connection.call(AttestationAgentMethods.getTeeType, EmptyMessage())
         printJSON(.object([("tee", .string(response.tee))]))
     }
 }
@@ -157,7 +151,7 @@ struct GetAdditionalTees: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Further TEEs (devices) that add evidence.")
     @OptionGroup var connection: ConnectionOptions
     func run() async throws {
-        let response = try await connection.call(.getAdditionalTees, EmptyMessage(), as: GetAdditionalTeesResponse.self)
+        let response = try await connection.call(AttestationAgentMethods.getAdditionalTees, EmptyMessage())
         printJSON(.object([("additional_tees", .array(response.additionalTees.map { .string($0) }))]))
     }
 }
@@ -167,7 +161,7 @@ struct Status: AsyncParsableCommand {
         abstract: "The agent's state, how initdata was bound, and where its configuration came from.")
     @OptionGroup var connection: ConnectionOptions
     func run() async throws {
-        let s = try await connection.call(.getStatus, EmptyMessage(), as: GetStatusResponse.self)
+        let s = try await connection.call(AttestationAgentMethods.getStatus, EmptyMessage())
         printJSON(
             .object([
                 ("state", .string(s.state)), ("binding", .string(s.binding)), ("tee", .string(s.tee)),
@@ -181,14 +175,14 @@ struct Status: AsyncParsableCommand {
 struct GetEvidence: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "The primary TEE's evidence over the given report data.")
     @OptionGroup var evidence: EvidenceOptions
-    func run() async throws { try await evidence.run(.getEvidence) }
+    func run() async throws { try await evidence.run(AttestationAgentMethods.getEvidence) }
 }
 
 struct GetAdditionalEvidence: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "The additional TEEs' evidence (null when there are none).")
     @OptionGroup var evidence: EvidenceOptions
-    func run() async throws { try await evidence.run(.getAdditionalEvidence) }
+    func run() async throws { try await evidence.run(AttestationAgentMethods.getAdditionalEvidence) }
 }
 
 /// GetEvidence and GetAdditionalEvidence take and answer the same messages.
@@ -196,9 +190,9 @@ struct EvidenceOptions: ParsableArguments {
     @OptionGroup var connection: ConnectionOptions
     @Option(help: ArgumentHelp("Report data, hex.", valueName: "HEX")) var runtimeData = ""
 
-    func run(_ method: AttestationAgentMethod) async throws {
+    func run(_ method: TypedMethod<GetEvidenceRequest, GetEvidenceResponse>) async throws {
         let request = GetEvidenceRequest(runtimeData: try hexArgument(runtimeData, name: "--runtime-data"))
-        let response = try await connection.call(method, request, as: GetEvidenceResponse.self)
+        let response = try await connection.call(method, request)
         printJSON(.object([("evidence", jsonOrBase64(response.evidence))]))
     }
 }
@@ -209,7 +203,7 @@ struct GetToken: AsyncParsableCommand {
     @Option(name: .customLong("type"), help: ArgumentHelp("kbs or coco_as.", valueName: "TYPE")) var tokenType: String
     func run() async throws {
         let response = try await connection.call(
-            .getToken, GetTokenRequest(tokenType: tokenType), as: GetTokenResponse.self)
+            AttestationAgentMethods.getToken, GetTokenRequest(tokenType: tokenType))
         printJSON(.object([("token", jsonOrBase64(response.token))]))
     }
 }
@@ -218,13 +212,13 @@ struct BindInitData: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Binds initdata: its digest is checked against the hardware field.")
     @OptionGroup var digest: DigestOptions
-    func run() async throws { try await digest.run(.bindInitData) }
+    func run() async throws { try await digest.run(AttestationAgentMethods.bindInitData) }
 }
 
 struct CheckInitData: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "BindInitData under its 2024 name.")
     @OptionGroup var digest: DigestOptions
-    func run() async throws { try await digest.run(.checkInitData) }
+    func run() async throws { try await digest.run(AttestationAgentMethods.checkInitData) }
 }
 
 /// BindInitData and CheckInitData take the same message.
@@ -232,9 +226,9 @@ struct DigestOptions: ParsableArguments {
     @OptionGroup var connection: ConnectionOptions
     @Option(help: ArgumentHelp("The initdata digest, hex (empty: no initdata).", valueName: "HEX")) var digest = ""
 
-    func run(_ method: AttestationAgentMethod) async throws {
+    func run(_ method: TypedMethod<InitDataDigestRequest, EmptyMessage>) async throws {
         let request = InitDataDigestRequest(digest: try hexArgument(digest, name: "--digest"))
-        _ = try await connection.call(method, request, as: EmptyMessage.self)
+        _ = try await connection.call(method, request)
         printJSON(.object([]))
     }
 }
@@ -257,7 +251,7 @@ struct UpdateConfiguration: AsyncParsableCommand {
             do { text = try LocalFile.readText(configFile) } catch { throw ValidationError("cannot read \(error)") }
         }
         _ = try await connection.call(
-            .updateConfiguration, UpdateConfigurationRequest(config: text), as: EmptyMessage.self)
+            AttestationAgentMethods.updateConfiguration, UpdateConfigurationRequest(config: text))
         printJSON(.object([]))
     }
 }
@@ -273,8 +267,7 @@ struct ExtendRuntimeMeasurement: AsyncParsableCommand {
     func run() async throws {
         let request = ExtendRuntimeMeasurementRequest(
             domain: domain, operation: operation, content: content, registerIndex: registerIndex)
-        let response = try await connection.call(
-            .extendRuntimeMeasurement, request, as: ExtendRuntimeMeasurementResponse.self)
+        let response = try await connection.call(AttestationAgentMethods.extendRuntimeMeasurement, request)
         printJSON(.object([("result", .string(response.result?.name ?? "UNKNOWN(\(response.rawResult))"))]))
     }
 }

@@ -60,7 +60,7 @@ struct Doctor: AsyncParsableCommand {
     static let kbsLimit = TimeAmount.seconds(10)
 
     func run() async throws {
-        let status = await connection.attempt(.getStatus, EmptyMessage(), as: GetStatusResponse.self)
+        let status = await connection.attempt(AttestationAgentMethods.getStatus, EmptyMessage())
             .mapError { DoctorFailure($0.message) }
         var checks = AgentDiagnosis.check(socket: connection.socket, status: status)
         let agentTEE = (try? status.get())?.tee
@@ -101,7 +101,7 @@ struct Doctor: AsyncParsableCommand {
         var generator = SystemRandomNumberGenerator()
         let reportData = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
         switch await connection.attempt(
-            .getEvidence, GetEvidenceRequest(runtimeData: reportData), as: GetEvidenceResponse.self)
+            AttestationAgentMethods.getEvidence, GetEvidenceRequest(runtimeData: reportData))
         {
         case .failure(let failure):
             if let key = EvidenceDiagnosis.attestationKeyCheck(
@@ -126,14 +126,14 @@ struct Doctor: AsyncParsableCommand {
     /// GetAdditionalTees, and GetAdditionalEvidence over random report data
     /// when it names `nvidia`.
     func gpuCheck() async -> DoctorCheck? {
-        let tees = await connection.attempt(.getAdditionalTees, EmptyMessage(), as: GetAdditionalTeesResponse.self)
+        let tees = await connection.attempt(AttestationAgentMethods.getAdditionalTees, EmptyMessage())
         let listed = (try? tees.get())?.additionalTees.contains("nvidia") ?? false
         var generator = SystemRandomNumberGenerator()
         let reportData = (0..<48).map { _ in UInt8.random(in: 0...255, using: &generator) }
         var answer: GPUDiagnosis.Answer?
         if listed {
             switch await connection.attempt(
-                .getAdditionalEvidence, GetEvidenceRequest(runtimeData: reportData), as: GetEvidenceResponse.self)
+                AttestationAgentMethods.getAdditionalEvidence, GetEvidenceRequest(runtimeData: reportData))
             {
             case .success(let response): answer = .evidence(response.evidence)
             case .failure(let failure): answer = .refused(message: failure.message)
@@ -147,7 +147,7 @@ struct Doctor: AsyncParsableCommand {
     /// GetToken through the agent, timed.
     func tokenCheck() async -> DoctorCheck {
         let started = NIODeadline.now()
-        let answer = await connection.attempt(.getToken, GetTokenRequest(tokenType: "kbs"), as: GetTokenResponse.self)
+        let answer = await connection.attempt(AttestationAgentMethods.getToken, GetTokenRequest(tokenType: "kbs"))
         let elapsed = Int((NIODeadline.now() - started).nanoseconds / 1_000_000)
         return KBSDiagnosis.tokenCheck(milliseconds: answer.map { _ in elapsed }.mapError { DoctorFailure($0.message) })
     }
