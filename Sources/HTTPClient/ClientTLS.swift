@@ -1,4 +1,11 @@
 import NIOSSL
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 
 /// The TLS a client of a configured service (a KBS, an attestation service)
 /// uses: the system's trusted roots, plus the certificate the configuration
@@ -25,9 +32,36 @@ public enum ClientTLS {
         }
     }
 
+    /// Contexts already made, by the certificate configured. Making one reads
+    /// and parses the system's CA bundle, which every GetToken would repeat;
+    /// a configuration is set once per boot, so this holds one or two entries
+    /// (at most `cacheLimit`). A context is immutable and shared safely.
+    private static let made = Mutex<[String?: NIOSSLContext]>([:])
+    static let cacheLimit = 8
+
     /// A client context trusting the system's roots and `additionalPEM` (one
     /// or more certificates); only `additionalPEM` when the system has none.
     public static func context(trustingAlso additionalPEM: String?) throws(Failure) -> NIOSSLContext {
+        if let known = made.withLock({ $0[additionalPEM] }) { return known }
+        let context = try makeContext(trustingAlso: additionalPEM)
+        made.withLock { contexts in
+            if contexts.count >= cacheLimit { contexts.removeAll() }
+            contexts[additionalPEM] = context
+        }
+        return context
+    }
+
+    /// Where the system's roots are looked for, as swift-nio-ssl looks on
+    /// Linux (Debian and its kin, then Fedora's). Found here rather than by
+    /// NIOSSL's `.default`, whose context leaks when no bundle exists.
+    static let systemBundles = ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt"]
+
+    private static func isFile(_ path: String) -> Bool {
+        var status = stat()
+        return stat(path, &status) == 0 && (status.st_mode & S_IFMT) == S_IFREG
+    }
+
+    private static func makeContext(trustingAlso additionalPEM: String?) throws(Failure) -> NIOSSLContext {
         var configured: [NIOSSLCertificate] = []
         if let additionalPEM {
             do { configured = try NIOSSLCertificate.fromPEMBytes(Array(additionalPEM.utf8)) } catch {
@@ -36,10 +70,14 @@ public enum ClientTLS {
             guard !configured.isEmpty else { throw .certificateNotPEM("it holds no certificate") }
         }
         var configuration = TLSConfiguration.makeClientConfiguration()
-        configuration.trustRoots = .default
-        if !configured.isEmpty { configuration.additionalTrustRoots = [.certificates(configured)] }
-        let systemRootsFailure: String
-        do { return try NIOSSLContext(configuration: configuration) } catch { systemRootsFailure = "\(error)" }
+        var systemRootsFailure = "no CA bundle at \(systemBundles.joined(separator: " or "))"
+        if let bundle = systemBundles.first(where: isFile) {
+            configuration.trustRoots = .file(bundle)
+            if !configured.isEmpty { configuration.additionalTrustRoots = [.certificates(configured)] }
+            do { return try NIOSSLContext(configuration: configuration) } catch {
+                systemRootsFailure = "\(bundle) does not load: \(error)"
+            }
+        }
         guard !configured.isEmpty else { throw .noTrustedRoots(systemRootsFailure) }
         configuration.trustRoots = .certificates(configured)
         configuration.additionalTrustRoots = []

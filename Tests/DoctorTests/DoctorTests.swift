@@ -107,7 +107,7 @@ import Testing
         #expect(Self.outcomes(elsewhere) == ["initdata warn"])
     }
 
-    /// README's "initdata algorithms" column: what trustee can verify per TEE.
+    /// docs/platforms.md's "initdata algorithms" column: what trustee can verify per TEE.
     @Test(arguments: [
         ("tpm", "sha256", "pass"), ("tpm", "sha384", "fail"), ("az-snp-vtpm", "sha512", "fail"),
         ("cca", "sha512", "pass"), ("cca", "sha384", "fail"), ("tdx", "sha512", "pass"), ("snp", "sha256", "pass"),

@@ -86,6 +86,68 @@ import Testing
             "\(unconfigured)")
     }
 
+    /// One configuration, read by the agent and by doctor with the same code:
+    /// the same file, in TOML and in JSON, gives the agent a token and doctor a
+    /// PASS from the same KBS, and the two ask for the challenge with the same
+    /// request body (trustee's KBS is the judge of both).
+    @Test func theAgentAndDoctorReadTheSameConfiguration() async throws {
+        let kbs = try await TestKBS()
+        let directory = NSTemporaryDirectory() + "doctor-same-\(UUID().uuidString.prefix(6))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let files = [
+            ("aa.toml", "[token_configs.kbs]\nurl = \"\(kbs.url)\"\ntee_key_algorithm = \"ECDH-ES+A256KW-P521\"\n"),
+            (
+                "aa.json",
+                #"{"token_configs": {"kbs": {"url": "\#(kbs.url)", "tee_key_algorithm": "ECDH-ES+A256KW-P521"}}}"#
+            ),
+        ]
+        func authBody(after count: Int) -> String? {
+            kbs.requests.dropFirst(count).first { $0["path"] as? String == "/kbs/v0/auth" }?["body"] as? String
+        }
+        for (name, text) in files {
+            let path = directory + "/" + name
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+            let beforeAgent = kbs.requests.count
+            let agent = try AgentProcess(["-c", path])
+            await (try agent.waitUntilListening()).close()
+            let token = try CommandResult.run(
+                "aactl", ["get-token", "--type", "kbs", "--socket", "unix://" + agent.socketPath])
+            #expect(token.status == 0, "\(name): \(token.stdout)\(token.stderr)")
+            let agentAsked = authBody(after: beforeAgent)
+
+            let beforeDoctor = kbs.requests.count
+            let doctor = try CommandResult.run(
+                "aactl",
+                [
+                    "doctor", "--socket", "unix://\(directory)/none.sock", "--initdata", directory + "/none.toml",
+                    "--tee", "sample", "--config", path,
+                ])
+            #expect(
+                doctor.stdout.contains("PASS KBS: \(kbs.url)/kbs/v0/auth answered a challenge"),
+                "\(name): \(doctor.stdout)")
+            let doctorAsked = authBody(after: beforeDoctor)
+            #expect(
+                agentAsked != nil && agentAsked == doctorAsked,
+                "\(name): the agent asked \(agentAsked ?? "nothing"), doctor \(doctorAsked ?? "nothing")")
+        }
+
+        // A JSON configuration without the KBS's URL: refused by both, for the same reason.
+        let broken = directory + "/broken.json"
+        try #"{"token_configs": {"kbs": {"cert": ""}}}"#.write(toFile: broken, atomically: true, encoding: .utf8)
+        let refused = try AgentProcess(["-c", broken])
+        #expect(await refused.waitForExit() == 1)
+        #expect(refused.stderr.contains("token_configs.kbs.url"), "\(refused.stderr)")
+        let doctor = try CommandResult.run(
+            "aactl",
+            [
+                "doctor", "--socket", "unix://\(directory)/none.sock", "--initdata", directory + "/none.toml",
+                "--tee", "sample", "--config", broken,
+            ])
+        #expect(
+            doctor.stdout.contains("FAIL KBS: ") && doctor.stdout.contains("token_configs.kbs.url"), "\(doctor.stdout)")
+    }
+
     @Test func theKBSCheckTellsTLSApart() async throws {
         let directory = NSTemporaryDirectory() + "doctor-tls-\(UUID().uuidString.prefix(6))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)

@@ -249,6 +249,84 @@ import _CryptoExtras
             kbsURL: slow.url, extraConfig: "timeout = 1\n", .deadlineExceeded, mentioning: slow.url)
     }
 
+    /// The four ways a KBS can fail to answer, each in the agent's words:
+    /// what failed, at which URL, the system's meaning of it, the attempts;
+    /// none of the network libraries' descriptions of their error values.
+    @Test func connectionFailuresReadInTheAgentsWords() async throws {
+        func message(_ url: String, _ extra: String = "") async throws -> String {
+            let connected = try await Self.configuredAgent("[token_configs.kbs]\nurl = \"\(url)\"\n" + extra)
+            defer { Task { await connected.close() } }
+            do {
+                _ = try await Self.token(connected.client)
+                Issue.record("a token from \(url)")
+                return ""
+            } catch let error as TTRPCError {
+                for fragment in [
+                    "NIOConnectionError", "SingleConnectionFailure", "IOError", "errno", "NIOSSL", "BoringSSL",
+                    "OPENSSL", "SSL routines", "[IPv4]", "ChannelError", "SocketAddressError",
+                ] {
+                    #expect(!error.message.contains(fragment), "\(fragment) in: \(error.message)")
+                }
+                #expect(error.message.contains("(attempt "), "\(error.message)")
+                return error.message
+            }
+        }
+        // Refused: a port on loopback where nothing listens.
+        let closed = try await message("http://127.0.0.1:9", "timeout = 3\n")
+        #expect(
+            closed.hasPrefix("cannot reach the KBS at http://127.0.0.1:9/kbs/v0/auth: connection refused"), "\(closed)")
+        // Unreachable: a name that does not resolve (RFC 6761's .invalid).
+        let unnamed = try await message("http://kbs.invalid:8080", "timeout = 3\n")
+        #expect(
+            unnamed.hasPrefix(
+                "cannot reach the KBS at http://kbs.invalid:8080/kbs/v0/auth: the host name kbs.invalid does not resolve"
+            ), "\(unnamed)")
+        // TLS: a KBS whose certificate nothing trusts.
+        let directory = NSTemporaryDirectory() + "token-tls-\(UUID().uuidString.prefix(6))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let untrusted = try await TestKBS(tls: try TestKBS.selfSignedCertificate(in: directory, name: "kbs"))
+        let tls = try await message(untrusted.url, "timeout = 3\n")
+        #expect(
+            tls.hasPrefix(
+                "cannot reach the KBS at \(untrusted.url)/kbs/v0/auth: the TLS handshake failed: the server's certificate does not verify against the trusted roots"
+            ), "\(tls)")
+        // Timed out: a socket that takes connections and never answers.
+        let silent = try SilentListener()
+        let quiet = try await message("http://127.0.0.1:\(silent.port)", "timeout = 1\n")
+        #expect(
+            quiet.hasPrefix("the KBS at http://127.0.0.1:\(silent.port)/kbs/v0/auth did not answer within 1000 ms"),
+            "\(quiet)")
+        withExtendedLifetime(silent) {}
+    }
+
+    /// A TCP listener on loopback that never accepts: the kernel completes
+    /// the handshake, and the request waits for an answer that never comes.
+    final class SilentListener {
+        let descriptor: Int32
+        let port: Int
+
+        init() throws {
+            let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            self.descriptor = descriptor
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            address.sin_port = 0
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let bound = withUnsafeMutablePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    bind(descriptor, $0, length) == 0 && listen(descriptor, 16) == 0
+                        && getsockname(descriptor, $0, &length) == 0
+                }
+            }
+            guard bound else { throw POSIXError(.EADDRNOTAVAIL) }
+            port = Int(UInt16(bigEndian: address.sin_port))
+        }
+
+        deinit { close(descriptor) }
+    }
+
     @Test func cocoAttestationService() async throws {
         let service = try await TestKBS()
         let connected = try await Self.configuredAgent("[token_configs.coco_as]\nurl = \"\(service.url)\"\n")
