@@ -23,14 +23,7 @@ import tempfile
 import time
 
 import callgrind_counts
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
+from aa_support import rss_kib
 
 
 class Server:

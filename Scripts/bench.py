@@ -3,7 +3,6 @@
 ttrpc on a Unix socket. Prints numbers; asserts nothing.
 Usage: Scripts/bench.py BIN_DIR [--calls N]"""
 import argparse
-import importlib.util
 import os
 import socket
 import struct
@@ -12,21 +11,12 @@ import tempfile
 import threading
 import time
 
-here = os.path.dirname(os.path.abspath(__file__))
-spec = importlib.util.spec_from_file_location("frames", os.path.join(here, "make-frame-fixtures.py"))
-frames = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(frames)
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
+import aa_support as frames
+from aa_support import rss_kib
 
 
 def read_frame(sock, buffer):
+    """Reads through one frame of a pipelined stream; returns what follows it."""
     while len(buffer) < 10:
         buffer += sock.recv(65536)
     length, stream, _, _ = struct.unpack(">IIBB", buffer[:10])

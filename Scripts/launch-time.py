@@ -19,21 +19,9 @@ import sys
 import tempfile
 import time
 
+from aa_support import wait_for_socket
+
 DOCUMENT = 'version = "0.1.0"\nalgorithm = "{alg}"\n[data]\n"aa.toml" = \'\'\'\n[log]\nlevel = "warn"\n\'\'\'\n'
-
-
-def wait_for_socket(path, process, limit=10.0):
-    started = time.perf_counter()
-    while time.perf_counter() - started < limit:
-        if process.poll() is not None:
-            raise RuntimeError(f"the agent exited with {process.returncode}")
-        try:
-            with socket.socket(socket.AF_UNIX) as s:
-                s.connect(path)
-                return
-        except OSError:
-            time.sleep(0.001)
-    raise RuntimeError("not listening")
 
 
 def launch(binary, folder, document, environment):

@@ -10,46 +10,14 @@ them later. Run: python3 Scripts/make-frame-fixtures.py
 import base64
 import json
 import os
-import struct
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from aa_support import bytes_field, field, frame, request, string  # noqa: E402
 
 OUT = os.path.join(os.path.dirname(__file__), "..", "Tests", "Fixtures", "frames", "handmade")
-SERVICE = "attestation_agent.AttestationAgentService"
 # The agent is started with this simulated init-data field (AA_SAMPLE_INITDATA).
 FIELD = bytes([0x11] * 32)
-
-
-def varint(n):
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        out.append(b | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def field(number, wire, value):
-    key = varint(number << 3 | wire)
-    if wire == 0:
-        return key + varint(value)
-    return key + varint(len(value)) + value
-
-
-def string(number, text):
-    return field(number, 2, text.encode()) if text else b""
-
-
-def bytes_field(number, data):
-    return field(number, 2, data) if data else b""
-
-
-def request(method, payload=b"", timeout_nano=0, metadata=()):
-    body = string(1, SERVICE) + string(2, method) + bytes_field(3, payload)
-    if timeout_nano:
-        body += field(4, 0, timeout_nano)
-    for key, value in metadata:
-        body += field(5, 2, string(1, key) + string(2, value))
-    return body
 
 
 def ok(payload=b""):
@@ -58,10 +26,6 @@ def ok(payload=b""):
 
 def error(code, message):
     return field(1, 2, field(1, 0, code) + string(2, message))
-
-
-def frame(stream, kind, data):
-    return struct.pack(">IIBB", len(data), stream, kind, 0) + data
 
 
 FAILED_PRECONDITION, UNIMPLEMENTED, INVALID_ARGUMENT = 9, 12, 3

@@ -18,8 +18,8 @@ first such load grows the C allocator's per-thread arenas once (about
 adds beyond it. The p99 ratio is reported against its goal (under 2x), not enforced: this
 machine is shared, and one noisy neighbour would make it fail at random.
 
-Standard library only; frames and envelopes are encoded here by hand from
-containerd's ttrpc wire format, not with the agent's code.
+Standard library only; frames and envelopes are encoded by hand from
+containerd's ttrpc wire format (Scripts/aa_support.py), not with the agent's code.
 """
 import multiprocessing
 import os
@@ -32,8 +32,11 @@ import sys
 import tempfile
 import time
 
-SERVICE = "attestation_agent.AttestationAgentService"
-REQUEST, RESPONSE, DATA = 1, 2, 3
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "Scripts"))
+from aa_support import DATA, REQUEST, RESPONSE, frame, read_frame, rss_kib, status_code  # noqa: E402
+from aa_support import bytes_field as field_bytes  # noqa: E402
+from aa_support import request as request_envelope  # noqa: E402
+
 RSS_SLACK_KIB = 2048
 HONEST_CALLS = 1500
 METHODS = ["GetEvidence", "GetAdditionalEvidence", "GetToken", "ExtendRuntimeMeasurement", "BindInitData",
@@ -42,85 +45,6 @@ HOST_ALLOWED = {"GetTeeType", "GetAdditionalTees", "GetStatus"}
 CODES = {0: "OK", 1: "CANCELLED", 3: "INVALID_ARGUMENT", 4: "DEADLINE_EXCEEDED", 5: "NOT_FOUND",
          7: "PERMISSION_DENIED", 8: "RESOURCE_EXHAUSTED", 9: "FAILED_PRECONDITION", 12: "UNIMPLEMENTED",
          13: "INTERNAL", 14: "UNAVAILABLE"}
-
-
-# --- protobuf and ttrpc, by hand --------------------------------------------
-
-def varint(n):
-    out = bytearray()
-    while True:
-        byte = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
-def field_bytes(number, value):
-    return varint(number << 3 | 2) + varint(len(value)) + value
-
-
-def request_envelope(method, payload=b""):
-    return field_bytes(1, SERVICE.encode()) + field_bytes(2, method.encode()) + field_bytes(3, payload)
-
-
-def frame(stream_id, kind, data, flags=0):
-    return struct.pack(">IIBB", len(data), stream_id, kind, flags) + data
-
-
-def read_varint(data, offset):
-    shift = value = 0
-    while True:
-        byte = data[offset]
-        offset += 1
-        value |= (byte & 0x7F) << shift
-        shift += 7
-        if not byte & 0x80:
-            return value, offset
-
-
-def fields(data):
-    """(number, wire type, value) of a protobuf message's fields."""
-    offset, out = 0, []
-    while offset < len(data):
-        key, offset = read_varint(data, offset)
-        number, wire = key >> 3, key & 7
-        if wire == 0:
-            value, offset = read_varint(data, offset)
-        elif wire == 2:
-            length, offset = read_varint(data, offset)
-            value, offset = data[offset:offset + length], offset + length
-        else:
-            raise ValueError(f"wire type {wire}")
-        out.append((number, wire, value))
-    return out
-
-
-def status_code(response_data):
-    """The google.rpc.Status code of a ttrpc Response, 0 when absent."""
-    for number, _, value in fields(response_data):
-        if number == 1:
-            for inner, _, code in fields(value):
-                if inner == 1:
-                    return code
-    return 0
-
-
-def recv_exact(sock, count):
-    data = bytearray()
-    while len(data) < count:
-        chunk = sock.recv(count - len(data))
-        if not chunk:
-            raise ConnectionError("closed")
-        data += chunk
-    return bytes(data)
-
-
-def read_frame(sock):
-    length, stream_id, kind, flags = struct.unpack(">IIBB", recv_exact(sock, 10))
-    return stream_id, kind, recv_exact(sock, length)
 
 
 def connect(path, timeout=5.0):
@@ -165,11 +89,10 @@ class Agent:
             time.sleep(0.01)
 
     def rss_kib(self):
-        with open(f"/proc/{self.process.pid}/status") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-        raise RuntimeError("no VmRSS")
+        kib = rss_kib(self.process.pid)
+        if not kib:
+            raise RuntimeError("no VmRSS: the agent is gone")
+        return kib
 
     def settled_rss_kib(self):
         """RSS once the agent has had time to close what the attacker left."""
