@@ -87,6 +87,7 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
         // What the agent's core asks of a TEE (TEEPlatform, Attester,
@@ -102,6 +103,7 @@ let package = Package(
                 "LocalFiles", "PlatformInterface", "RPCStatus",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
         // Trustee's KBS protocol (one session's two requests), the TEE key
@@ -124,6 +126,10 @@ let package = Package(
                 "AttestationAgentAPI", "AttestationFormats", "Configuration", "DataEncoding", "LocalFiles",
                 "PlatformInterface", "RPCStatus",
                 .product(name: "Logging", package: "swift-log"),
+                // Its locks: pthread mutexes, which ThreadSanitizer sees
+                // (the standard library's Mutex takes its slow path out of
+                // its sight, and contended calls read as races).
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
         // GetToken's remote side: the KBS handshake and the CoCo attestation service.
@@ -187,9 +193,13 @@ let package = Package(
             ]
         ),
 
+        // What the test targets share: the package's paths, launching and
+        // stopping processes, temporary folders, READY=1 readiness, the oracles.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(
             name: "TTRPCTests",
             dependencies: [
+                "TestSupport",
                 "TTRPC", "CTTRPCProtos",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -201,7 +211,8 @@ let package = Package(
         .testTarget(name: "TOMLTests", dependencies: ["TOML"]),
         .testTarget(name: "ConfigurationTests", dependencies: ["Configuration", "RPCStatus"]),
         .testTarget(
-            name: "AttestationFormatsTests", dependencies: ["AttestationFormats", "DataEncoding", "LocalFiles"]),
+            name: "AttestationFormatsTests",
+            dependencies: ["TestSupport", "AttestationFormats", "DataEncoding", "LocalFiles"]),
         .testTarget(
             name: "HTTPClientTests",
             dependencies: [
@@ -211,6 +222,13 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        .testTarget(
+            name: "KBSClientTests",
+            dependencies: [
+                "KBSClient", "DataEncoding",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ]),
         .testTarget(
             name: "DataEncodingTests",
             dependencies: ["DataEncoding", .product(name: "Crypto", package: "swift-crypto")]),
@@ -228,6 +246,7 @@ let package = Package(
         .testTarget(
             name: "PlatformTests",
             dependencies: [
+                "TestSupport",
                 "Platform", "PlatformInterface", "AgentCore", "AttestationFormats", "Configuration", "DataEncoding",
                 "Doctor", "LocalFiles",
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -250,6 +269,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
+                "TestSupport",
                 "TTRPC", "AttestationAgentAPI",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),

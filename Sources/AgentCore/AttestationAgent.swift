@@ -4,8 +4,8 @@ import Configuration
 import DataEncoding
 import LocalFiles
 import Logging
+import NIOConcurrencyHelpers
 import PlatformInterface
-import Synchronization
 
 /// The agent's core: owns the state machine, the platform, the configuration
 /// and the initdata document. Each method under "Calls" is one call of the
@@ -20,17 +20,17 @@ public actor AttestationAgent {
     public nonisolated let platform: any TEEPlatform
     public nonisolated let additionalAttesters: [any Attester]
     private var machine: AgentStateMachine {
-        didSet { published.withLock { $0.machine = machine } }
+        didSet { published.withLockedValue { $0.machine = machine } }
     }
     private var config: AgentConfig? {
-        didSet { published.withLock { $0.kbs = config?.kbs } }
+        didSet { published.withLockedValue { $0.kbs = config?.kbs } }
     }
     /// The machine and the KBS as the actor last left them.
     private struct Published: Sendable {
         var machine: AgentStateMachine
         var kbs: AgentConfig.KBS?
     }
-    private nonisolated let published: Mutex<Published>
+    private nonisolated let published: NIOLockedValueBox<Published>
     private var initData: InitDataDocument?
     private let tokenProviders: TokenProviders
     private let logger: Logger
@@ -57,7 +57,7 @@ public actor AttestationAgent {
         let machine = AgentStateMachine(
             anchor: platform.initDataAnchor, awaitsInitData: awaitsInitData, initDataInEventLog: initDataInEventLog)
         self.machine = machine
-        self.published = Mutex(Published(machine: machine, kbs: nil))
+        self.published = NIOLockedValueBox(Published(machine: machine, kbs: nil))
         self.tokenProviders = tokenProviders
         self.eventLogLocation = eventLogLocation
         self.logger = logger
@@ -80,7 +80,7 @@ public actor AttestationAgent {
     /// Where the agent is now, for the launcher's log and for tests; the
     /// GetStatus call is `statusReport()`.
     public nonisolated var status: Status {
-        let (machine, kbs) = published.withLock { ($0.machine, $0.kbs) }
+        let (machine, kbs) = published.withLockedValue { ($0.machine, $0.kbs) }
         return Status(
             state: machine.state, binding: machine.binding, tee: platform.tee,
             configSource: machine.configSource, boundDigest: machine.boundDigest,
@@ -392,7 +392,7 @@ public actor AttestationAgent {
 
     /// What the gate says of `method` now.
     nonisolated func admission(_ method: AttestationAgentMethod) -> Result<Void, AgentError> {
-        published.withLock { $0.machine.admit(method) }
+        published.withLockedValue { $0.machine.admit(method) }
     }
 
     /// What the actor's own machine says of `method`: the published one must

@@ -1,4 +1,4 @@
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// Evidence may be taken by many callers at once, but never while a runtime
 /// measurement is between extending a register and appending its log entry:
@@ -41,7 +41,7 @@ final class MeasurementGate: Sendable {
         }
     }
 
-    private let state = Mutex(State())
+    private let state = NIOLockedValueBox(State())
 
     /// Runs `body` alone (`exclusive`) or beside other shared holders.
     /// Throws CANCELLED, without running `body`, when the task is cancelled
@@ -55,7 +55,7 @@ final class MeasurementGate: Sendable {
     }
 
     private func enter(exclusive: Bool) async throws(AgentError) {
-        let id: UInt64? = state.withLock { state in
+        let id: UInt64? = state.withLockedValue { state in
             if state.waiting.isEmpty && state.canEnter(exclusive) {
                 state.take(exclusive)
                 return nil
@@ -70,7 +70,7 @@ final class MeasurementGate: Sendable {
                     // Decided again under the lock: the gate may have come
                     // free since, and a cancellation either came before (and
                     // is seen here) or will find the waiter queued.
-                    let outcome = state.withLock { state -> Result<Bool, CancellationError> in
+                    let outcome = state.withLockedValue { state -> Result<Bool, CancellationError> in
                         if Task.isCancelled { return .failure(CancellationError()) }
                         if state.waiting.isEmpty && state.canEnter(exclusive) {
                             state.take(exclusive)
@@ -86,7 +86,7 @@ final class MeasurementGate: Sendable {
                     }
                 }
             } onCancel: {
-                let (removed, admitted) = state.withLock { state in
+                let (removed, admitted) = state.withLockedValue { state in
                     let removed = state.waiting.firstIndex { $0.id == id }.map { state.waiting.remove(at: $0) }
                     return (removed, state.admitWaiting())
                 }
@@ -102,10 +102,10 @@ final class MeasurementGate: Sendable {
     }
 
     /// Callers queued now (for tests).
-    var waitingCount: Int { state.withLock { $0.waiting.count } }
+    var waitingCount: Int { state.withLockedValue { $0.waiting.count } }
 
     private func leave(exclusive: Bool) {
-        let admitted = state.withLock { state in
+        let admitted = state.withLockedValue { state in
             if exclusive { state.writing = false } else { state.readers -= 1 }
             return state.admitWaiting()
         }

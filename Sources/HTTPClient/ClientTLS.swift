@@ -1,5 +1,5 @@
+import NIOConcurrencyHelpers
 import NIOSSL
-import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -36,15 +36,15 @@ public enum ClientTLS {
     /// and parses the system's CA bundle, which every GetToken would repeat;
     /// a configuration is set once per boot, so this holds one or two entries
     /// (at most `cacheLimit`). A context is immutable and shared safely.
-    private static let made = Mutex<[String?: NIOSSLContext]>([:])
+    private static let made = NIOLockedValueBox<[String?: NIOSSLContext]>([:])
     static let cacheLimit = 8
 
     /// A client context trusting the system's roots and `additionalPEM` (one
     /// or more certificates); only `additionalPEM` when the system has none.
     public static func context(trustingAlso additionalPEM: String?) throws(Failure) -> NIOSSLContext {
-        if let known = made.withLock({ $0[additionalPEM] }) { return known }
+        if let known = made.withLockedValue({ $0[additionalPEM] }) { return known }
         let context = try makeContext(trustingAlso: additionalPEM)
-        made.withLock { contexts in
+        made.withLockedValue { contexts in
             if contexts.count >= cacheLimit { contexts.removeAll() }
             contexts[additionalPEM] = context
         }

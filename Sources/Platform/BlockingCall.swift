@@ -1,5 +1,5 @@
+import NIOConcurrencyHelpers
 import PlatformInterface
-import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -70,10 +70,10 @@ private final class OneAnswer<Value: Sendable>: Sendable {
         case early(Value)
         case given
     }
-    private let state = Mutex<State>(.empty)
+    private let state = NIOLockedValueBox<State>(.empty)
 
     func wait(_ continuation: CheckedContinuation<Value, Never>) {
-        let early: Value? = state.withLock { state in
+        let early: Value? = state.withLockedValue { state in
             switch state {
             case .early(let value):
                 state = .given
@@ -87,7 +87,7 @@ private final class OneAnswer<Value: Sendable>: Sendable {
     }
 
     func give(_ value: Value) {
-        let continuation: CheckedContinuation<Value, Never>? = state.withLock { state in
+        let continuation: CheckedContinuation<Value, Never>? = state.withLockedValue { state in
             switch state {
             case .empty:
                 state = .early(value)

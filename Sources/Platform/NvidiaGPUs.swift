@@ -1,8 +1,8 @@
 import AttestationFormats
 import CNVML
 import DataEncoding
+import NIOConcurrencyHelpers
 import PlatformInterface
-import Synchronization
 
 /// The `nvidia` additional attester: NVIDIA GPUs in confidential-computing
 /// mode (Hopper, Blackwell) through NVIDIA's management library, which is
@@ -64,20 +64,20 @@ public struct NvidiaGPUAttester: Attester {
             var steps: [Int: String] = [:]
             var abandoned: Set<Int> = []
         }
-        private let state = Mutex(State())
+        private let state = NIOLockedValueBox(State())
 
         func begin() -> Int {
-            state.withLock { state in
+            state.withLockedValue { state in
                 state.next += 1
                 state.steps[state.next] = "the GPUs"
                 return state.next
             }
         }
 
-        func step(_ call: Int, _ doing: String) { state.withLock { $0.steps[call] = doing } }
+        func step(_ call: Int, _ doing: String) { state.withLockedValue { $0.steps[call] = doing } }
 
         func end(_ call: Int) {
-            state.withLock { state in
+            state.withLockedValue { state in
                 state.steps[call] = nil
                 state.abandoned.remove(call)
             }
@@ -85,7 +85,7 @@ public struct NvidiaGPUAttester: Attester {
 
         /// Marks `call` as given up on; returns what it was waiting for.
         func abandon(_ call: Int) -> String {
-            state.withLock { state in
+            state.withLockedValue { state in
                 guard let step = state.steps[call] else { return "the GPUs" }
                 state.abandoned.insert(call)
                 return step
@@ -94,7 +94,7 @@ public struct NvidiaGPUAttester: Attester {
 
         /// What a call given up on is still waiting for, if any.
         var stuck: String? {
-            state.withLock { state in
+            state.withLockedValue { state in
                 let steps = state.steps
                 return state.abandoned.compactMap { steps[$0] }.first
             }

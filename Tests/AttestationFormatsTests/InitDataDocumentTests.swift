@@ -1,14 +1,11 @@
 import AttestationFormats
 import DataEncoding
 import LocalFiles
+import TestSupport
 import Testing
 
 enum Fixtures {
-    static let root: String = {
-        var parts = String(#filePath).split(separator: "/", omittingEmptySubsequences: false)
-        parts.removeLast(2)
-        return parts.joined(separator: "/") + "/Fixtures"
-    }()
+    static let root = PackagePaths.fixtures
 
     static func text(_ name: String) throws -> String { try LocalFile.readText(root + "/" + name) }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// `aactl` against the real agent: output, errors and exit statuses.
@@ -98,13 +99,13 @@ import Testing
     ])
     func initDataDigestForEachField(_ tee: String, _ expected: String) throws {
         let result = try CommandResult.run(
-            "aactl", ["initdata", "digest", AgentProcess.fixtures + "/initdata/initdata.toml", "--tee", tee])
+            "aactl", ["initdata", "digest", PackagePaths.fixtures + "/initdata/initdata.toml", "--tee", tee])
         #expect(result.status == 0)
         #expect(result.stdout == expected + "\n")
     }
 
     @Test func inspectShowsTheInitDataField() throws {
-        let result = try CommandResult.run("aactl", ["inspect", AgentProcess.fixtures + "/reports/snp-report-v3.bin"])
+        let result = try CommandResult.run("aactl", ["inspect", PackagePaths.fixtures + "/reports/snp-report-v3.bin"])
         #expect(result.status == 0)
         let json = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: String]
         #expect(json?["tee"] == "snp")
@@ -112,7 +113,7 @@ import Testing
         // HOST_DATA as Scripts/make-report-fixtures.py wrote it.
         #expect(json?["init_data_field"] == "848b9299a0a7aeb5bcc3cad1d8dfe6edf4fb020910171e252c333a41484f565d")
 
-        let garbage = try CommandResult.run("aactl", ["inspect", AgentProcess.fixtures + "/initdata/initdata.toml"])
+        let garbage = try CommandResult.run("aactl", ["inspect", PackagePaths.fixtures + "/initdata/initdata.toml"])
         #expect(garbage.status == 1)
         #expect(garbage.stderr.contains("not a TDX quote"))
     }
@@ -123,7 +124,7 @@ import Testing
     /// computed here by Python's hashlib and base64.
     @Test(arguments: [("tdx", 48), ("snp", 32), ("cca", 64), ("se", 256)])
     func initDataDigestInBase64AsKataTakesIt(_ tee: String, _ length: Int) throws {
-        let path = AgentProcess.fixtures + "/initdata/initdata.toml"
+        let path = PackagePaths.fixtures + "/initdata/initdata.toml"
         let script = [
             "import base64, hashlib, sys, tomllib",
             "data = open(sys.argv[1], 'rb').read()",
@@ -140,7 +141,7 @@ import Testing
 
     @Test func initDataDigestRefusesBadInput() throws {
         let badTEE = try CommandResult.run(
-            "aactl", ["initdata", "digest", AgentProcess.fixtures + "/initdata/initdata.toml", "--tee", "sev"])
+            "aactl", ["initdata", "digest", PackagePaths.fixtures + "/initdata/initdata.toml", "--tee", "sev"])
         #expect(badTEE.status != 0)
         #expect(badTEE.stderr.contains("--tee must be one of tdx, snp, sgx, cca, se"))
         let path = NSTemporaryDirectory() + "bad-initdata-\(getpid()).toml"

@@ -2,42 +2,21 @@ import AttestationAgentAPI
 import Foundation
 import ProtobufCSupport
 import TTRPC
+import TestSupport
 
 /// The real `attestation-agent` binary, launched in a temporary folder.
+/// It is ready when it sends `READY=1` to the test's NOTIFY_SOCKET (every
+/// listener up), as systemd and kata see it; a test that sets NOTIFY_SOCKET
+/// itself gets the socket polled instead.
 final class AgentProcess: @unchecked Sendable {
-    /// Where `swift build` put the binaries (Scripts/test.sh sets AA_BIN_DIR).
-    static let binDir: String = {
-        ProcessInfo.processInfo.environment["AA_BIN_DIR"] ?? packageRoot + "/.build/debug"
-    }()
-
-    static let packageRoot: String = {
-        var parts = String(#filePath).split(separator: "/", omittingEmptySubsequences: false)
-        parts.removeLast(3)
-        return parts.joined(separator: "/")
-    }()
-
-    static let fixtures = packageRoot + "/Tests/Fixtures"
-
-    /// The sanitizer the binaries were built with (Scripts/sanitize.sh sets
-    /// AA_SANITIZER), nil for a plain build. Sanitized binaries are several
-    /// times slower and their memory is the sanitizer's: time budgets
-    /// stretch and RSS bounds are reported, not checked.
-    static let sanitizer: String? = ProcessInfo.processInfo.environment["AA_SANITIZER"]
-
-    /// The sanitizers' settings (Scripts/sanitize.sh), passed on to every
-    /// process a test launches so that a report there halts it too.
-    static let sanitizerOptions: [String: String] = ProcessInfo.processInfo.environment.filter {
-        ["ASAN_OPTIONS", "LSAN_OPTIONS", "TSAN_OPTIONS"].contains($0.key)
-    }
-
-    /// How much longer than a plain build a sanitized one may take: every
-    /// wait below is stretched by it.
-    static let timeScale: Double = sanitizer == nil ? 1 : 5
-
     let directory: String
     let socketPath: String
-    let process = Process()
-    private let stderrPath: String
+    private let child: ChildProcess
+    private let readiness: ReadinessNotification?
+    private var ready = false
+
+    /// The agent's process, for its ID and how it ended.
+    var process: Process { child.process }
 
     /// Starts the agent; `arguments` come after a `--attestation_sock` for
     /// `socketPath` unless `listeners` (given the agent's folder) replaces it.
@@ -51,21 +30,20 @@ final class AgentProcess: @unchecked Sendable {
         directory = NSTemporaryDirectory() + "aa-it-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         socketPath = directory + "/aa.sock"
-        stderrPath = directory + "/stderr.log"
-        _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
         try setUp?(directory)
         let agentArguments = (listeners?(directory) ?? ["--attestation_sock", "unix://" + socketPath]) + arguments
-        let command = launcher + [Self.binDir + "/attestation-agent"] + agentArguments
-        process.executableURL = URL(fileURLWithPath: command[0])
-        process.arguments = Array(command.dropFirst())
-        var env = Self.sanitizerOptions.merging(["PATH": "/usr/bin:/bin", "AA_PLATFORM_ROOT": directory + "/root"]) {
-            $1
+        var env = ["AA_PLATFORM_ROOT": directory + "/root"]
+        if environment["NOTIFY_SOCKET"] == nil {
+            let notification = try ReadinessNotification(path: directory + "/notify.sock")
+            env["NOTIFY_SOCKET"] = notification.path
+            readiness = notification
+        } else {
+            readiness = nil
         }
         env.merge(environment) { $1 }
-        process.environment = env
-        process.standardError = FileHandle(forWritingAtPath: stderrPath)
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
+        child = try ChildProcess(
+            launcher + [PackagePaths.binaries + "/attestation-agent"] + agentArguments, environment: env,
+            stderrPath: directory + "/stderr.log", stopSignal: SIGINT)
     }
 
     /// The agent as kata-agent starts it with initdata: `document` written to
@@ -85,11 +63,9 @@ final class AgentProcess: @unchecked Sendable {
     }
 
     deinit {
-        let endedByItself = !process.isRunning
-        if process.isRunning {
-            process.interrupt()
-            process.waitUntilExit()
-        }
+        let endedByItself = !child.isRunning
+        // SIGINT: the agent drains and exits, so a sanitizer checks it at exit.
+        child.stop()
         // An agent that died (a signal, a trap, a sanitizer's report) shows a
         // test only a closed connection: what it said goes to the test's output.
         let said = stderr
@@ -100,18 +76,29 @@ final class AgentProcess: @unchecked Sendable {
         try? FileManager.default.removeItem(atPath: directory)
     }
 
-    var stderr: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
+    var stderr: String { child.stderr }
 
     /// Waits until the agent answers on its socket, or it exits.
     func waitUntilListening(seconds: Double = 20) async throws -> TTRPCClient {
         try await waitUntilListeningAt(socketPath, seconds: seconds)
     }
 
-    /// Waits until the agent answers on the Unix socket `path`, or it exits.
+    /// Waits until the agent is ready (READY=1, or its socket answers when
+    /// the test owns NOTIFY_SOCKET) and connects to the Unix socket `path`.
     func waitUntilListeningAt(_ path: String, seconds: Double = 20) async throws -> TTRPCClient {
-        let giveUp = Date().addingTimeInterval(seconds * Self.timeScale)
+        if let readiness, !ready {
+            let message = await readiness.message(seconds: seconds) { [child] in child.isRunning }
+            guard message == "READY=1" else {
+                if !child.isRunning { throw AgentExited(status: process.terminationStatus, stderr: stderr) }
+                throw AgentExited(
+                    status: -1, stderr: "no READY=1 after \(seconds) s (got \(message ?? "nothing")): " + stderr)
+            }
+            ready = true
+            return try await TTRPCClient.connect(to: .unix(path: path))
+        }
+        let giveUp = Date().addingTimeInterval(seconds * TestBudget.timeScale)
         while Date() < giveUp {
-            if !process.isRunning { throw AgentExited(status: process.terminationStatus, stderr: stderr) }
+            if !child.isRunning { throw AgentExited(status: process.terminationStatus, stderr: stderr) }
             if FileManager.default.fileExists(atPath: path),
                 let client = try? await TTRPCClient.connect(to: .unix(path: path))
             {
@@ -122,18 +109,10 @@ final class AgentProcess: @unchecked Sendable {
         throw AgentExited(status: -1, stderr: "not listening on \(path) after \(seconds) s: " + stderr)
     }
 
-    func signal(_ number: Int32) { kill(process.processIdentifier, number) }
+    func signal(_ number: Int32) { child.signal(number) }
 
     /// Waits for the process to end and returns its exit status.
-    func waitForExit(seconds: Double = 20) async -> Int32 {
-        let giveUp = Date().addingTimeInterval(seconds * Self.timeScale)
-        while process.isRunning && Date() < giveUp { try? await Task.sleep(nanoseconds: 20_000_000) }
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
-        }
-        return process.terminationStatus
-    }
+    func waitForExit(seconds: Double = 20) async -> Int32 { await child.waitForExit(seconds: seconds) }
 
     struct AgentExited: Error, CustomStringConvertible {
         let status: Int32
@@ -169,42 +148,5 @@ extension TTRPCClient {
     func token(_ type: String) async throws -> [UInt8] {
         let response: GetTokenResponse = try await call(.getToken, GetTokenRequest(tokenType: type))
         return response.token
-    }
-}
-
-/// Runs a command-line binary and captures its output.
-struct CommandResult {
-    let status: Int32
-    let stdout: String
-    let stderr: String
-
-    /// Runs one of the project's binaries.
-    static func run(
-        _ binary: String, _ arguments: [String], environment: [String: String] = [:]
-    ) throws -> CommandResult {
-        try run(path: AgentProcess.binDir + "/" + binary, arguments, environment: environment)
-    }
-
-    static func run(
-        path: String, _ arguments: [String], environment: [String: String] = [:], in directory: String? = nil
-    ) throws -> CommandResult {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
-        var env = AgentProcess.sanitizerOptions.merging(["PATH": "/usr/bin:/bin"]) { $1 }
-        env.merge(environment) { $1 }
-        process.environment = env
-        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return CommandResult(
-            status: process.terminationStatus,
-            stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
     }
 }

@@ -2,13 +2,14 @@ import AttestationAgentAPI
 import Crypto
 import Foundation
 import TTRPC
+import TestSupport
 import Testing
 
 /// Tests/Azure/paravisor.py against a swtpm: Azure's paravisor (an
 /// attestation key at 0x81000003, an HCL report in NV index 0x01400001 that
 /// follows NV index 0x01400002) and its instance metadata service on loopback.
 final class AzureParavisor: @unchecked Sendable {
-    let process = Process()
+    private let child: ChildProcess
     let port: Int
     let recordPath: String
 
@@ -17,23 +18,13 @@ final class AzureParavisor: @unchecked Sendable {
     init(tpm: SoftwareTPM, tee: String, options: [String] = []) throws {
         recordPath = tpm.directory + "/imds-requests.jsonl"
         let errors = tpm.directory + "/paravisor.log"
-        _ = FileManager.default.createFile(atPath: errors, contents: nil)
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments =
-            [
-                AgentProcess.packageRoot + "/Tests/Azure/paravisor.py", "--tcti", tpm.tcti, "--tee", tee,
-                "--record", recordPath, "--workdir", tpm.directory + "/paravisor",
-            ] + options
         let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle(forWritingAtPath: errors)
-        try process.run()
+        child = try ChildProcess(
+            [
+                "/usr/bin/python3", PackagePaths.root + "/Tests/Azure/paravisor.py", "--tcti", tpm.tcti, "--tee", tee,
+                "--record", recordPath, "--workdir", tpm.directory + "/paravisor",
+            ] + options, inheriting: true, stderrPath: errors, stdout: output)
         self.port = try TestKBS.listeningPort(output, what: "the paravisor", log: errors)
-    }
-
-    deinit {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
     }
 
     /// Every request the metadata service received, in order.
@@ -51,7 +42,7 @@ final class AzureParavisor: @unchecked Sendable {
 @Suite(
     .enabled(
         if: SoftwareTPM.installed || ProcessInfo.processInfo.environment["AA_REQUIRE_PEERS"] != nil,
-        "swtpm is not installed (Scripts/install-deps.sh --test)"))
+        "swtpm is not installed (Scripts/install-deps.sh --test)"), .tags(.swtpm))
 struct AzureVTPMTests {
     /// A simulated Azure VM and the agent launched in it with initdata (SHA-256).
     struct Machine {
@@ -92,7 +83,7 @@ struct AzureVTPMTests {
         let result = try CommandResult.run(
             path: "/usr/bin/python3",
             [
-                AgentProcess.packageRoot + "/Tests/Oracles/azure_vtpm.py", path, "--tee", tee,
+                PackagePaths.root + "/Tests/Oracles/azure_vtpm.py", path, "--tee", tee,
                 "--report-data", reportData.hex, "--init-data-digest", initDataDigest.hex,
             ])
         return result.status == 0 ? nil : result.stdout + result.stderr
@@ -223,7 +214,7 @@ struct AzureVTPMTests {
         try evidence.write(to: URL(fileURLWithPath: path))
         let texts = events.map { "github.com/confidential-containers PullImage \($0.0)" }
         let replay = try CommandResult.run(
-            path: "/usr/bin/python3", [AgentProcess.packageRoot + "/Tests/Oracles/vtpm_eventlog.py", path] + texts)
+            path: "/usr/bin/python3", [PackagePaths.root + "/Tests/Oracles/vtpm_eventlog.py", path] + texts)
         #expect(replay.status == 0, "\(replay.stdout)")
         #expect(replay.stdout.contains("\"registers\": [16, 23]"), "\(replay.stdout)")
         let broken = try Self.brokenRule(
@@ -236,7 +227,7 @@ struct AzureVTPMTests {
         let after = Data(try await Self.evidence(machine.client, reportData))
         try after.write(to: URL(fileURLWithPath: path))
         let unlogged = try CommandResult.run(
-            path: "/usr/bin/python3", [AgentProcess.packageRoot + "/Tests/Oracles/vtpm_eventlog.py", path])
+            path: "/usr/bin/python3", [PackagePaths.root + "/Tests/Oracles/vtpm_eventlog.py", path])
         #expect(unlogged.status == 1 && unlogged.stdout.contains("PCR 23 replays to"), "\(unlogged.stdout)")
         await machine.client.close()
         withExtendedLifetime(machine) {}
@@ -334,7 +325,7 @@ struct AzureVTPMTests {
         } catch let error as TTRPCError {
             #expect(error.code == .deadlineExceeded)
         }
-        #expect(Date().timeIntervalSince(started) < 5 * AgentProcess.timeScale)
+        #expect(Date().timeIntervalSince(started) < 5 * TestBudget.timeScale)
         #expect(try await slow.client.status().tee == "az-snp-vtpm")
         await slow.client.close()
         withExtendedLifetime(slow) {}

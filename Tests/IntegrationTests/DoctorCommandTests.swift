@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import TestSupport
 import Testing
 
 /// `aactl doctor` against the real agent, a Booting one and none.

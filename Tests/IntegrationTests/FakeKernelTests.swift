@@ -2,12 +2,13 @@ import AttestationAgentAPI
 import Crypto
 import Foundation
 import TTRPC
+import TestSupport
 import Testing
 
 /// Tests/FakeKernel/fake_kernel.py mounted by FUSE at `root/sys` of an
 /// agent's folder: configfs-tsm entries that answer, RTMRs that extend.
 final class FuseKernel: @unchecked Sendable {
-    let process = Process()
+    private let child: ChildProcess
     let mountpoint: String
     let dump: String
 
@@ -21,22 +22,16 @@ final class FuseKernel: @unchecked Sendable {
         mountpoint = agentDirectory + "/root/sys"
         dump = agentDirectory + "/kernel-dump"
         try FileManager.default.createDirectory(atPath: dump, withIntermediateDirectories: true)
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments =
+        child = try ChildProcess(
             [
-                "python3", AgentProcess.packageRoot + "/Tests/FakeKernel/fake_kernel.py", mountpoint,
+                "/usr/bin/env", "python3", PackagePaths.root + "/Tests/FakeKernel/fake_kernel.py", mountpoint,
                 "--tee", tee, "--field", field.map { String(format: "%02x", $0) }.joined(), "--dump", dump,
-            ]
-            + (ccel ? ["--ccel"] : [])
-        var environment = ProcessInfo.processInfo.environment
-        environment["PYTHONPATH"] = AgentProcess.packageRoot + "/.build/python"
-        process.environment = environment
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        try process.run()
+            ] + (ccel ? ["--ccel"] : []),
+            environment: ["PYTHONPATH": PackagePaths.root + "/.build/python"], inheriting: true,
+            stderrPath: dump + "/../fake-kernel.log")
         for _ in 0..<500 {
             if FileManager.default.fileExists(atPath: mountpoint + "/kernel/config/tsm/report") { return }
-            guard process.isRunning else { break }
+            guard child.isRunning else { break }
             usleep(10_000)
         }
         throw CocoaError(
@@ -46,8 +41,7 @@ final class FuseKernel: @unchecked Sendable {
 
     deinit {
         _ = try? CommandResult.run(path: "/usr/bin/fusermount3", ["-u", "-z", mountpoint])
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        child.stop()
     }
 }
 
@@ -57,7 +51,7 @@ final class FuseKernel: @unchecked Sendable {
 @Suite(
     .enabled(
         if: FuseKernel.available || ProcessInfo.processInfo.environment["AA_REQUIRE_PEERS"] != nil,
-        "FUSE is not available (Scripts/install-deps.sh --test)"), .serialized)
+        "FUSE is not available (Scripts/install-deps.sh --test)"), .serialized, .tags(.fuse))
 struct FakeKernelTests {
     /// An initdata document with `algorithm` whose aa.toml turns the event log on.
     static func initdata(_ directory: String, algorithm: String) throws -> (path: String, digest: [UInt8]) {
@@ -120,7 +114,7 @@ struct FakeKernelTests {
 
     static func oracle(_ script: String, _ arguments: [String]) throws -> CommandResult {
         try CommandResult.run(
-            path: "/usr/bin/env", ["python3", AgentProcess.packageRoot + "/Tests/Oracles/" + script] + arguments,
+            path: "/usr/bin/env", ["python3", PackagePaths.root + "/Tests/Oracles/" + script] + arguments,
             environment: ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"])
     }
 

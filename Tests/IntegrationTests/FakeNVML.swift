@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 
 /// The stand-in for NVIDIA's management library (Tests/NVML/fake_nvml.c),
 /// built by the compiler on this machine, with a GPU attestation key chain of
@@ -15,7 +16,7 @@ final class FakeNVML: @unchecked Sendable {
             path: "/usr/bin/cc",
             [
                 "-shared", "-fPIC", "-O1", "-o", folder + "/libnvidia-ml.so.1",
-                AgentProcess.packageRoot + "/Tests/NVML/fake_nvml.c",
+                PackagePaths.root + "/Tests/NVML/fake_nvml.c",
             ])
         guard built.status == 0 else {
             throw CocoaError(.featureUnsupported, userInfo: [NSLocalizedDescriptionKey: "cc: \(built.stderr)"])
@@ -33,7 +34,7 @@ final class FakeNVML: @unchecked Sendable {
 
     deinit { try? FileManager.default.removeItem(atPath: directory) }
 
-    static let generator = AgentProcess.packageRoot + "/Tests/NVML/hopper_report.py"
+    static let generator = PackagePaths.root + "/Tests/NVML/hopper_report.py"
     var root: String { directory + "/root.pem" }
     var noncesPath: String { directory + "/nonces" }
 
@@ -61,7 +62,7 @@ final class FakeNVML: @unchecked Sendable {
         defer { try? FileManager.default.removeItem(atPath: path) }
         let result = try CommandResult.run(
             path: "/usr/bin/python3",
-            [AgentProcess.packageRoot + "/Tests/Oracles/nvidia_evidence.py", path, "--report-data", reportData.hex]
+            [PackagePaths.root + "/Tests/Oracles/nvidia_evidence.py", path, "--report-data", reportData.hex]
                 + (root.map { ["--root", $0] } ?? []))
         return (result.stdout + result.stderr).trimmingCharacters(in: .whitespacesAndNewlines)
     }

@@ -1,5 +1,6 @@
 import Foundation
 import TTRPC
+import TestSupport
 import Testing
 
 /// Replays Tests/Fixtures/frames/ byte for byte: for each folder (hand-made,
@@ -21,7 +22,7 @@ import Testing
         }
     }
 
-    static let root = AgentProcess.fixtures + "/frames"
+    static let root = PackagePaths.fixtures + "/frames"
 
     @Test(arguments: ["handmade", "go", "rust"])
     func recordedFramesReplayByteForByte(_ folder: String) async throws {

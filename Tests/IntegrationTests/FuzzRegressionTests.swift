@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// Every fuzz target over its seeds, the fixtures and every input that once
@@ -11,7 +12,7 @@ import Testing
     }()
 
     static func inputs(_ target: String) -> [String] {
-        let root = AgentProcess.packageRoot
+        let root = PackagePaths.root
         var paths = ["\(root)/Tests/Fuzz/seeds/\(target)", "\(root)/Tests/Fuzz/regressions/\(target)"]
         switch target {
         case "json", "frames", "envelope", "messages": paths.append("\(root)/Tests/Fixtures/frames")

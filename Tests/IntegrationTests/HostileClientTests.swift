@@ -1,11 +1,12 @@
 import AttestationAgentAPI
 import Foundation
 import TTRPC
+import TestSupport
 import Testing
 
 /// Clients that try to make the real agent grow or stall, while it is
 /// watched from outside (/proc/PID/status).
-@Suite struct HostileClientTests {
+@Suite(.tags(.slow)) struct HostileClientTests {
     /// The agent's resident memory in KiB.
     static func residentKiB(_ agent: AgentProcess) -> Int {
         let status =
@@ -70,7 +71,7 @@ import Testing
         )
         let honest = try await client.status()
         #expect(honest.tee == "sample", "the agent still answers others")
-        if AgentProcess.sanitizer == nil {
+        if TestBudget.sanitizer == nil {
             #expect(
                 attacked - idle < 24 * 1024,
                 "RSS went from \(idle) KiB to \(attacked) KiB after \(sent) bytes of requests")

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// The peers of Tests/Interop: containerd's Go ttrpc and the Rust ttrpc crate
@@ -7,7 +8,7 @@ import Testing
 enum Peers {
     static let directory: String = {
         if let dir = ProcessInfo.processInfo.environment["AA_INTEROP_DIR"] { return dir }
-        return AgentProcess.packageRoot + "/.build/interop"
+        return PackagePaths.root + "/.build/interop"
     }()
 
     static let all = ["go", "rust"]
@@ -37,7 +38,7 @@ enum Peers {
     }
 }
 
-@Suite(.enabled(if: Peers.present, "the interop peers are not built (Scripts/build-peers.sh)"))
+@Suite(.enabled(if: Peers.present, "the interop peers are not built (Scripts/build-peers.sh)"), .tags(.interop))
 struct InteropTests {
     static let field = String(repeating: "c3", count: 48)
     static let config = Data("[token_configs.kbs]\nurl = \"http://127.0.0.1:1\"\n".utf8).base64EncodedString()
@@ -131,21 +132,14 @@ struct InteropTests {
 
     @Test(arguments: Peers.all)
     func aactlDrivesThePeerServer(_ peer: String) async throws {
-        let directory = NSTemporaryDirectory() + "aa-peer-\(peer)-\(UUID().uuidString.prefix(6))"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let socket = directory + "/peer.sock"
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: Peers.path(peer))
-        server.arguments = ["serve", socket]
-        server.standardOutput = FileHandle.nullDevice
-        try server.run()
-        // SIGKILL: a child of the test runner may start with SIGTERM blocked,
-        // and tokio's handler would never see it.
-        defer {
-            kill(server.processIdentifier, SIGKILL)
-            server.waitUntilExit()
-        }
+        let folder = try TemporaryFolder("aa-peer-\(peer)")
+        let socket = folder.file("peer.sock")
+        // SIGKILL when done (ChildProcess's default): a child of the test
+        // runner may start with SIGTERM blocked, and tokio's handler would
+        // never see it.
+        let server = try ChildProcess(
+            [Peers.path(peer), "serve", socket], inheriting: true, stderrPath: folder.file("peer.log"))
+        defer { server.stop() }
         for _ in 0..<500 where !FileManager.default.fileExists(atPath: socket) {
             try await Task.sleep(nanoseconds: 10_000_000)
         }

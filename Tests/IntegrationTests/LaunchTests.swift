@@ -2,11 +2,12 @@ import AttestationAgentAPI
 import Foundation
 import Glibc
 import TTRPC
+import TestSupport
 import Testing
 
 /// Launch-time binding, configuration sources, bad flags and files.
 @Suite struct LaunchTests {
-    static let initdata = AgentProcess.fixtures + "/initdata/initdata.toml"
+    static let initdata = PackagePaths.fixtures + "/initdata/initdata.toml"
     // sha384 of the fixture (Python hashlib), zero-padded to the sample's 64-byte field.
     static let fieldOfFixture =
         "dd231ad281fc696205353702aee9453d59249da6bb8ef154e8ad6030da8b947bb55b44889eb8e965df46a682513060dc"
@@ -53,7 +54,7 @@ import Testing
         // suites cannot count its own delay against the agent. Kata's budget
         // is the plain build's; a sanitized agent is several times slower.
         let seconds = try Self.execToSocket(pid: agent.process.processIdentifier, socket: socket)
-        if AgentProcess.sanitizer == nil { #expect(seconds < 6, "\(seconds) s from exec to the socket") }
+        if TestBudget.sanitizer == nil { #expect(seconds < 6, "\(seconds) s from exec to the socket") }
         let status = try await client.status()
         #expect(status.state == "Configured")
         #expect(status.binding == "matched")
@@ -230,31 +231,10 @@ import Testing
     }
 
     @Test func notifiesSystemdWhenListening() async throws {
-        let path = NSTemporaryDirectory() + "aa-notify-\(getpid()).sock"
-        unlink(path)
-        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
-        defer {
-            close(fd)
-            unlink(path)
-        }
-        // Bound by hand, not with the agent's UnixSocketAddress: this side
-        // stands for systemd.
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(path.utf8)) }
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
-        #expect(bound == 0)
-        var timeout = timeval(tv_sec: 20, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-
-        let agent = try AgentProcess(environment: ["NOTIFY_SOCKET": path])
-        var buffer = [UInt8](repeating: 0, count: 64)
-        let count = recv(fd, &buffer, buffer.count, 0)
-        #expect(String(decoding: buffer.prefix(max(count, 0)), as: UTF8.self) == "READY=1")
+        let folder = try TemporaryFolder("aa-notify")
+        let systemd = try ReadinessNotification(path: folder.file("notify.sock"))
+        let agent = try AgentProcess(environment: ["NOTIFY_SOCKET": systemd.path])
+        #expect(await systemd.message(seconds: 20) == "READY=1")
         // READY comes once the socket answers.
         let client = try await TTRPCClient.connect(to: .unix(path: agent.socketPath))
         await client.close()

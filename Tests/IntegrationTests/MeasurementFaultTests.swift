@@ -10,7 +10,7 @@ import Testing
 @Suite(
     .enabled(
         if: SoftwareTPM.installed || ProcessInfo.processInfo.environment["AA_REQUIRE_PEERS"] != nil,
-        "swtpm is not installed (Scripts/install-deps.sh --test)"))
+        "swtpm is not installed (Scripts/install-deps.sh --test)"), .tags(.swtpm, .slow))
 struct MeasurementFaultTests {
     @Test func sigkillDuringMeasurementsNeverBreaksTheLog() async throws {
         let tpm = try await SoftwareTPM()

@@ -1,6 +1,7 @@
 import AttestationAgentAPI
 import Foundation
 import TTRPC
+import TestSupport
 import Testing
 
 /// The `nvidia` additional attester through the real binary, against the
@@ -82,7 +83,7 @@ struct NvidiaGPUTests {
 
     static let vectors: String? = {
         let folder =
-            ProcessInfo.processInfo.environment["AA_NVIDIA_VECTORS"] ?? AgentProcess.packageRoot + "/../shared/vectors"
+            ProcessInfo.processInfo.environment["AA_NVIDIA_VECTORS"] ?? PackagePaths.root + "/../shared/vectors"
         return FileManager.default.fileExists(atPath: folder + "/nvidia-hopper-report.hex") ? folder : nil
     }()
 
@@ -177,8 +178,11 @@ struct NvidiaGPUTests {
             #expect(error.code == .deadlineExceeded, "\(error)")
             #expect(error.message.contains("GPU 0 (GPU-0a0a) has not answered"), "\(error.message)")
         }
-        // Well past the 2 s deadline still proves it bounded: the GPU never answers.
-        #expect(Date().timeIntervalSince(started) < 8 * AgentProcess.timeScale)
+        // The agent's DEADLINE_EXCEEDED above is the proof; the time only
+        // shows the call did not wait for a GPU that never answers. Far past
+        // the 2 s deadline: the parallel suite can hold this task off the
+        // test runner's two threads for seconds.
+        #expect(Date().timeIntervalSince(started) < 30 * TestBudget.timeScale)
         do {
             _ = try await Self.additional(client, timeout: 10)
             Issue.record("a second call while the GPU hangs")

@@ -1,6 +1,7 @@
 import AttestationAgentAPI
 import Foundation
 import TTRPC
+import TestSupport
 import Testing
 
 /// The real binary on a fake machine laid out under AA_PLATFORM_ROOT.
@@ -61,7 +62,7 @@ import Testing
     }
 
     @Test func initDataDocumentDigestFromAactlMatchesAtLaunch() async throws {
-        let document = AgentProcess.fixtures + "/initdata/initdata.toml"
+        let document = PackagePaths.fixtures + "/initdata/initdata.toml"
         let digest = try CommandResult.run("aactl", ["initdata", "digest", document, "--tee", "tdx"])
         let field = try #require(digest.stdout.trimmingCharacters(in: .whitespacesAndNewlines).hexBytes)
         let agent = try AgentProcess(["--initdata_toml", document], setUp: Self.tdxMachine(field: field))

@@ -1,8 +1,9 @@
 import Foundation
+import TestSupport
 
 /// A real software TPM (Debian's swtpm) on loopback, for one test.
 final class SoftwareTPM: @unchecked Sendable {
-    let process: Process
+    private let child: ChildProcess
     let port: Int
     let directory: String
 
@@ -17,18 +18,13 @@ final class SoftwareTPM: @unchecked Sendable {
             // Below the kernel's ephemeral range (32768 on): the tests' many
             // short TPM connections leave ports there in TIME_WAIT.
             let port = Int.random(in: 10000...32000) & ~1
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/swtpm")
-            process.arguments = [
-                "socket", "--tpm2",
-                "--server", "type=tcp,port=\(port),bindaddr=127.0.0.1",
-                "--ctrl", "type=tcp,port=\(port + 1),bindaddr=127.0.0.1",
-                "--tpmstate", "dir=\(directory)", "--flags", "not-need-init,startup-clear",
-            ]
-            _ = FileManager.default.createFile(atPath: log, contents: nil)
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle(forWritingAtPath: log)
-            try process.run()
+            let process = try ChildProcess(
+                [
+                    "/usr/bin/swtpm", "socket", "--tpm2",
+                    "--server", "type=tcp,port=\(port),bindaddr=127.0.0.1",
+                    "--ctrl", "type=tcp,port=\(port + 1),bindaddr=127.0.0.1",
+                    "--tpmstate", "dir=\(directory)", "--flags", "not-need-init,startup-clear",
+                ], inheriting: true, stderrPath: log)
             // Up to 30 s: on a loaded machine several swtpm starting at once are slow.
             for _ in 0..<3000 {
                 if Self.accepts(port: port) {
@@ -37,24 +33,22 @@ final class SoftwareTPM: @unchecked Sendable {
                     try await Task.sleep(nanoseconds: 100_000_000)
                     guard process.isRunning else { break }
                     self.port = port
-                    self.process = process
+                    self.child = process
                     return
                 }
                 guard process.isRunning else { break }
                 try await Task.sleep(nanoseconds: 10_000_000)
             }
             // Taken by someone else meanwhile: another port.
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-            process.waitUntilExit()
-            said = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            process.stop()
+            said = process.stderr
         }
         throw CocoaError(
             .featureUnsupported, userInfo: [NSLocalizedDescriptionKey: "swtpm did not start on 5 ports: \(said)"])
     }
 
     deinit {
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        child.stop()
         try? FileManager.default.removeItem(atPath: directory)
     }
 

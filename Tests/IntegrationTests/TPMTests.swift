@@ -2,13 +2,14 @@ import AttestationAgentAPI
 import Crypto
 import Foundation
 import TTRPC
+import TestSupport
 import Testing
 
 /// The real binary against a real software TPM (swtpm), checked with tpm2-tools.
 @Suite(
     .enabled(
         if: SoftwareTPM.installed || ProcessInfo.processInfo.environment["AA_REQUIRE_PEERS"] != nil,
-        "swtpm is not installed (Scripts/install-deps.sh --test)"))
+        "swtpm is not installed (Scripts/install-deps.sh --test)"), .tags(.swtpm))
 struct TPMTests {
     @Test func quoteVerifiesWithTpm2Checkquote() async throws {
         let tpm = try await SoftwareTPM()

@@ -1,9 +1,10 @@
 import Crypto
 import Foundation
+import TestSupport
 
 /// Tests/KBS/test_kbs.py on a loopback port, for one test.
 final class TestKBS: @unchecked Sendable {
-    let process = Process()
+    private let child: ChildProcess
     let directory: String
     let port: Int
     let scheme: String
@@ -15,18 +16,15 @@ final class TestKBS: @unchecked Sendable {
         directory = NSTemporaryDirectory() + "test-kbs-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         scheme = tls == nil ? "http" : "https"
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
         var arguments = [
-            AgentProcess.packageRoot + "/Tests/KBS/test_kbs.py", "--key-out", directory + "/jwt.key",
+            "/usr/bin/python3", PackagePaths.root + "/Tests/KBS/test_kbs.py", "--key-out", directory + "/jwt.key",
             "--record", directory + "/requests.jsonl",
         ]
         if let tls { arguments += ["--tls", tls.cert, tls.key] }
-        process.arguments = arguments + options
         let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        self.port = try Self.listeningPort(output, what: "test KBS")
+        child = try ChildProcess(
+            arguments + options, inheriting: true, stderrPath: directory + "/kbs.log", stdout: output)
+        self.port = try Self.listeningPort(output, what: "test KBS", log: directory + "/kbs.log")
     }
 
     /// The port in the "listening PORT" line a loopback helper prints once ready.
@@ -45,8 +43,7 @@ final class TestKBS: @unchecked Sendable {
     }
 
     deinit {
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        child.stop()
         try? FileManager.default.removeItem(atPath: directory)
     }
 

@@ -5,6 +5,7 @@ import DataEncoding
 import Foundation
 import Logging
 import PlatformInterface
+import TestSupport
 import Testing
 
 @testable import Platform

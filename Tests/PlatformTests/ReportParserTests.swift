@@ -2,19 +2,15 @@ import AttestationFormats
 import DataEncoding
 import Foundation
 import PlatformInterface
+import TestSupport
 import Testing
 
 @testable import Platform
 
 enum Reports {
-    static let packageRoot: String = {
-        var parts = String(#filePath).split(separator: "/", omittingEmptySubsequences: false)
-        parts.removeLast(3)
-        return parts.joined(separator: "/")
-    }()
-    static let synthetic = packageRoot + "/Tests/Fixtures/reports"
+    static let synthetic = PackagePaths.fixtures + "/reports"
     /// Real captures, in the steering repository's shared/ beside the clone.
-    static let real = packageRoot + "/../shared/vectors"
+    static let real = PackagePaths.root + "/../shared/vectors"
     static var realPresent: Bool { FileManager.default.fileExists(atPath: real + "/README.md") }
 
     static func bytes(_ path: String) throws -> [UInt8] { [UInt8](try Data(contentsOf: URL(fileURLWithPath: path))) }

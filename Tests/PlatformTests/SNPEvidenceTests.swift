@@ -2,6 +2,7 @@ import AttestationFormats
 import DataEncoding
 import Foundation
 import PlatformInterface
+import TestSupport
 import Testing
 
 @testable import Platform

@@ -1,16 +1,15 @@
 import Foundation
 
 /// The independent checkers in `Tests/Oracles`, written from the consumers'
-/// rules (trustee, the sev crate, the TCG spec) in Python, sharing no code
-/// with the agent.
-enum Oracle {
-    static let directory = Reports.packageRoot + "/Tests/Oracles"
-
-    /// Runs `script` with `arguments`; returns its exit status and what it printed.
-    static func run(_ script: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+/// rules (trustee, the sev crate, the TCG spec, NVIDIA's verifier) in
+/// Python, sharing no code with the agent.
+public enum Oracle {
+    /// Runs `script` with `arguments`; returns its exit status and what it
+    /// printed (stdout and stderr together).
+    public static func run(_ script: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", directory + "/" + script] + arguments
+        process.arguments = ["python3", PackagePaths.oracles + "/" + script] + arguments
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
@@ -21,13 +20,13 @@ enum Oracle {
     }
 
     /// A scratch folder for the files an oracle reads.
-    static func scratch() throws -> String {
+    public static func scratch() throws -> String {
         let path = NSTemporaryDirectory() + "aa-oracle-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         return path
     }
 
-    static func write(_ bytes: [UInt8], _ path: String) throws {
+    public static func write(_ bytes: [UInt8], _ path: String) throws {
         try Data(bytes).write(to: URL(fileURLWithPath: path))
     }
 }
