@@ -39,4 +39,14 @@ flags=(-c release --static-swift-stdlib --disable-local-rpath --scratch-path "$s
   -Xlinker --no-export-dynamic -Xlinker -z -Xlinker pack-relative-relocs)
 swift build "${flags[@]}" --product attestation-agent >&2
 swift build "${flags[@]}" --product aactl >&2
-swift build "${flags[@]}" --show-bin-path
+bin=$(swift build "${flags[@]}" --show-bin-path)
+# What the agent must not link (docs/design.md, "What the agent links"): one
+# innocent call (String.contains of a string, a Foundation import) brings
+# back megabytes, and nothing else would notice.
+for runtime in _StringProcessing FoundationEssentials ArgumentParser; do
+  if strings "$bin/attestation-agent" | grep -q "$runtime"; then
+    echo "build-release: the agent links $runtime again (see docs/design.md, \"What the agent links\")" >&2
+    exit 1
+  fi
+done
+echo "$bin"

@@ -1,4 +1,5 @@
 import Configuration
+import DataEncoding
 import NIOCore
 import NIOPosix
 import NIOSSL
@@ -74,16 +75,17 @@ public struct ConnectionProblem: Error, Sendable, CustomStringConvertible {
 
     /// What BoringSSL's error stack says, in a sentence; its codes stay out.
     private static func tlsReason(_ error: any Error) -> String {
+        // Byte-wise search: String's own `contains` of a string would link
+        // the regex runtime (1.2 MB) into the agent.
         let raw = "\(error)"
-        if raw.contains("CERTIFICATE_VERIFY_FAILED") {
+        func says(_ codes: String...) -> Bool { codes.contains { raw.containsBytes(of: $0) } }
+        if says("CERTIFICATE_VERIFY_FAILED") {
             return "the server's certificate does not verify against the trusted roots"
         }
-        if raw.contains("WRONG_VERSION_NUMBER") || raw.contains("PACKET_LENGTH_TOO_LONG") {
+        if says("WRONG_VERSION_NUMBER", "PACKET_LENGTH_TOO_LONG") {
             return "the server does not speak TLS on that port"
         }
-        if raw.contains("UNSUPPORTED_PROTOCOL") || raw.contains("NO_SHARED_CIPHER")
-            || raw.contains("HANDSHAKE_FAILURE")
-        {
+        if says("UNSUPPORTED_PROTOCOL", "NO_SHARED_CIPHER", "HANDSHAKE_FAILURE") {
             return "the server and the agent share no TLS version or cipher"
         }
         return "the server ended it"
