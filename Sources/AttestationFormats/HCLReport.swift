@@ -54,6 +54,14 @@ public struct HCLReport: Sendable, Equatable {
             .field("report_data", at: tee == .azTdxVtpm ? 128 : 0x50, length: 64)
     }
 
+    /// Whether the hardware report's report data begins with SHA-256 of the
+    /// variable data, the tie trustee checks. A report read while the
+    /// paravisor rewrites it (an NV read takes several TPM commands) can
+    /// pair one refresh's hardware report with another's variable data.
+    public func hardwareReportBindsVariableData() throws(ReportParseError) -> Bool {
+        try hardwareReportData().prefix(32).elementsEqual(SHA2.sha256(variableData))
+    }
+
     /// The `user-data` of the variable data, hex-decoded: the report data the
     /// paravisor took from NV index 0x01400002 when it made this report.
     public func userData() throws(ReportParseError) -> [UInt8] {

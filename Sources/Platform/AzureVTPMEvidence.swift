@@ -69,7 +69,9 @@ extension TPMPlatform {
     }
 
     /// Hands `reportData` to the paravisor and reads the HCL report until its
-    /// user-data carries it.
+    /// user-data carries it and its hardware report binds its variable data.
+    /// A malformed or unbound read is read again: it may be torn, half of one
+    /// refresh and half of the next, and only the last read's fault is told.
     func hclReport(carrying reportData: [UInt8]) async throws(PlatformError) -> ([UInt8], HCLReport) {
         try await DeviceThreads.run { () throws(PlatformError) in try nvWrite(Self.hclReportDataIndex, reportData) }
         let clock = ContinuousClock()
@@ -80,30 +82,57 @@ extension TPMPlatform {
             else {
                 throw PlatformError(.deviceFailure, "the HCL report's NV index 0x01400001 is no longer defined")
             }
-            let report: HCLReport
-            let userData: [UInt8]
-            do {
-                report = try HCLReport(parsing: bytes)
-                userData = try report.userData()
-            } catch {
-                throw PlatformError(
-                    .deviceFailure, "the HCL report in NV index 0x01400001 is malformed: \(error)", cause: error)
+            let fault: PlatformError
+            switch Self.hclReportFault(bytes, carrying: reportData, tee: tee) {
+            case .success(let report): return (bytes, report)
+            case .failure(let error): fault = error
             }
-            guard report.tee == tee else {
-                throw PlatformError(
-                    .deviceFailure, "the HCL report now holds a \(report.tee.rawValue) report, not \(tee.rawValue)")
-            }
-            if userData.starts(with: reportData) { return (bytes, report) }
-            guard clock.now < giveUp else {
-                throw PlatformError(
-                    .deviceFailure,
-                    "the paravisor did not copy the report data from NV index 0x01400002 into the HCL report within \(Self.hclRefreshLimit): its user-data is still \(Hex.encode(userData.prefix(64)))"
-                )
-            }
+            guard clock.now < giveUp else { throw fault }
             do { try await Task.sleep(for: Self.hclRefreshInterval) } catch {
                 throw PlatformError(.timedOut, "the call ended while waiting for the paravisor's HCL report")
             }
         }
+    }
+
+    /// The report in `bytes` if it is whole, of this TEE, made for
+    /// `reportData` and bound to its hardware report; otherwise why not.
+    static func hclReportFault(
+        _ bytes: [UInt8], carrying reportData: [UInt8], tee: TEEType
+    )
+        -> Result<HCLReport, PlatformError>
+    {
+        let report: HCLReport
+        let userData: [UInt8]
+        let bound: Bool
+        do {
+            report = try HCLReport(parsing: bytes)
+            userData = try report.userData()
+            bound = try report.hardwareReportBindsVariableData()
+        } catch {
+            return .failure(
+                PlatformError(
+                    .deviceFailure, "the HCL report in NV index 0x01400001 is malformed: \(error)", cause: error))
+        }
+        guard report.tee == tee else {
+            return .failure(
+                PlatformError(
+                    .deviceFailure, "the HCL report now holds a \(report.tee.rawValue) report, not \(tee.rawValue)"))
+        }
+        guard userData.starts(with: reportData) else {
+            return .failure(
+                PlatformError(
+                    .deviceFailure,
+                    "the paravisor did not copy the report data from NV index 0x01400002 into the HCL report within \(hclRefreshLimit): its user-data is still \(Hex.encode(userData.prefix(64)))"
+                ))
+        }
+        guard bound else {
+            return .failure(
+                PlatformError(
+                    .deviceFailure,
+                    "the HCL report's hardware report data does not begin with SHA-256 of its variable data, so no verifier would tie the vTPM to the TEE"
+                ))
+        }
+        return .success(report)
     }
 
     /// The signature bytes of a marshalled TPMT_SIGNATURE (big-endian sigAlg,

@@ -1,4 +1,5 @@
 import AttestationFormats
+import Crypto
 import DataEncoding
 import NIOPosix
 import PlatformInterface
@@ -14,10 +15,13 @@ import Testing
 
     /// "HCLA", six more u32 of header, 1184 bytes of hardware report whose
     /// report data (SNP 0x50, TDREPORT 128) is `marker`, IGVM request data, `variable`.
-    static func hcl(type: Int, variable: [UInt8], declaredSize: Int? = nil) -> [UInt8] {
+    static func hcl(
+        type: Int, variable: [UInt8], declaredSize: Int? = nil,
+        marker: [UInt8] = [UInt8](repeating: 0xEE, count: 64)
+    ) -> [UInt8] {
         var hardware = [UInt8](repeating: 0, count: 1184)
         let at = type == 2 ? 0x50 : 128
-        hardware.replaceSubrange(at..<at + 64, with: [UInt8](repeating: 0xEE, count: 64))
+        hardware.replaceSubrange(at..<at + 64, with: marker)
         let header = Array("HCLA".utf8) + [2, 1800, 2, 0, 0, 0, 0].flatMap(le)
         let igvm = [20 + variable.count, 1, type, 1, declaredSize ?? variable.count].flatMap(le)
         return header + hardware + igvm + variable
@@ -50,6 +54,41 @@ import Testing
         #expect(throws: ReportParseError.self) { try notHex.userData() }
         let none = try HCLReport(parsing: Self.hcl(type: 4, variable: Array(#"{"keys":[]}"#.utf8)))
         #expect(throws: ReportParseError.self) { try none.userData() }
+    }
+
+    /// A report is taken only when it was made for the report data and its
+    /// hardware report carries SHA-256 (here swift-crypto's) of its variable
+    /// data; a read torn between two refreshes pairs one's hardware report
+    /// with the other's variable data, and is read again.
+    @Test(arguments: [(2, TEEType.azSnpVtpm), (4, .azTdxVtpm)])
+    func reportsAreTakenWhenWholeAndBound(_ type: Int, _ tee: TEEType) throws {
+        func bound(_ variable: [UInt8]) -> [UInt8] {
+            Array(SHA256.hash(data: variable)) + [UInt8](repeating: 0, count: 32)
+        }
+        let earlier = Array(#"{"keys":[],"user-data":"0102"}"#.utf8)
+        let whole = Self.hcl(type: type, variable: Self.variable, marker: bound(Self.variable))
+        let report = try TPMPlatform.hclReportFault(whole, carrying: [0x0A, 0x0B], tee: tee).get()
+        #expect(try report.hardwareReportBindsVariableData())
+
+        let torn = Self.hcl(type: type, variable: Self.variable, marker: bound(earlier))
+        #expect(throws: PlatformError.self) {
+            try TPMPlatform.hclReportFault(torn, carrying: [0x0A, 0x0B], tee: tee).get()
+        }
+        do {
+            _ = try TPMPlatform.hclReportFault(torn, carrying: [0x0A, 0x0B], tee: tee).get()
+        } catch {
+            #expect(error.description.contains("does not begin with SHA-256 of its variable data"), "\(error)")
+        }
+        let stale = Self.hcl(type: type, variable: earlier, marker: bound(earlier))
+        #expect(throws: PlatformError.self) {
+            try TPMPlatform.hclReportFault(stale, carrying: [0x0A, 0x0B], tee: tee).get()
+        }
+        let otherTEE: TEEType = tee == .azSnpVtpm ? .azTdxVtpm : .azSnpVtpm
+        #expect(throws: PlatformError.self) {
+            try TPMPlatform.hclReportFault(whole, carrying: [0x0A], tee: otherTEE).get()
+        }
+        let cut = Array(whole.dropLast())
+        #expect(throws: PlatformError.self) { try TPMPlatform.hclReportFault(cut, carrying: [0x0A], tee: tee).get() }
     }
 
     /// TPMT_SIGNATURE: sigAlg RSASSA (0x0014), hash SHA-256 (0x000B), size, bytes.
