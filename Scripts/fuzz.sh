@@ -27,13 +27,16 @@ seconds=${2:-60}
 targets=$("$lister" --list)
 [ "$target" = all ] || targets=$target
 
+# Hardware captures (docs/testing.md), when at hand, seed the report targets too.
+captures=${AA_HARDWARE_CAPTURES:-../shared/vectors}
+
 # Where each target's seeds come from, besides Tests/Fuzz/seeds/TARGET.
 seeds_for() {
   case "$1" in
     json|doctor-evidence) find Tests/Fixtures/frames -name '*.json' ;;
     toml|initdata|config) echo Tests/Fixtures/initdata/initdata.toml; ls deploy/*.toml ;;
     inspect|snp-evidence|cca-token|hcl|tpm-attest) ls Tests/Fixtures/reports/*.bin Tests/Fixtures/reports/*.cbor
-      [ -d ../shared/vectors ] && ls ../shared/vectors/*.bin ../shared/vectors/*.dat ../shared/vectors/*.cbor 2>/dev/null || true ;;
+      [ -d "$captures" ] && ls "$captures"/*.bin "$captures"/*.dat "$captures"/*.cbor 2>/dev/null || true ;;
     frames|connection|envelope|messages) find Tests/Fixtures/frames -name '*.bin' ;;
     *) ;;
   esac

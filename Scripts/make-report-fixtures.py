@@ -2,8 +2,8 @@
 """Writes Tests/Fixtures/reports/: synthetic TDX quotes (v4, v5), a TDREPORT,
 an SNP report and a CCA token laid out by hand from Intel's, AMD's and Arm's
 documented layouts, with known field values (non-zero init-data fields
-included) listed in expected.json. They are the twins of the real captures in
-../shared/vectors, so the parser tests run where that folder is absent.
+included) listed in expected.json. They are the twins of the hardware captures
+docs/testing.md lists, so the parser tests run where those are absent.
 Run: python3 Scripts/make-report-fixtures.py"""
 import json
 import os

@@ -58,9 +58,9 @@ struct NvidiaGPUTests {
     /// hopper_coco_report1.txt and hopper_coco_certs1.txt, from a CoCo CI run),
     /// answered by the stand-in: the checker verifies its signature and its
     /// chain to NVIDIA's device root. The capture lives outside this
-    /// repository (../shared/vectors, or AA_NVIDIA_VECTORS); without it this
-    /// test is skipped, as the other real-hardware vectors' tests are.
-    @Test(.enabled(if: NvidiaGPUTests.vectors != nil, "no captured Hopper report (../shared/vectors)"))
+    /// repository, with the other hardware captures (docs/testing.md);
+    /// without it this test is skipped, as theirs are.
+    @Test(.enabled(if: NvidiaGPUTests.vectors != nil, "no captured Hopper report (AA_HARDWARE_CAPTURES)"))
     func aCapturedHopperReportVerifies() async throws {
         let folder = try #require(Self.vectors)
         let report = try String(contentsOfFile: folder + "/nvidia-hopper-report.hex", encoding: .utf8)
@@ -81,11 +81,9 @@ struct NvidiaGPUTests {
         await client.close()
     }
 
-    static let vectors: String? = {
-        let folder =
-            ProcessInfo.processInfo.environment["AA_NVIDIA_VECTORS"] ?? PackagePaths.root + "/../shared/vectors"
-        return FileManager.default.fileExists(atPath: folder + "/nvidia-hopper-report.hex") ? folder : nil
-    }()
+    static let vectors: String? = PackagePaths.hardwareCaptures.flatMap {
+        FileManager.default.fileExists(atPath: $0 + "/nvidia-hopper-report.hex") ? $0 : nil
+    }
 
     /// GetToken from a KBS that checks the GPU evidence (trustee's rules) and
     /// that the CPU's evidence binds it.

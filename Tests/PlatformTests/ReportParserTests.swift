@@ -9,9 +9,9 @@ import Testing
 
 enum Reports {
     static let synthetic = PackagePaths.fixtures + "/reports"
-    /// Real captures, in the steering repository's shared/ beside the clone.
-    static let real = PackagePaths.root + "/../shared/vectors"
-    static var realPresent: Bool { FileManager.default.fileExists(atPath: real + "/README.md") }
+    /// Real captures (docs/testing.md, "Hardware captures").
+    static let real = PackagePaths.hardwareCaptures ?? ""
+    static var realPresent: Bool { FileManager.default.fileExists(atPath: real + "/tdx-quote-v4.dat") }
 
     static func bytes(_ path: String) throws -> [UInt8] { [UInt8](try Data(contentsOf: URL(fileURLWithPath: path))) }
 
@@ -48,9 +48,9 @@ enum Reports {
     }
 }
 
-@Suite(.enabled(if: Reports.realPresent, "../shared/vectors is not beside this clone"))
+@Suite(.enabled(if: Reports.realPresent, "no hardware captures (AA_HARDWARE_CAPTURES)"))
 struct RealVectorTests {
-    /// The values ../shared/vectors/README.md lists.
+    /// The values docs/testing.md lists, read there at the published layouts' offsets.
     @Test(
         arguments: [
             (
