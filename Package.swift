@@ -82,7 +82,7 @@ let package = Package(
         .target(
             name: "HTTPClient",
             dependencies: [
-                "Configuration", "DataEncoding",
+                "Configuration", "DataEncoding", "LocalFiles",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -95,6 +95,7 @@ public enum FuzzTargets {
         guard let report = try? HCLReport(parsing: bytes) else { return }
         _ = try? report.hardwareReportData()
         _ = try? report.userData()
+        _ = try? report.hardwareReportBindsVariableData()
     }
 
     static let tpmAttest: Target = { bytes in _ = try? TPMQuoteAttest(parsing: bytes) }

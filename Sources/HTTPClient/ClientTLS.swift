@@ -1,11 +1,6 @@
+import LocalFiles
 import NIOConcurrencyHelpers
 import NIOSSL
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 
 /// The TLS a client of a configured service (a KBS, an attestation service)
 /// uses: the system's trusted roots, plus the certificate the configuration
@@ -56,11 +51,6 @@ public enum ClientTLS {
     /// NIOSSL's `.default`, whose context leaks when no bundle exists.
     static let systemBundles = ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt"]
 
-    private static func isFile(_ path: String) -> Bool {
-        var status = stat()
-        return stat(path, &status) == 0 && (status.st_mode & S_IFMT) == S_IFREG
-    }
-
     private static func makeContext(trustingAlso additionalPEM: String?) throws(Failure) -> NIOSSLContext {
         var configured: [NIOSSLCertificate] = []
         if let additionalPEM {
@@ -71,7 +61,7 @@ public enum ClientTLS {
         }
         var configuration = TLSConfiguration.makeClientConfiguration()
         var systemRootsFailure = "no CA bundle at \(systemBundles.joined(separator: " or "))"
-        if let bundle = systemBundles.first(where: isFile) {
+        if let bundle = systemBundles.first(where: LocalFile.isRegularFile) {
             configuration.trustRoots = .file(bundle)
             if !configured.isEmpty { configuration.additionalTrustRoots = [.certificates(configured)] }
             do { return try NIOSSLContext(configuration: configuration) } catch {

@@ -56,6 +56,12 @@ public enum LocalFile {
         access(path, F_OK) == 0
     }
 
+    /// Whether `path` is a regular file (a link to one counts).
+    public static func isRegularFile(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG
+    }
+
     /// The size of a file, nil when there is none.
     public static func size(_ path: String) -> Int? {
         var info = stat()

@@ -82,12 +82,10 @@ extension TPMPlatform {
             else {
                 throw PlatformError(.deviceFailure, "the HCL report's NV index 0x01400001 is no longer defined")
             }
-            let fault: PlatformError
-            switch Self.hclReportFault(bytes, carrying: reportData, tee: tee) {
+            switch Self.acceptedHCLReport(bytes, carrying: reportData, tee: tee) {
             case .success(let report): return (bytes, report)
-            case .failure(let error): fault = error
+            case .failure(let fault): guard clock.now < giveUp else { throw fault }
             }
-            guard clock.now < giveUp else { throw fault }
             do { try await Task.sleep(for: Self.hclRefreshInterval) } catch {
                 throw PlatformError(.timedOut, "the call ended while waiting for the paravisor's HCL report")
             }
@@ -96,7 +94,7 @@ extension TPMPlatform {
 
     /// The report in `bytes` if it is whole, of this TEE, made for
     /// `reportData` and bound to its hardware report; otherwise why not.
-    static func hclReportFault(
+    static func acceptedHCLReport(
         _ bytes: [UInt8], carrying reportData: [UInt8], tee: TEEType
     )
         -> Result<HCLReport, PlatformError>

@@ -80,13 +80,10 @@ struct AzureVTPMTests {
     ) throws -> String? {
         let path = directory + "/evidence-\(UUID().uuidString.prefix(6)).json"
         try evidence.write(to: URL(fileURLWithPath: path))
-        let result = try CommandResult.run(
-            path: "/usr/bin/python3",
-            [
-                PackagePaths.root + "/Tests/Oracles/azure_vtpm.py", path, "--tee", tee,
-                "--report-data", reportData.hex, "--init-data-digest", initDataDigest.hex,
-            ])
-        return result.status == 0 ? nil : result.stdout + result.stderr
+        let result = try Oracle.run(
+            "azure_vtpm.py",
+            [path, "--tee", tee, "--report-data", reportData.hex, "--init-data-digest", initDataDigest.hex])
+        return result.status == 0 ? nil : result.output
     }
 
     @Test(arguments: ["az-snp-vtpm", "az-tdx-vtpm"])
@@ -213,8 +210,7 @@ struct AzureVTPMTests {
         let path = machine.tpm.directory + "/evidence-with-log.json"
         try evidence.write(to: URL(fileURLWithPath: path))
         let texts = events.map { "github.com/confidential-containers PullImage \($0.0)" }
-        let replay = try CommandResult.run(
-            path: "/usr/bin/python3", [PackagePaths.root + "/Tests/Oracles/vtpm_eventlog.py", path] + texts)
+        let replay = try Oracle.run("vtpm_eventlog.py", [path] + texts)
         #expect(replay.status == 0, "\(replay.stdout)")
         #expect(replay.stdout.contains("\"registers\": [16, 23]"), "\(replay.stdout)")
         let broken = try Self.brokenRule(
@@ -226,8 +222,7 @@ struct AzureVTPMTests {
         #expect(try machine.tpm.tool("tpm2_pcrextend", ["23:sha256=" + String(repeating: "ab", count: 32)]).status == 0)
         let after = Data(try await Self.evidence(machine.client, reportData))
         try after.write(to: URL(fileURLWithPath: path))
-        let unlogged = try CommandResult.run(
-            path: "/usr/bin/python3", [PackagePaths.root + "/Tests/Oracles/vtpm_eventlog.py", path])
+        let unlogged = try Oracle.run("vtpm_eventlog.py", [path])
         #expect(unlogged.status == 1 && unlogged.stdout.contains("PCR 23 replays to"), "\(unlogged.stdout)")
         await machine.client.close()
         withExtendedLifetime(machine) {}

@@ -45,16 +45,14 @@ import Testing
 
     /// The KBS lines (and their fixes) alone, for a configuration given with --config.
     static func kbsLine(_ aaToml: String) throws -> String {
-        let directory = NSTemporaryDirectory() + "doctor-\(UUID().uuidString.prefix(6))"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        try aaToml.write(toFile: directory + "/aa.toml", atomically: true, encoding: .utf8)
+        let folder = try TemporaryFolder("doctor")
+        try aaToml.write(toFile: folder.path + "/aa.toml", atomically: true, encoding: .utf8)
         let result = try CommandResult.run(
             "aactl",
             [
-                "doctor", "--socket", "unix://\(directory)/none.sock", "--initdata", directory + "/none.toml",
+                "doctor", "--socket", "unix://\(folder.path)/none.sock", "--initdata", folder.path + "/none.toml",
                 "--config",
-                directory + "/aa.toml",
+                folder.path + "/aa.toml",
             ])
         return result.stdout.split(separator: "\n").drop { !$0.contains(" KBS") }.joined(separator: "\n")
     }
@@ -93,9 +91,7 @@ import Testing
     /// request body (trustee's KBS is the judge of both).
     @Test func theAgentAndDoctorReadTheSameConfiguration() async throws {
         let kbs = try await TestKBS()
-        let directory = NSTemporaryDirectory() + "doctor-same-\(UUID().uuidString.prefix(6))"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let folder = try TemporaryFolder("doctor-same")
         let files = [
             ("aa.toml", "[token_configs.kbs]\nurl = \"\(kbs.url)\"\ntee_key_algorithm = \"ECDH-ES+A256KW-P521\"\n"),
             (
@@ -107,7 +103,7 @@ import Testing
             kbs.requests.dropFirst(count).first { $0["path"] as? String == "/kbs/v0/auth" }?["body"] as? String
         }
         for (name, text) in files {
-            let path = directory + "/" + name
+            let path = folder.path + "/" + name
             try text.write(toFile: path, atomically: true, encoding: .utf8)
             let beforeAgent = kbs.requests.count
             let agent = try AgentProcess(["-c", path])
@@ -121,7 +117,7 @@ import Testing
             let doctor = try CommandResult.run(
                 "aactl",
                 [
-                    "doctor", "--socket", "unix://\(directory)/none.sock", "--initdata", directory + "/none.toml",
+                    "doctor", "--socket", "unix://\(folder.path)/none.sock", "--initdata", folder.path + "/none.toml",
                     "--tee", "sample", "--config", path,
                 ])
             #expect(
@@ -134,7 +130,7 @@ import Testing
         }
 
         // A JSON configuration without the KBS's URL: refused by both, for the same reason.
-        let broken = directory + "/broken.json"
+        let broken = folder.path + "/broken.json"
         try #"{"token_configs": {"kbs": {"cert": ""}}}"#.write(toFile: broken, atomically: true, encoding: .utf8)
         let refused = try AgentProcess(["-c", broken])
         #expect(await refused.waitForExit() == 1)
@@ -142,7 +138,7 @@ import Testing
         let doctor = try CommandResult.run(
             "aactl",
             [
-                "doctor", "--socket", "unix://\(directory)/none.sock", "--initdata", directory + "/none.toml",
+                "doctor", "--socket", "unix://\(folder.path)/none.sock", "--initdata", folder.path + "/none.toml",
                 "--tee", "sample", "--config", broken,
             ])
         #expect(
@@ -150,10 +146,8 @@ import Testing
     }
 
     @Test func theKBSCheckTellsTLSApart() async throws {
-        let directory = NSTemporaryDirectory() + "doctor-tls-\(UUID().uuidString.prefix(6))"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let pair = try TestKBS.selfSignedCertificate(in: directory, name: "kbs")
+        let folder = try TemporaryFolder("doctor-tls")
+        let pair = try TestKBS.selfSignedCertificate(in: folder.path, name: "kbs")
         let kbs = try await TestKBS(tls: pair)
         let pem = try String(contentsOfFile: pair.cert, encoding: .utf8)
         let pinned = try Self.kbsLine("[token_configs.kbs]\nurl = \"\(kbs.url)\"\ncert = '''\n\(pem)'''\n")
@@ -229,11 +223,10 @@ import Testing
         #expect(result.stdout.contains("PASS initdata: none delivered"), "\(result.stdout)")
         #expect(result.stdout.contains("WARN TEE interfaces: not checked"), "\(result.stdout)")
 
-        let empty = NSTemporaryDirectory() + "empty-root-\(UUID().uuidString.prefix(6))"
-        try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: empty) }
+        let emptyFolder = try TemporaryFolder("empty-root")
         let snp = try CommandResult.run(
-            "aactl", ["doctor", "--socket", socket, "--initdata", "/nonexistent", "--tee", "snp", "--root", empty])
+            "aactl",
+            ["doctor", "--socket", socket, "--initdata", "/nonexistent", "--tee", "snp", "--root", emptyFolder.path])
         #expect(snp.stdout.contains("FAIL SNP reports: neither configfs-tsm"), "\(snp.stdout)")
         #expect(snp.stdout.contains("fix: load the sev-guest driver"), "\(snp.stdout)")
     }

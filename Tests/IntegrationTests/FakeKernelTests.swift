@@ -112,12 +112,6 @@ struct FakeKernelTests {
         return response.result
     }
 
-    static func oracle(_ script: String, _ arguments: [String]) throws -> CommandResult {
-        try CommandResult.run(
-            path: "/usr/bin/env", ["python3", PackagePaths.root + "/Tests/Oracles/" + script] + arguments,
-            environment: ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"])
-    }
-
     static func doctor(_ agent: AgentProcess) throws -> CommandResult {
         try CommandResult.run(
             "aactl",
@@ -137,7 +131,7 @@ struct FakeKernelTests {
         for round in 0..<3 {
             let path = agent.directory + "/evidence-\(round).json"
             try Data(try await Self.evidence(client, [UInt8(round)])).write(to: URL(fileURLWithPath: path))
-            let replay = try Self.oracle(
+            let replay = try Oracle.run(
                 "tdx_eventlog.py",
                 [path] + contents.map { "github.com/confidential-containers PullImage \(Self.cdhContent($0))" })
             #expect(replay.status == 0, "round \(round): \(replay.stdout)")
@@ -191,7 +185,7 @@ struct FakeKernelTests {
         let pulls = ["image-a", "image-b", "image-c"].map {
             "github.com/confidential-containers PullImage \(Self.cdhContent($0))"
         }
-        let replay = try Self.oracle("tdx_eventlog.py", [path, initData] + pulls)
+        let replay = try Oracle.run("tdx_eventlog.py", [path, initData] + pulls)
         #expect(replay.status == 0, "InitData first, then the pulls, and the RTMRs replay: \(replay.stdout)")
         let doctor = try Self.doctor(agent)
         #expect(doctor.stdout.contains("WARN initdata anchor: RTMR3"), "\(doctor.stdout)")
@@ -246,7 +240,7 @@ struct FakeKernelTests {
         let reportData = (0..<64).map { UInt8($0) }
         let path = agent.directory + "/evidence.json"
         try Data(try await Self.evidence(client, reportData)).write(to: URL(fileURLWithPath: path))
-        let check = try Self.oracle("snp_evidence.py", [kernel.dump + "/outblob", path, kernel.dump + "/auxblob"])
+        let check = try Oracle.run("snp_evidence.py", [kernel.dump + "/outblob", path, kernel.dump + "/auxblob"])
         #expect(check.status == 0, "\(check.stdout)")
         #expect(try await Self.extend(client, "image") == .notSupported, "SNP has no registers: a result, not an error")
         let doctor = try Self.doctor(agent).stdout

@@ -60,10 +60,8 @@ final class FakeNVML: @unchecked Sendable {
         let path = NSTemporaryDirectory() + "nvidia-evidence-\(UUID().uuidString.prefix(8)).json"
         try JSONSerialization.data(withJSONObject: evidence).write(to: URL(fileURLWithPath: path))
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let result = try CommandResult.run(
-            path: "/usr/bin/python3",
-            [PackagePaths.root + "/Tests/Oracles/nvidia_evidence.py", path, "--report-data", reportData.hex]
-                + (root.map { ["--root", $0] } ?? []))
-        return (result.stdout + result.stderr).trimmingCharacters(in: .whitespacesAndNewlines)
+        let result = try Oracle.run(
+            "nvidia_evidence.py", [path, "--report-data", reportData.hex] + (root.map { ["--root", $0] } ?? []))
+        return result.output.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }

@@ -2,6 +2,7 @@ import AttestationAgentAPI
 import Crypto
 import Foundation
 import TTRPC
+import TestSupport
 import Testing
 import _CryptoExtras
 
@@ -149,12 +150,10 @@ import _CryptoExtras
             if: getuid() == 0 || ProcessInfo.processInfo.environment["AA_REQUIRE_PEERS"] != nil,
             "needs root for a mount namespace"))
     func theConfiguredCertificateAddsToTheSystemRoots() async throws {
-        let directory = NSTemporaryDirectory() + "kbs-roots-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let authority = try TestKBS.certificateAuthority(in: directory)
-        let unrelated = try TestKBS.selfSignedCertificate(in: directory, name: "unrelated")
-        let selfSigned = try TestKBS.selfSignedCertificate(in: directory, name: "kbs")
+        let folder = try TemporaryFolder("kbs-roots")
+        let authority = try TestKBS.certificateAuthority(in: folder.path)
+        let unrelated = try TestKBS.selfSignedCertificate(in: folder.path, name: "unrelated")
+        let selfSigned = try TestKBS.selfSignedCertificate(in: folder.path, name: "kbs")
         let byCA = try await TestKBS(tls: authority.served)
         let bySelf = try await TestKBS(tls: selfSigned)
         func config(_ kbs: TestKBS, _ cert: String?) throws -> String {
@@ -193,11 +192,9 @@ import _CryptoExtras
     }
 
     @Test func httpsTrustsTheConfiguredCertificate() async throws {
-        let directory = NSTemporaryDirectory() + "kbs-tls-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let served = try TestKBS.selfSignedCertificate(in: directory, name: "kbs")
-        let other = try TestKBS.selfSignedCertificate(in: directory, name: "other")
+        let folder = try TemporaryFolder("kbs-tls")
+        let served = try TestKBS.selfSignedCertificate(in: folder.path, name: "kbs")
+        let other = try TestKBS.selfSignedCertificate(in: folder.path, name: "other")
         let kbs = try await TestKBS(tls: served)
         for (certificate, succeeds) in [(served.cert, true), (other.cert, false)] {
             let pem = try String(contentsOfFile: certificate, encoding: .utf8)
@@ -282,10 +279,8 @@ import _CryptoExtras
                 "cannot reach the KBS at http://kbs.invalid:8080/kbs/v0/auth: the host name kbs.invalid does not resolve"
             ), "\(unnamed)")
         // TLS: a KBS whose certificate nothing trusts.
-        let directory = NSTemporaryDirectory() + "token-tls-\(UUID().uuidString.prefix(6))"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let untrusted = try await TestKBS(tls: try TestKBS.selfSignedCertificate(in: directory, name: "kbs"))
+        let folder = try TemporaryFolder("token-tls")
+        let untrusted = try await TestKBS(tls: try TestKBS.selfSignedCertificate(in: folder.path, name: "kbs"))
         let tls = try await message(untrusted.url, "timeout = 3\n")
         #expect(
             tls.hasPrefix(

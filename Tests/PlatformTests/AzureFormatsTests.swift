@@ -67,28 +67,28 @@ import Testing
         }
         let earlier = Array(#"{"keys":[],"user-data":"0102"}"#.utf8)
         let whole = Self.hcl(type: type, variable: Self.variable, marker: bound(Self.variable))
-        let report = try TPMPlatform.hclReportFault(whole, carrying: [0x0A, 0x0B], tee: tee).get()
+        let report = try TPMPlatform.acceptedHCLReport(whole, carrying: [0x0A, 0x0B], tee: tee).get()
         #expect(try report.hardwareReportBindsVariableData())
 
         let torn = Self.hcl(type: type, variable: Self.variable, marker: bound(earlier))
         #expect(throws: PlatformError.self) {
-            try TPMPlatform.hclReportFault(torn, carrying: [0x0A, 0x0B], tee: tee).get()
+            try TPMPlatform.acceptedHCLReport(torn, carrying: [0x0A, 0x0B], tee: tee).get()
         }
         do {
-            _ = try TPMPlatform.hclReportFault(torn, carrying: [0x0A, 0x0B], tee: tee).get()
+            _ = try TPMPlatform.acceptedHCLReport(torn, carrying: [0x0A, 0x0B], tee: tee).get()
         } catch {
             #expect(error.description.contains("does not begin with SHA-256 of its variable data"), "\(error)")
         }
         let stale = Self.hcl(type: type, variable: earlier, marker: bound(earlier))
         #expect(throws: PlatformError.self) {
-            try TPMPlatform.hclReportFault(stale, carrying: [0x0A, 0x0B], tee: tee).get()
+            try TPMPlatform.acceptedHCLReport(stale, carrying: [0x0A, 0x0B], tee: tee).get()
         }
         let otherTEE: TEEType = tee == .azSnpVtpm ? .azTdxVtpm : .azSnpVtpm
         #expect(throws: PlatformError.self) {
-            try TPMPlatform.hclReportFault(whole, carrying: [0x0A], tee: otherTEE).get()
+            try TPMPlatform.acceptedHCLReport(whole, carrying: [0x0A], tee: otherTEE).get()
         }
         let cut = Array(whole.dropLast())
-        #expect(throws: PlatformError.self) { try TPMPlatform.hclReportFault(cut, carrying: [0x0A], tee: tee).get() }
+        #expect(throws: PlatformError.self) { try TPMPlatform.acceptedHCLReport(cut, carrying: [0x0A], tee: tee).get() }
     }
 
     /// TPMT_SIGNATURE: sigAlg RSASSA (0x0014), hash SHA-256 (0x000B), size, bytes.

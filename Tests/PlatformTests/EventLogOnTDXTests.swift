@@ -180,11 +180,10 @@ import Testing
         return kernel
     }
 
-    static func replay(_ evidence: [UInt8], expecting events: [String]) throws -> (status: Int32, output: String) {
-        let folder = try Oracle.scratch()
-        defer { try? FileManager.default.removeItem(atPath: folder) }
-        try Oracle.write(evidence, folder + "/evidence.json")
-        return try Oracle.run("tdx_eventlog.py", [folder + "/evidence.json"] + events)
+    static func replay(_ evidence: [UInt8], expecting events: [String]) throws -> CommandResult {
+        let folder = try TemporaryFolder("aa-oracle")
+        try Oracle.write(evidence, folder.file("evidence.json"))
+        return try Oracle.run("tdx_eventlog.py", [folder.file("evidence.json")] + events)
     }
 
     static func agent(_ kernel: FakeKernel, directory: String) async -> AttestationAgent {

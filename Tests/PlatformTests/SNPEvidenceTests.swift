@@ -124,15 +124,14 @@ import Testing
         let reportData = (0..<64).map { UInt8($0) }
         let evidence = try await SNPPlatform(files: kernel).evidence(reportData: reportData)
 
-        let folder = try Oracle.scratch()
-        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let folder = try TemporaryFolder("aa-oracle")
         var signed = report
         signed.replaceSubrange(0x50..<0x90, with: reportData)
-        try Oracle.write(signed, folder + "/report.bin")
-        try Oracle.write(evidence, folder + "/evidence.json")
-        try Oracle.write(table, folder + "/auxblob.bin")
+        try Oracle.write(signed, folder.file("report.bin"))
+        try Oracle.write(evidence, folder.file("evidence.json"))
+        try Oracle.write(table, folder.file("auxblob.bin"))
         let result = try Oracle.run(
-            "snp_evidence.py", [folder + "/report.bin", folder + "/evidence.json", folder + "/auxblob.bin"])
+            "snp_evidence.py", [folder.file("report.bin"), folder.file("evidence.json"), folder.file("auxblob.bin")])
         #expect(result.status == 0, "\(result.output)")
         #expect(String(decoding: evidence, as: UTF8.self).contains("\"cert_type\":\"VCEK\""))
     }

@@ -6,6 +6,9 @@ public struct CommandResult: Sendable {
     public let stdout: String
     public let stderr: String
 
+    /// stdout, then stderr: all a checker said, for a test's message.
+    public var output: String { stdout + stderr }
+
     /// Runs one of the project's binaries to its end.
     public static func run(
         _ binary: String, _ arguments: [String], environment: [String: String] = [:]
